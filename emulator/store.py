@@ -144,6 +144,15 @@ class OrgStore:
     def _set_meta(self, name: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
+    def meta(self, name: str) -> str | None:
+        """Internal per-org values that are not org content (passwords, seeding flags)."""
+        with self._lock:
+            return self._meta(name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self.transaction():
+            self._set_meta(name, value)
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """Serialise writers; nested calls join the outer transaction."""
