@@ -1,0 +1,565 @@
+"""OAuth 2.0 endpoints: /services/oauth2/token, /revoke, /userinfo, and the identity URL /id/<org>/<user>.
+
+Apps are found by consumer key among the org's ConnectedApp components and External Client App
+global OAuth settings; each flow enforces the app's configuration with Salesforce's error codes
+and texts (reference section 6). Errors are HTTP 400 JSON `{"error", "error_description"}`.
+
+Refresh tokens: Salesforce issues them only through interactive flows (web server, user-agent),
+which the emulator does not serve; a person approving an app in a browser is played by the admin
+side (`AdminClient.issue_refresh_token`), which calls `issue_refresh_token` here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from .soap_login import password_ok
+from .store import OrgStore, same_id
+from .web import Ctx, Response, bearer_token, json_response
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# How far ahead an assertion's exp may be (Salesforce: "within three minutes"), plus clock skew.
+JWT_MAX_AHEAD_S = 3 * 60 + 30
+JWT_SKEW_S = 30
+
+_WIRE_SCOPES = {
+    "Api": "api",
+    "RefreshToken": "refresh_token offline_access",
+    "OfflineAccess": "refresh_token offline_access",
+    "Web": "web",
+    "Full": "full",
+    "Basic": "id",
+    "Profile": "id",
+    "Email": "id",
+    "Address": "id",
+    "Phone": "id",
+    "OpenID": "openid",
+    "Chatter": "chatter_api",
+    "CustomPermissions": "custom_permissions",
+    "Wave": "wave_api",
+    "Lightning": "lightning",
+    "Content": "content",
+    "Pardot": "pardot_api",
+    "Eclair": "eclair_api",
+    "CustomApplications": "visualforce",
+}
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+@dataclass
+class App:
+    """The OAuth-relevant view of a ConnectedApp or of an External Client App's components."""
+
+    org: OrgStore
+    mtype: str  # "ConnectedApp" or "ExternalClientApplication"
+    name: str
+    consumer_key: str
+    consumer_secret: str | None
+    certificate: str | None
+    secret_optional: bool
+    secret_for_refresh: bool
+    rotation: bool
+    cc_enabled: bool
+    cc_user: str | None
+    admin_approved: bool
+    profiles: list[str] = field(default_factory=list)
+    permission_sets: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if v not in (None, "")]
+    return [str(value)]
+
+
+def _csv(value: Any) -> list[str]:
+    return [p.strip() for p in str(value or "").split(",") if p.strip()]
+
+
+def _flag(value: Any, default: bool = False) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
+def _connected_app(org: OrgStore, comp: dict) -> App:
+    cfg = comp.get("oauthConfig") or {}
+    return App(
+        org=org,
+        mtype="ConnectedApp",
+        name=str(comp["fullName"]),
+        consumer_key=str(cfg.get("consumerKey", "")),
+        consumer_secret=cfg.get("consumerSecret"),
+        certificate=cfg.get("certificate"),
+        secret_optional=_flag(cfg.get("isConsumerSecretOptional")),
+        secret_for_refresh=_flag(cfg.get("isSecretRequiredForRefreshToken"), default=True),
+        rotation=_flag(cfg.get("isRefreshTokenRotationEnabled")),
+        cc_enabled=_flag(cfg.get("isClientCredentialEnabled")),
+        cc_user=cfg.get("oauthClientCredentialUser"),
+        admin_approved=_flag(cfg.get("isAdminApproved")),
+        profiles=_as_list(comp.get("profileName")),
+        permission_sets=_as_list(comp.get("permissionSetName")),
+        scopes=_as_list(cfg.get("scopes")),
+    )
+
+
+def _eca_part(org: OrgStore, mtype: str, app_name: str) -> dict:
+    return next((c for c in org.list_components(mtype) if c.get("externalClientApplication") == app_name), {})
+
+
+def _external_client_app(org: OrgStore, glob: dict) -> App:
+    name = str(glob.get("externalClientApplication", ""))
+    policy = _eca_part(org, "ExtlClntAppOauthConfigurablePolicies", name)
+    settings = _eca_part(org, "ExtlClntAppOauthSettings", name)
+    return App(
+        org=org,
+        mtype="ExternalClientApplication",
+        name=name,
+        consumer_key=str(glob.get("consumerKey", "")),
+        consumer_secret=glob.get("consumerSecret"),
+        certificate=glob.get("certificate"),
+        secret_optional=_flag(glob.get("isConsumerSecretOptional")),
+        secret_for_refresh=_flag(glob.get("isSecretRequiredForRefreshToken"), default=True),
+        rotation=_flag(glob.get("isRefreshTokenRotationEnabled")),
+        # Client credentials on an ECA needs the global flag and the policy flag.
+        cc_enabled=_flag(glob.get("isClientCredentialsFlowEnabled"))
+        and _flag(policy.get("isClientCredentialsFlowEnabled")),
+        cc_user=policy.get("clientCredentialsFlowUser"),
+        admin_approved=policy.get("permittedUsersPolicyType") == "AdminApprovedPreAuthorized",
+        profiles=_csv(policy.get("commaSeparatedProfile")),
+        permission_sets=_csv(policy.get("commaSeparatedPermissionSet")),
+        scopes=_csv(settings.get("commaSeparatedOauthScopes")),
+    )
+
+
+def find_app(ctx: Ctx, client_id: str) -> App:
+    """The app with this consumer key: in this org, or in any org on the shared login port."""
+    found = ctx.app.emulator.find_app_by_key(client_id) if client_id else None
+    if found is None or (ctx.org is not None and found[0] is not ctx.org):
+        raise OAuthError("invalid_client_id", "client identifier invalid")
+    org, mtype, comp = found
+    return _connected_app(org, comp) if mtype == "ConnectedApp" else _external_client_app(org, comp)
+
+
+def check_secret(app: App, secret: str | None, required: bool = True) -> None:
+    if secret is None or secret == "":
+        if required:
+            raise OAuthError("invalid_client", "invalid client credentials")
+        return
+    if not app.consumer_secret or not hmac.compare_digest(str(app.consumer_secret), secret):
+        raise OAuthError("invalid_client", "invalid client credentials")
+
+
+# -- pre-authorization ----------------------------------------------------------------------------
+def user_permission_set_ids(org: OrgStore, user: dict) -> set[str]:
+    """The user's profile-owned permission set and every assigned permission set (15-char Ids)."""
+    ids = {
+        str(a["PermissionSetId"])[:15]
+        for a in org.records("PermissionSetAssignment")
+        if same_id(a.get("AssigneeId"), user["Id"])
+    }
+    for ps in org.records("PermissionSet"):
+        if ps.get("IsOwnedByProfile") and same_id(ps.get("ProfileId"), user.get("ProfileId")):
+            ids.add(str(ps["Id"])[:15])
+    return ids
+
+
+def pre_authorized(app: App, user: dict) -> bool:
+    """Admin-approved app and the user reached through a profile, a permission set or SetupEntityAccess."""
+    if not app.admin_approved:
+        return False
+    org = app.org
+    profile = org.get_record("Profile", str(user.get("ProfileId"))) or {}
+    if profile.get("Name") in app.profiles:
+        return True
+    ps_ids = user_permission_set_ids(org, user)
+    names = {str(ps.get("Name")) for ps in org.records("PermissionSet") if str(ps["Id"])[:15] in ps_ids}
+    if names & set(app.permission_sets):
+        return True
+    record = org.app_record(app.mtype, app.name)
+    if record is None:
+        return False
+    return any(
+        same_id(sea.get("SetupEntityId"), record["Id"]) and str(sea.get("ParentId"))[:15] in ps_ids
+        for sea in org.records("SetupEntityAccess")
+    )
+
+
+# -- issuing tokens -------------------------------------------------------------------------------
+def wire_scope(app: App) -> str:
+    words: list[str] = []
+    for s in app.scopes:
+        for w in _WIRE_SCOPES.get(s, s.lower()).split():
+            if w not in words:
+                words.append(w)
+    return " ".join(words)
+
+
+def _token_payload(ctx: Ctx, app: App, org: OrgStore, user: dict, access: str) -> dict[str, Any]:
+    issued_at = str(int(time.time() * 1000))
+    base = ctx.app.generic_login_url if ctx.org is None else ctx.app.instance_url(org.alias)
+    ident = f"{base}/id/{org.org_id}/{user['Id']}"
+    key = str(app.consumer_secret or app.consumer_key).encode()
+    signature = base64.b64encode(
+        hmac.new(key, (ident + issued_at).encode(), hashlib.sha256).digest()
+    ).decode()
+    return {
+        "access_token": access,
+        "signature": signature,
+        "scope": wire_scope(app),
+        # simple-salesforce keeps host:port of instance_url; no trailing slash (reference section 9).
+        "instance_url": ctx.app.instance_url(org.alias),
+        "id": ident,
+        "token_type": "Bearer",
+        "issued_at": issued_at,
+    }
+
+
+def _access(org: OrgStore, user: dict, app: App, family: str | None = None) -> str:
+    ttl = float(org.setting("session-timeout-s"))
+    return org.add_token(
+        "access", str(user["Id"]), app_key=app.consumer_key, family=family, scope=wire_scope(app), ttl_s=ttl
+    )
+
+
+def issue_refresh_token(app: App, user: dict) -> str:
+    """A refresh token as if the user had approved the app interactively (admin side only)."""
+    org = app.org
+    family = uuid.uuid4().hex
+    record_id = org.insert_record(
+        "OauthToken",
+        {
+            "AppName": app.name,
+            "UserId": user["Id"],
+            "CreatedDate": _now_iso(),
+            "LastUsedDate": _now_iso(),
+            "UseCount": 0,
+            "AppMenuItemId": None,
+            "DeleteToken": None,
+            "RequestToken": None,
+            "AccessToken": None,
+        },
+    )
+    return org.add_token(
+        "refresh",
+        str(user["Id"]),
+        app_key=app.consumer_key,
+        family=family,
+        scope=wire_scope(app),
+        record_id=record_id,
+    )
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+
+
+def _active_user(ctx: Ctx, org: OrgStore | None, uname: str | None) -> tuple[OrgStore, dict] | None:
+    if not uname:
+        return None
+    found = ctx.app.find_user(org, uname)
+    if found is None or not found[1].get("IsActive"):
+        return None
+    return found
+
+
+# -- grants ---------------------------------------------------------------------------------------
+def _client_auth(ctx: Ctx, form: dict[str, str]) -> tuple[str, str | None]:
+    """client_id and client_secret from the body, or from HTTP Basic."""
+    auth = ctx.req.header("authorization")
+    if auth.startswith("Basic "):
+        try:
+            raw = base64.b64decode(auth[6:].strip()).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "invalid client credentials") from None
+        cid, _, secret = raw.partition(":")
+        return unquote(cid), unquote(secret)
+    return form.get("client_id", ""), form.get("client_secret")
+
+
+def grant_password(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
+    cid, secret = _client_auth(ctx, form)
+    app = find_app(ctx, cid)
+    check_secret(app, secret, required=not app.secret_optional)
+    found = _active_user(ctx, app.org, form.get("username"))
+    if found is None or not password_ok(found[0], found[1], form.get("password", "")):
+        raise OAuthError("invalid_grant", "authentication failure")
+    org, user = found
+    if app.admin_approved and not pre_authorized(app, user):
+        raise OAuthError("invalid_grant", "user hasn't approved this consumer")
+    return _token_payload(ctx, app, org, user, _access(org, user, app))
+
+
+def grant_client_credentials(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
+    if ctx.org is None:
+        # Client credentials works only on the org's My Domain, never on login.salesforce.com.
+        raise OAuthError("invalid_grant", "request not supported on this domain")
+    cid, secret = _client_auth(ctx, form)
+    app = find_app(ctx, cid)
+    check_secret(app, secret)
+    if not app.cc_enabled:
+        raise OAuthError("invalid_grant", "no client credentials user enabled")
+    found = _active_user(ctx, app.org, app.cc_user)
+    if found is None:
+        raise OAuthError("invalid_grant", "no client credentials user enabled")
+    org, user = found
+    return _token_payload(ctx, app, org, user, _access(org, user, app))
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _load_certificate(text: str) -> x509.Certificate:
+    body = text.strip()
+    if "BEGIN CERTIFICATE" not in body:
+        # Retrieved metadata holds the base64 body without the BEGIN/END lines.
+        body = "-----BEGIN CERTIFICATE-----\n" + "".join(body.split()) + "\n-----END CERTIFICATE-----\n"
+    return x509.load_pem_x509_certificate(body.encode())
+
+
+def _verify_rs256(certificate: str | None, signing_input: bytes, signature: bytes) -> bool:
+    if not certificate:
+        return False
+    try:
+        key = _load_certificate(certificate).public_key()
+    except ValueError:
+        return False
+    if not isinstance(key, rsa.RSAPublicKey):
+        return False
+    try:
+        key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _decode_assertion(assertion: str) -> tuple[dict, dict, bytes, bytes]:
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        raise OAuthError("invalid_grant", "invalid assertion")
+    try:
+        header = json.loads(_b64url(parts[0]))
+        claims = json.loads(_b64url(parts[1]))
+        signature = _b64url(parts[2])
+    except (ValueError, binascii.Error):
+        raise OAuthError("invalid_grant", "invalid assertion") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict) or header.get("alg") != "RS256":
+        raise OAuthError("invalid_grant", "invalid assertion")
+    return header, claims, f"{parts[0]}.{parts[1]}".encode(), signature
+
+
+def _audience_ok(ctx: Ctx, app: App, aud: Any) -> bool:
+    auds = aud if isinstance(aud, list) else [aud]
+    allowed = {
+        ctx.app.instance_url(app.org.alias),
+        ctx.app.generic_login_url,
+        "https://login.salesforce.com",
+        "https://test.salesforce.com",
+    }
+    return any(str(a).rstrip("/") in allowed for a in auds)
+
+
+def grant_jwt(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
+    _header, claims, signing_input, signature = _decode_assertion(form.get("assertion", ""))
+    app = find_app(ctx, str(claims.get("iss", "")))
+    if not _verify_rs256(app.certificate, signing_input, signature):
+        raise OAuthError("invalid_client", "invalid client credentials")
+    if not _audience_ok(ctx, app, claims.get("aud")):
+        raise OAuthError("invalid_grant", "audience is invalid")
+    try:
+        exp = float(claims["exp"])  # a number, or a string as simple-salesforce sends it
+    except (KeyError, TypeError, ValueError):
+        raise OAuthError("invalid_grant", "invalid assertion") from None
+    now = time.time()
+    if exp < now - JWT_SKEW_S or exp > now + JWT_MAX_AHEAD_S:
+        raise OAuthError("invalid_grant", "invalid assertion")
+    found = _active_user(ctx, app.org, str(claims.get("sub", "")))
+    if found is None:
+        raise OAuthError("invalid_grant", "user hasn't approved this consumer")
+    org, user = found
+    # JWT bearer needs an admin-approved app, a pre-authorized user and the RefreshToken scope.
+    has_refresh_scope = bool({"RefreshToken", "OfflineAccess"} & set(app.scopes))
+    if not (pre_authorized(app, user) and has_refresh_scope):
+        raise OAuthError("invalid_grant", "user hasn't approved this consumer")
+    return _token_payload(ctx, app, org, user, _access(org, user, app))
+
+
+def grant_refresh(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
+    cid, secret = _client_auth(ctx, form)
+    app = find_app(ctx, cid)
+    check_secret(app, secret, required=app.secret_for_refresh and not app.secret_optional)
+    org = app.org
+    row = org.get_token(form.get("refresh_token", ""))
+    if row is None or row["kind"] != "refresh" or row["revoked"] or row["app_key"] != app.consumer_key:
+        raise OAuthError("invalid_grant", "expired access/refresh token")
+    if row["rotated"]:
+        # Reuse of a rotated refresh token: revoke the whole chain, as Salesforce does.
+        org.revoke_family(str(row["family"]))
+        raise OAuthError("invalid_grant", "expired access/refresh token")
+    user = org.get_record("User", str(row["user_id"]))
+    if user is None or not user.get("IsActive"):
+        raise OAuthError("invalid_grant", "inactive user")
+    family = str(row["family"])
+    payload = _token_payload(ctx, app, org, user, _access(org, user, app, family=family))
+    if app.rotation:
+        with org.transaction():
+            org.mark_rotated(str(row["token"]))
+            payload["refresh_token"] = org.add_token(
+                "refresh",
+                str(user["Id"]),
+                app_key=app.consumer_key,
+                family=family,
+                scope=row["scope"],
+                record_id=row["record_id"],
+            )
+    return payload
+
+
+_GRANTS = {
+    "password": grant_password,
+    "client_credentials": grant_client_credentials,
+    JWT_GRANT: grant_jwt,
+    "refresh_token": grant_refresh,
+}
+
+
+# -- endpoints ------------------------------------------------------------------------------------
+def token(ctx: Ctx) -> Response:
+    if ctx.req.method != "POST":
+        return json_response(400, {"error": "invalid_request", "error_description": "must use HTTP POST"})
+    form = ctx.req.form()
+    grant = _GRANTS.get(form.get("grant_type", ""))
+    if grant is None:
+        return json_response(
+            400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
+        )
+    try:
+        payload = grant(ctx, form)
+    except OAuthError as err:
+        return json_response(err.status, {"error": err.error, "error_description": err.description})
+    return json_response(
+        200, payload, {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}
+    )
+
+
+def revoke(ctx: Ctx) -> Response:
+    value = ctx.req.form().get("token") if ctx.req.method == "POST" else None
+    value = value or ctx.req.query.get("token", "")
+    orgs = [ctx.org] if ctx.org is not None else list(ctx.app.emulator.orgs.values())
+    for org in orgs:
+        if value and org.revoke_token(value):
+            return Response(200, b"", {"Content-Type": "text/plain"})
+    return json_response(
+        400, {"error": "unsupported_token_type", "error_description": "this token type is not supported"}
+    )
+
+
+def _session(ctx: Ctx) -> tuple[OrgStore, dict] | None:
+    value = bearer_token(ctx.req) or ctx.req.query.get("access_token") or ctx.req.query.get("oauth_token")
+    orgs = [ctx.org] if ctx.org is not None else list(ctx.app.emulator.orgs.values())
+    for org in orgs:
+        row = org.valid_session(value) if value else None
+        user = org.get_record("User", str(row["user_id"])) if row else None
+        if user is not None:
+            return org, user
+    return None
+
+
+def userinfo(ctx: Ctx) -> Response:
+    found = _session(ctx)
+    if found is None:
+        return Response(403, b"Bad_OAuth_Token", {"Content-Type": "text/plain"})
+    org, user = found
+    base = ctx.app.instance_url(org.alias)
+    return json_response(
+        200,
+        {
+            "sub": f"{base}/id/{org.org_id}/{user['Id']}",
+            "user_id": user["Id"],
+            "organization_id": org.org_id,
+            "preferred_username": user["Username"],
+            "nickname": user.get("CommunityNickname"),
+            "name": user.get("Name"),
+            "email": user.get("Email"),
+            "email_verified": True,
+            "given_name": user.get("FirstName"),
+            "family_name": user.get("LastName"),
+            "zoneinfo": user.get("TimeZoneSidKey"),
+            "active": bool(user.get("IsActive")),
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": -28800000,
+            "is_app_installed": True,
+            "urls": {
+                "rest": f"{base}/services/data/v{{version}}/",
+                "metadata": f"{base}/services/Soap/m/{{version}}/{org.org_id}",
+            },
+        },
+    )
+
+
+def identity(ctx: Ctx) -> Response:
+    found = _session(ctx)
+    if found is None:
+        return Response(403, b"Bad_OAuth_Token", {"Content-Type": "text/plain"})
+    org, user = found
+    base = ctx.app.instance_url(org.alias)
+    return json_response(
+        200,
+        {
+            "id": f"{base}/id/{org.org_id}/{user['Id']}",
+            "asserted_user": True,
+            "user_id": user["Id"],
+            "organization_id": org.org_id,
+            "username": user["Username"],
+            "display_name": user.get("Name"),
+            "email": user.get("Email"),
+            "active": bool(user.get("IsActive")),
+            "user_type": "STANDARD",
+            "urls": {
+                "rest": f"{base}/services/data/v{{version}}/",
+                "query": f"{base}/services/data/v{{version}}/query/",
+            },
+        },
+    )
+
+
+def handle(ctx: Ctx) -> Response:
+    path = ctx.req.path.rstrip("/")
+    if path == "/services/oauth2/token":
+        return token(ctx)
+    if path == "/services/oauth2/revoke":
+        return revoke(ctx)
+    if path == "/services/oauth2/userinfo":
+        return userinfo(ctx)
+    if path.startswith("/id/"):
+        return identity(ctx)
+    return Response(404, b"Not Found", {"Content-Type": "text/plain"})

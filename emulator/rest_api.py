@@ -1,0 +1,273 @@
+"""REST API: /services/data/, /services/data/vXX.X/, query/queryAll, sObject get/create/delete.
+
+Writes are allowed only where Salesforce allows them for these setup objects: SetupEntityAccess can
+be created and deleted (no update); the others are read-only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import soql
+from .schema import SCHEMA, SObjectType, canonical_field, sobject_type
+from .seed import now_iso
+from .store import OrgStore, same_id
+from .web import (
+    MAX_VERSION,
+    MIN_VERSION,
+    Ctx,
+    Response,
+    bearer_token,
+    invalid_session,
+    json_response,
+    not_found,
+    rest_error,
+    session_user,
+    split_version,
+)
+
+
+def release_label(version: int) -> str:
+    """Release name of an API version: 63.0 is Spring '25, then Summer, Winter, Spring..."""
+    offset = version - 63
+    season = ("Spring", "Summer", "Winter")[offset % 3]
+    year = 25 + offset // 3 + (1 if season == "Winter" else 0)
+    return f"{season} '{year:02d}"
+
+
+def versions() -> list[dict[str, str]]:
+    return [
+        {"label": release_label(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+        for v in range(MIN_VERSION, MAX_VERSION + 1)
+    ]
+
+
+def resources(version: str) -> dict[str, str]:
+    base = f"/services/data/v{version}"
+    names = (
+        "tooling",
+        "metadata",
+        "eclair",
+        "folders",
+        "prechatForms",
+        "contact-tracing",
+        "jobs",
+        "query",
+        "queryAll",
+        "sobjects",
+        "search",
+        "connect",
+        "apps",
+        "named-credentials",
+        "limits",
+        "recent",
+        "composite",
+        "actions",
+        "analytics",
+        "theme",
+        "nouns",
+        "event",
+        "chatter",
+        "licensing",
+        "process",
+    )
+    return {n: f"{base}/{n}" for n in names}
+
+
+def handle(ctx: Ctx) -> Response:
+    path = ctx.req.path
+    if path.rstrip("/") == "/services/data":
+        return json_response(200, versions())  # the versions list needs no session
+    split = split_version(path)
+    if split is None:
+        return not_found()
+    version, rest = split
+    user = session_user(ctx, bearer_token(ctx.req))
+    if user is None:
+        return invalid_session()
+    assert ctx.org is not None  # session_user returns None without an org
+    parts = [p for p in rest.split("/") if p]
+    if not parts:
+        return json_response(200, resources(version))
+    if parts[0] in ("query", "queryAll") and len(parts) == 1:
+        return query(ctx.org, ctx.req.query.get("q", ""), version)
+    if parts[0] == "sobjects":
+        return sobjects(ctx, ctx.org, parts[1:], version)
+    if parts[0] == "limits":
+        return json_response(200, {"DailyApiRequests": {"Max": 15000, "Remaining": 14999}})
+    return not_found()
+
+
+def query(org: OrgStore, text: str, version: str) -> Response:
+    if not text:
+        return rest_error(400, "MALFORMED_QUERY", "unexpected token: <EOF>")
+    try:
+        return json_response(200, soql.execute(text, org, version))
+    except soql.SoqlError as err:
+        return rest_error(400, err.code, err.message)
+
+
+def _type_or_404(name: str) -> SObjectType | Response:
+    stype = sobject_type(name)
+    if stype is None:
+        return rest_error(404, "NOT_FOUND", "The requested resource does not exist")
+    return stype
+
+
+def sobjects(ctx: Ctx, org: OrgStore, parts: list[str], version: str) -> Response:
+    method = ctx.req.method
+    if not parts:
+        return json_response(200, describe_global(version))
+    stype = _type_or_404(parts[0])
+    if isinstance(stype, Response):
+        return stype
+    if len(parts) == 1:
+        if method == "POST":
+            return create(ctx, org, stype)
+        return json_response(200, {"objectDescribe": describe(stype, version)["_summary"], "recentItems": []})
+    if parts[1] == "describe" and len(parts) == 2:
+        full = describe(stype, version)
+        full.pop("_summary")
+        return json_response(200, full)
+    if len(parts) != 2:
+        return not_found()
+    record_id = parts[1]
+    if method == "GET":
+        return get(ctx, org, stype, record_id, version)
+    if method == "DELETE":
+        return delete(org, stype, record_id)
+    if method == "PATCH":
+        return (
+            rest_error(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be updated: {stype.label}")
+            if not stype.updateable
+            else not_found()
+        )
+    return rest_error(
+        405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE"
+    )
+
+
+def get(ctx: Ctx, org: OrgStore, stype: SObjectType, record_id: str, version: str) -> Response:
+    record = org.get_record(stype.name, record_id)
+    if record is None:
+        return not_found()
+    wanted = ctx.req.query.get("fields")
+    fields = list(stype.fields)
+    if wanted:
+        fields = []
+        for name in wanted.split(","):
+            canon = canonical_field(stype, name.strip())
+            if canon is None:
+                return rest_error(
+                    400, "INVALID_FIELD", f"No such column '{name.strip()}' on sobject of type {stype.name}"
+                )
+            fields.append(canon)
+    return json_response(200, soql.shape_record(org, stype, record, fields, version))
+
+
+def _setup_entity_type(org: OrgStore, entity_id: str) -> str | None:
+    sobject = org.sobject_of(entity_id)
+    return sobject if sobject in ("ConnectedApplication", "ExternalClientApplication") else None
+
+
+def create(ctx: Ctx, org: OrgStore, stype: SObjectType) -> Response:
+    if not stype.createable:
+        return rest_error(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be inserted: {stype.label}")
+    try:
+        body = ctx.req.json()
+    except ValueError:
+        return rest_error(400, "JSON_PARSER_ERROR", "The request body is not valid JSON")
+    if not isinstance(body, dict):
+        return rest_error(400, "JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from array value")
+    fields: dict[str, Any] = {}
+    for name, value in body.items():
+        if name == "attributes":
+            continue
+        canon = canonical_field(stype, name)
+        if canon is None:
+            return rest_error(
+                400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {stype.name}", [name]
+            )
+        fields[canon] = value
+    return create_setup_entity_access(org, fields)
+
+
+def create_setup_entity_access(org: OrgStore, fields: dict[str, Any]) -> Response:
+    missing = [f for f in ("ParentId", "SetupEntityId") if not fields.get(f)]
+    if missing:
+        return rest_error(
+            400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+        )
+    parent = org.get_record("PermissionSet", str(fields["ParentId"]))
+    if parent is None:
+        return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["ParentId"])
+    entity_type = _setup_entity_type(org, str(fields["SetupEntityId"]))
+    if entity_type is None:
+        return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["SetupEntityId"])
+    with org.transaction():
+        for sea in org.records("SetupEntityAccess"):
+            if same_id(sea.get("ParentId"), parent["Id"]) and same_id(
+                sea.get("SetupEntityId"), fields["SetupEntityId"]
+            ):
+                return rest_error(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: <unknown> duplicates value on record with id: {sea['Id']}",
+                )
+        entity = org.get_record(entity_type, str(fields["SetupEntityId"])) or {}
+        new_id = org.insert_record(
+            "SetupEntityAccess",
+            {
+                "ParentId": parent["Id"],
+                "SetupEntityId": entity.get("Id", fields["SetupEntityId"]),
+                "SetupEntityType": entity_type,
+                "SystemModstamp": now_iso(),
+            },
+        )
+    return json_response(201, {"id": new_id, "success": True, "errors": []})
+
+
+def delete(org: OrgStore, stype: SObjectType, record_id: str) -> Response:
+    if not stype.deletable:
+        return rest_error(400, "INVALID_TYPE_FOR_OPERATION", f"entity type cannot be deleted: {stype.label}")
+    if not org.delete_record(stype.name, record_id):
+        return rest_error(404, "ENTITY_IS_DELETED", "entity is deleted")
+    return Response(204)
+
+
+def describe(stype: SObjectType, version: str) -> dict[str, Any]:
+    summary = {
+        "name": stype.name,
+        "label": stype.label,
+        "createable": stype.createable,
+        "deletable": stype.deletable,
+        "updateable": stype.updateable,
+        "queryable": True,
+        "retrieveable": True,
+        "custom": False,
+        "urls": {
+            "sobject": f"/services/data/v{version}/sobjects/{stype.name}",
+            "describe": f"/services/data/v{version}/sobjects/{stype.name}/describe",
+            "rowTemplate": f"/services/data/v{version}/sobjects/{stype.name}/{{ID}}",
+        },
+    }
+    fields = [
+        {
+            "name": f,
+            "label": f,
+            "type": "id" if f == "Id" else "reference" if f.endswith("Id") else "string",
+            "createable": stype.createable and f in ("ParentId", "SetupEntityId"),
+            "updateable": False,
+            "nillable": f != "Id",
+        }
+        for f in stype.fields
+    ]
+    return {**summary, "fields": fields, "_summary": summary}
+
+
+def describe_global(version: str) -> dict[str, Any]:
+    sobjs = []
+    for stype in SCHEMA.values():
+        d = describe(stype, version)
+        sobjs.append(d["_summary"])
+    return {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjs}
