@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# make setup: the virtualenv, the Pulumi CLI and its Python plugins, and .tools/env.sh.
+# Idempotent: a second run in this or any other clone on the machine rebuilds nothing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+PULUMI_VERSION=3.259.0
+PYTHON=${PYTHON:-python3}
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/orglink/pulumi-v${PULUMI_VERSION}"
+TOOLS_BIN="$ROOT/.tools/bin"
+
+step() { printf '==> %s\n' "$*"; }
+fail() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+python_environment() {
+  local stamp=.venv/.orglink-deps
+  local wanted
+  wanted=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    step "Python environment .venv is up to date"
+    return
+  fi
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "Python 3.11 or newer is needed (found $("$PYTHON" --version)); set PYTHON=/path/to/python3.11"
+  [ -x .venv/bin/python ] || { step "Creating .venv with $("$PYTHON" --version)"; "$PYTHON" -m venv .venv; }
+  step "Installing pinned Python dependencies into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    -c constraints.txt $(.venv/bin/python tools/pinned_requirements.py)
+  echo "$wanted" > "$stamp"
+}
+
+pulumi_on_path() {
+  # A recent 3.x pulumi the user already has, other than the one this script links into .tools/bin.
+  local found
+  found=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vx "$TOOLS_BIN" | paste -sd:) command -v pulumi || true)
+  [ -n "$found" ] || return 1
+  local version
+  version=$("$found" version 2>/dev/null | sed 's/^v//') || return 1
+  case "$version" in
+    3.2[4-9][0-9].*|3.[3-9][0-9][0-9].*) echo "$found"; return 0 ;;
+  esac
+  return 1
+}
+
+build_pulumi_cli() {
+  if [ -x "$CACHE_DIR/pulumi" ] && [ -f "$CACHE_DIR/pulumi-language-python-exec" ]; then
+    step "Pulumi CLI v$PULUMI_VERSION found in cache $CACHE_DIR"
+    return
+  fi
+  command -v go >/dev/null 2>&1 || fail "neither a pulumi 3.x CLI nor Go is available.
+  With internet access, install the CLI with the official installer: curl -fsSL https://get.pulumi.com | sh
+  Without it, install Go 1.26+ so that setup can build the CLI from the Go module proxy."
+  mkdir -p "$CACHE_DIR"
+  step "Building the Pulumi CLI v$PULUMI_VERSION from Go modules into $CACHE_DIR (first time only; several minutes)"
+  local started=$SECONDS
+  (cd tools/pulumi-cli && go build \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o "$CACHE_DIR/pulumi.partial" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  mv "$CACHE_DIR/pulumi.partial" "$CACHE_DIR/pulumi"
+  step "Built the Pulumi CLI in $((SECONDS - started)) s"
+  # The plugin scripts ship in the sdk/v3 module; module zips drop the exec bit.
+  local sdk
+  sdk=$(cd tools/pulumi-cli && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$CACHE_DIR/pulumi-resource-pulumi-python"
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$CACHE_DIR/pulumi-language-python-exec"
+}
+
+link_tools() {
+  mkdir -p "$TOOLS_BIN"
+  local cli
+  if cli=$(pulumi_on_path); then
+    step "Using the Pulumi CLI on PATH: $cli ($("$cli" version))"
+    ln -sf "$cli" "$TOOLS_BIN/pulumi"
+    build_plugin_scripts_only
+  else
+    build_pulumi_cli
+    # A hard link (not a symlink): the engine looks for its language host beside the resolved
+    # binary, and this clone's host lives in .tools/bin. Falls back to a copy across filesystems.
+    ln -f "$CACHE_DIR/pulumi" "$TOOLS_BIN/pulumi" 2>/dev/null || cp -f "$CACHE_DIR/pulumi" "$TOOLS_BIN/pulumi"
+    ln -sf "$CACHE_DIR/pulumi-resource-pulumi-python" "$TOOLS_BIN/pulumi-resource-pulumi-python"
+    ln -sf "$CACHE_DIR/pulumi-language-python-exec" "$TOOLS_BIN/pulumi-language-python-exec"
+  fi
+  cat > "$TOOLS_BIN/pulumi-language-python" <<EOF
+#!/bin/sh
+# orglink's Python language host (see tools/langhost/pulumi_language_python.py for why).
+exec "$ROOT/.venv/bin/python" "$ROOT/tools/langhost/pulumi_language_python.py" \\
+  --use-executor "$TOOLS_BIN/pulumi-language-python-exec" "\$@"
+EOF
+  chmod 0755 "$TOOLS_BIN/pulumi-language-python"
+}
+
+build_plugin_scripts_only() {
+  # With a user's own CLI, take the plugin scripts from beside it when they are there.
+  local dir
+  dir=$(dirname "$(readlink -f "$TOOLS_BIN/pulumi")")
+  for script in pulumi-resource-pulumi-python pulumi-language-python-exec; do
+    if [ -f "$dir/$script" ]; then
+      ln -sf "$dir/$script" "$TOOLS_BIN/$script"
+    elif [ -f "$CACHE_DIR/$script" ]; then
+      ln -sf "$CACHE_DIR/$script" "$TOOLS_BIN/$script"
+    else
+      fail "$script is neither beside $dir/pulumi nor in $CACHE_DIR; unset PATH's pulumi to build one"
+    fi
+  done
+}
+
+write_env_file() {
+  mkdir -p .state/backend .state/pulumi-home
+  cat > .tools/env.sh <<EOF
+# Source this file (. .tools/env.sh) to run pulumi by hand against local state.
+# The passphrase below protects only the local stacks under .state/; real environments choose
+# their own secrets provider (pulumi stack init --secrets-provider ...).
+export PATH="$TOOLS_BIN:\$PATH"
+export PULUMI_BACKEND_URL="file://$ROOT/.state/backend"
+export PULUMI_HOME="$ROOT/.state/pulumi-home"
+export PULUMI_CONFIG_PASSPHRASE="\${PULUMI_CONFIG_PASSPHRASE:-orglink-local-only}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+EOF
+  step "Wrote .tools/env.sh (. .tools/env.sh, then pulumi preview --stack local)"
+}
+
+python_environment
+link_tools
+write_env_file
+step "Setup done: $("$TOOLS_BIN/pulumi" version), Python SDK $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))')"
