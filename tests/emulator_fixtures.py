@@ -1,0 +1,122 @@
+"""pytest plugin: a session-wide emulator (orgA, orgB) and helpers to talk to it.
+
+Loaded from tests/conftest.py (`pytest_plugins = ["tests.emulator_fixtures", ...]`).
+- `emulator` (session): started in a tmp state dir, stopped at the end. Attributes `state_dir`,
+  `orgs` (parsed orgs.json), `admin` (AdminClient), `ca_bundle`, `generic_login_url`.
+  While it runs, REQUESTS_CA_BUNDLE points at its CA, the only setting that also reaches zeep.
+- `sf_login` (function): `sf_login("orgA", username=None, password=None)` -> a logged-in
+  simple_salesforce.Salesforce (SOAP login, API 63.0).
+- `connected_app` (function): factory that puts a ConnectedApp component into an org through the
+  admin side and returns its name, consumer key and secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from simple_salesforce import Salesforce, SalesforceLogin
+
+from emulator import control
+from emulator.admin import AdminClient
+
+API_VERSION = "63.0"
+
+
+@dataclass
+class EmulatorHandle:
+    state_dir: Path
+    orgs: dict[str, dict[str, Any]]
+    admin: AdminClient
+    ca_bundle: str
+    generic_login_url: str
+
+    def org(self, alias: str) -> dict[str, Any]:
+        return self.orgs[alias]
+
+    def login(self, alias: str, username: str | None = None, password: str | None = None) -> Salesforce:
+        org = self.orgs[alias]
+        session_id, _instance = SalesforceLogin(
+            username=username or org["admin_username"],
+            password=password or org["admin_password"],
+            security_token="",
+            scratch_url=org["login_url"],
+            sf_version=API_VERSION,
+        )
+        return Salesforce(instance_url=org["instance_url"], session_id=session_id, version=API_VERSION)
+
+    def restart(self) -> None:
+        """Stop and start the same state dir (ports and content are kept)."""
+        control.stop(self.state_dir)
+        self.orgs = control.start(self.state_dir, list(self.orgs))
+        self.admin = AdminClient(self.state_dir)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandle]:
+    state_dir = tmp_path_factory.mktemp("emulator-state")
+    orgs = control.start(state_dir, ["orgA", "orgB"])
+    info = json.loads((state_dir / "emulator.json").read_text())
+    previous = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(info["ca_bundle"])
+    try:
+        yield EmulatorHandle(state_dir, orgs, AdminClient(state_dir), str(info["ca_bundle"]),
+                             str(info["generic_login_url"]))
+    finally:
+        control.stop(state_dir)
+        if previous is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = previous
+
+
+@pytest.fixture
+def sf_login(emulator: EmulatorHandle) -> Callable[..., Salesforce]:
+    return emulator.login
+
+
+@dataclass
+class AppInfo:
+    org: str
+    name: str
+    consumer_key: str
+    consumer_secret: str
+    body: dict[str, Any]
+
+
+def connected_app_body(name: str, key: str, secret: str, **oauth: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "callbackUrl": "https://localhost/callback",
+        "consumerKey": key,
+        "consumerSecret": secret,
+        "scopes": ["Api", "RefreshToken"],
+    }
+    config.update(oauth)
+    return {
+        "label": name,
+        "contactEmail": "ops@example.invalid",
+        "oauthConfig": config,
+        "oauthPolicy": {"ipRelaxation": "ENFORCE", "refreshTokenPolicy": "infinite"},
+    }
+
+
+@pytest.fixture
+def connected_app(emulator: EmulatorHandle) -> Callable[..., AppInfo]:
+    """make(org="orgB", extra_top_level=None, **oauthConfig) -> AppInfo (unique name and key)."""
+
+    def make(org: str = "orgB", extra: dict[str, Any] | None = None, **oauth: Any) -> AppInfo:
+        name = "Test_App_" + secrets.token_hex(4)
+        key = "KEY" + secrets.token_hex(16)
+        secret = "SEC" + secrets.token_hex(16)
+        body = connected_app_body(name, key, secret, **oauth)
+        body.update(extra or {})
+        emulator.admin.put_component(org, "ConnectedApp", name, body)
+        return AppInfo(org, name, key, secret, body)
+
+    return make
