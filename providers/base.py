@@ -1,0 +1,80 @@
+"""What every orglink dynamic provider shares: configure(), check() and diff() driven by its Schema.
+
+The provider objects hold no state at all: the engine pickles them (with dill, by reference to
+this package) into every resource's state, so connections live in ``providers.salesforce``'s
+registry, filled here by configure().
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
+
+from . import salesforce
+from .schema import Changes, Schema, failures_for_alias, unwrap_secret
+
+
+class OrglinkProvider(ResourceProvider):
+    """Base class: subclasses set ``schema`` and implement create/read/update/delete."""
+
+    schema: ClassVar[Schema]
+
+    def configure(self, req: ConfigureRequest) -> None:
+        # Secrets arrive decrypted; they stay in the module registry, never on self.
+        salesforce.configure_orgs(req.config.get(salesforce.CONFIG_KEY))
+
+    # check and diff never call Salesforce: a preview with no changes makes no API request.
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, failures = self.schema.check(news)
+        failures += failures_for_alias(inputs.get("org"), salesforce.configured_aliases())
+        if not failures:
+            failures += self.check_more(_olds, inputs)
+        return CheckResult(inputs, failures)
+
+    def check_more(self, _olds: dict[str, Any], _inputs: dict[str, Any]) -> list[CheckFailure]:
+        """Rules that span fields; inputs are already validated and normalised."""
+        return []
+
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> Changes:
+        return self.schema.changes(olds, news)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        found = self.changes(olds, news)
+        return DiffResult(changes=found.any, replaces=list(found.replaces), delete_before_replace=False)
+
+    # helpers for subclasses
+
+    def describe(self, props: dict[str, Any]) -> str:
+        """How errors and log lines name this resource, e.g. ConnectedApp 'Carrier_API_App'."""
+        return f"{self.schema.kind} '{props.get('api_name') or props.get('app') or '?'}'"
+
+    def fail(self, props: dict[str, Any], err: salesforce.SalesforceError) -> salesforce.SalesforceError:
+        """Attribute a Salesforce error to this resource and, where Salesforce named one, to an input."""
+        field = self.schema.input_for_salesforce_field(err.field) or (
+            err.field if err.field in {f.name for f in self.schema.fields} else None
+        )
+        return salesforce.SalesforceError(
+            err.org, self.describe(props), field or err.field, err.status_code, err.message
+        )
+
+    @staticmethod
+    def plain(props: dict[str, Any]) -> dict[str, Any]:
+        """Inputs with any secret wrappers removed."""
+        return {key: unwrap_secret(value) for key, value in props.items() if not key.startswith("__")}
+
+    @staticmethod
+    def log(message: str, warning: bool = False) -> None:
+        salesforce.pulumi_log(message, warning)
+
+
+def resource_options(
+    opts: pulumi.ResourceOptions | None, secret_outputs: list[str]
+) -> pulumi.ResourceOptions | None:
+    """The caller's options plus our secret outputs (a generated consumer secret must be a secret)."""
+    if not secret_outputs:
+        return opts
+    ours = pulumi.ResourceOptions(additional_secret_outputs=secret_outputs)
+    return pulumi.ResourceOptions.merge(opts, ours)

@@ -1,0 +1,259 @@
+"""ConnectedAppProfileAssignment: gives one profile (or permission set) access to a connected app.
+
+Access is a ``SetupEntityAccess`` record whose parent is the profile's own permission set (or the
+permission set itself) and whose SetupEntityId is the app's ``ConnectedApplication`` record. This
+resource creates and deletes exactly that record and nothing else. An access that already existed
+is adopted and left in place on delete (``pre_existing``), so a destroy leaves the org as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from . import salesforce, values
+from .app_part import app_field, app_id_field
+from .base import OrglinkProvider, resource_options
+from .connected_app import METADATA_TYPE, find_app_id
+from .schema import Field, Schema, org_field
+
+SOBJECT = "SetupEntityAccess"
+
+
+class ConnectedAppProfileAssignmentArgs(TypedDict, total=False):
+    org: pulumi.Input[str]
+    app: pulumi.Input[str]
+    app_id: pulumi.Input[str]
+    profile: pulumi.Input[str]
+    permission_set: pulumi.Input[str]
+
+
+SCHEMA = Schema(
+    kind="ConnectedAppProfileAssignment",
+    component_type=None,
+    description="Access to a connected app for one profile or permission set (Manage Profiles)",
+    notes=(
+        "Set exactly one of `profile` and `permission_set`.",
+        "The app's policy should say `permitted_users: AdminApprovedPreAuthorized` for the access to "
+        "pre-authorize users: make this resource depend on the policy.",
+        "An access that already existed is adopted and left in place on delete.",
+    ),
+    fields=(
+        org_field(),
+        app_field(),
+        app_id_field(),
+        Field(
+            "profile",
+            "string",
+            "Profile name as shown in Setup, e.g. System Administrator.",
+            validate=values.non_empty_text,
+        ),
+        Field(
+            "permission_set",
+            "string",
+            "API name of a permission set (instead of a profile).",
+            validate=values.api_name,
+        ),
+        Field(
+            "access_id",
+            "string",
+            "Id of the SetupEntityAccess record (also the resource id).",
+            output_only=True,
+        ),
+        Field("parent_id", "string", "Id of the permission set that holds the access.", output_only=True),
+        Field("setup_entity_id", "string", "Id of the app's ConnectedApplication record.", output_only=True),
+        Field("pre_existing", "boolean", "The access existed before; delete leaves it.", output_only=True),
+    ),
+)
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
+    schema = SCHEMA
+
+    def describe(self, props: dict[str, Any]) -> str:
+        holder = props.get("profile") or props.get("permission_set") or "?"
+        return f"ConnectedAppProfileAssignment '{holder}' on '{props.get('app', '?')}'"
+
+    def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
+        has_profile, has_set = "profile" in inputs, "permission_set" in inputs
+        if has_profile == has_set:
+            reason = "profile: set exactly one of `profile` (e.g. System Administrator) and `permission_set`"
+            return [CheckFailure("profile", reason)]
+        return []
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def _parent_id(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
+        if inputs.get("profile"):
+            name = inputs["profile"]
+            rows = client.query(
+                "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
+                f"AND Profile.Name = {_quoted(name)}"
+            )
+            if not rows:
+                raise salesforce.SalesforceError(
+                    client.alias, None, "profile", "NOT_FOUND",
+                    f"there is no profile '{name}'; use the name shown in Setup > Profiles "
+                    "(e.g. System Administrator)",
+                )  # fmt: skip
+        else:
+            name = inputs["permission_set"]
+            rows = client.query(
+                f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {_quoted(name)}"
+            )
+            if not rows:
+                raise salesforce.SalesforceError(
+                    client.alias, None, "permission_set", "NOT_FOUND",
+                    f"there is no permission set with API name '{name}' (Setup > Permission Sets shows it)",
+                )  # fmt: skip
+        return str(rows[0]["Id"])
+
+    @staticmethod
+    def _app_record_id(client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
+        app_id = inputs.get("app_id")
+        if isinstance(app_id, str) and app_id.startswith("0H4"):
+            return app_id
+        found = find_app_id(client, inputs["app"])
+        if not found:
+            raise salesforce.SalesforceError(
+                client.alias, None, "app", "NOT_FOUND",
+                f"there is no connected app '{inputs['app']}' (pass the ConnectedApp resource's api_name)",
+            )  # fmt: skip
+        return found
+
+    @staticmethod
+    def _find_access(client: salesforce.OrgClient, parent_id: str, entity_id: str) -> str | None:
+        rows = client.query(
+            f"SELECT Id FROM {SOBJECT} WHERE ParentId = {_quoted(parent_id)} "
+            f"AND SetupEntityId = {_quoted(entity_id)}"
+        )
+        return str(rows[0]["Id"]) if rows else None
+
+    # -- create / read / update / delete ---------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.plain(props)
+        try:
+            outs = self._grant(inputs)
+        except salesforce.SalesforceError as err:
+            raise self.fail(inputs, err) from None
+        return CreateResult(outs["access_id"], outs)
+
+    def _grant(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        client = salesforce.org(inputs["org"])
+        parent_id = self._parent_id(client, inputs)
+        # Hold the app's lock: a concurrent whole-component write of the app must not race this.
+        with salesforce.component_lock(client.alias, METADATA_TYPE, inputs["app"]):
+            entity_id = self._app_record_id(client, inputs)
+            access_id = self._find_access(client, parent_id, entity_id)
+            pre_existing = access_id is not None
+            if access_id is None:
+                self.log(f"{client.alias}: granting {self.describe(inputs)}")
+                access_id = self._create_access(client, parent_id, entity_id)
+            else:
+                self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
+        return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing)
+
+    def _create_access(self, client: salesforce.OrgClient, parent_id: str, entity_id: str) -> str:
+        try:
+            return client.create_record(SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id})
+        except salesforce.SalesforceError as err:
+            # A retried create that had in fact succeeded.
+            existing = (
+                self._find_access(client, parent_id, entity_id)
+                if err.status_code == "DUPLICATE_VALUE"
+                else None
+            )
+            if existing:
+                return existing
+            raise
+
+    @staticmethod
+    def _outputs(
+        inputs: dict[str, Any], access_id: str, parent_id: str, entity_id: str, pre_existing: bool
+    ) -> dict[str, Any]:
+        outs = {k: inputs[k] for k in ("org", "app", "app_id", "profile", "permission_set") if inputs.get(k)}
+        outs.update(
+            access_id=access_id, parent_id=parent_id, setup_entity_id=entity_id, pre_existing=pre_existing
+        )
+        return outs
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        state = self.plain(props)
+        try:
+            client = salesforce.org(state["org"])
+            rows = client.query(
+                f"SELECT Id, ParentId, SetupEntityId FROM {SOBJECT} WHERE Id = {_quoted(id_)}"
+            )
+        except salesforce.SalesforceError as err:
+            raise self.fail(state, err) from None
+        if not rows:
+            return ReadResult("", {})
+        row = rows[0]
+        outs = self._outputs(state, id_, str(row["ParentId"]), str(row["SetupEntityId"]),
+                             bool(state.get("pre_existing")))  # fmt: skip
+        return ReadResult(id_, outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        old, new = self.plain(olds), self.plain(news)
+        try:
+            outs = self._grant(new)
+            if outs["access_id"] != old.get("access_id"):
+                self._revoke(old)
+            elif old.get("pre_existing"):
+                outs["pre_existing"] = True
+        except salesforce.SalesforceError as err:
+            raise self.fail(new, err) from None
+        return UpdateResult(outs)
+
+    def _revoke(self, state: dict[str, Any]) -> None:
+        if state.get("pre_existing") or not state.get("access_id"):
+            self.log(f"{state['org']}: leaving {self.describe(state)} (it existed before)")
+            return
+        client = salesforce.org(state["org"])
+        self.log(f"{client.alias}: removing {self.describe(state)}")
+        client.delete_record(SOBJECT, state["access_id"])
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        state = self.plain(props)
+        try:
+            self._revoke(state)
+        except salesforce.SalesforceError as err:
+            raise self.fail(state, err) from None
+
+
+class ConnectedAppProfileAssignment(
+    pulumi.dynamic.Resource, module="salesforce", name="ConnectedAppProfileAssignment"
+):
+    """Profile access to a connected app.
+
+    Type token: ``pulumi-python:dynamic/salesforce:ConnectedAppProfileAssignment``.
+    """
+
+    org: pulumi.Output[str]
+    app: pulumi.Output[str]
+    access_id: pulumi.Output[str]
+    parent_id: pulumi.Output[str]
+    setup_entity_id: pulumi.Output[str]
+    pre_existing: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ConnectedAppProfileAssignmentArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
+        props.update(args)
+        super().__init__(
+            ConnectedAppProfileAssignmentProvider(),
+            resource_name,
+            props,
+            resource_options(opts, SCHEMA.secret_outputs),
+        )

@@ -1,0 +1,141 @@
+"""ClientCredentialsRunAsUser: turns on a connected app's client-credentials flow for one user.
+
+Owns ``oauthConfig.isClientCredentialEnabled`` and ``oauthConfig.oauthClientCredentialUser`` (a
+**username**, not an e-mail address). Before writing it checks that the user exists and is active,
+and warns when the user lacks API Only (Salesforce recommends an API-only integration user).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+
+from . import salesforce, values
+from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
+from .base import resource_options
+from .connected_app import METADATA_TYPE
+from .schema import Field, Schema, flag, org_field
+
+
+class ClientCredentialsRunAsUserArgs(TypedDict, total=False):
+    org: pulumi.Input[str]
+    app: pulumi.Input[str]
+    app_id: pulumi.Input[str]
+    username: pulumi.Input[str]
+    enabled: pulumi.Input[bool]
+
+
+def _username(value: Any) -> str:
+    """Salesforce stores usernames in lower case and compares them case-insensitively."""
+    try:
+        return values.email(value).lower()
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not a Salesforce username: usernames look like e-mail addresses "
+            "(e.g. integration@example.com.prod); find it on the user's detail page in Setup"
+        ) from None
+
+
+SCHEMA = Schema(
+    kind="ClientCredentialsRunAsUser",
+    component_type=METADATA_TYPE,
+    description="The client credentials flow of a connected app and the user it runs as (Edit Policies).",
+    notes=("Deleting it puts back what the app had before (for a new app: the flow off, no user).",),
+    fields=(
+        org_field(),
+        app_field(),
+        app_id_field(),
+        Field(
+            "username",
+            "string",
+            "Username of the active user the client credentials flow runs as (ideally API Only).",
+            path="oauthConfig.oauthClientCredentialUser",
+            required=True,
+            validate=_username,
+        ),
+        flag(
+            "enabled",
+            "oauthConfig.isClientCredentialEnabled",
+            "Enable Client Credentials Flow (false keeps the user but turns the flow off).",
+            default=True,
+        ),
+        previous_values_field(),
+    ),
+)
+
+
+def _quoted(value: str) -> str:
+    """A SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ClientCredentialsRunAsUserProvider(AppPartProvider):
+    schema = SCHEMA
+
+    def validate_live(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> None:
+        username = inputs["username"]
+        users = client.query(
+            "SELECT Id, IsActive, Profile.PermissionsApiUserOnly FROM User "
+            f"WHERE Username = {_quoted(username)}"
+        )
+        if not users:
+            raise salesforce.SalesforceError(
+                client.alias, None, "username", "NOT_FOUND",
+                f"there is no user with username '{username}'; use the Username from the user's "
+                "detail page in Setup (it is not always the e-mail address)",
+            )  # fmt: skip
+        user = users[0]
+        if not user.get("IsActive"):
+            raise salesforce.SalesforceError(
+                client.alias, None, "username", "INACTIVE_USER",
+                f"user '{username}' is inactive: activate it in Setup or choose another run-as user",
+            )  # fmt: skip
+        if not self._is_api_only(client, user):
+            self.log(
+                f"{client.alias}: run-as user '{username}' does not have API Only; Salesforce "
+                "recommends an API-only integration user for the client credentials flow",
+                warning=True,
+            )
+
+    @staticmethod
+    def _is_api_only(client: salesforce.OrgClient, user: dict[str, Any]) -> bool:
+        if (user.get("Profile") or {}).get("PermissionsApiUserOnly"):
+            return True
+        try:
+            granted = client.query(
+                "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = "
+                f"{_quoted(str(user['Id']))} AND PermissionSet.PermissionsApiUserOnly = true"
+            )
+        except salesforce.SalesforceError:
+            return True  # cannot tell: do not warn
+        return bool(granted)
+
+
+class ClientCredentialsRunAsUser(
+    pulumi.dynamic.Resource, module="salesforce", name="ClientCredentialsRunAsUser"
+):
+    """Client credentials run-as user.
+
+    Type token: ``pulumi-python:dynamic/salesforce:ClientCredentialsRunAsUser``.
+    """
+
+    org: pulumi.Output[str]
+    app: pulumi.Output[str]
+    username: pulumi.Output[str]
+    enabled: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ClientCredentialsRunAsUserArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
+        props.update(args)
+        super().__init__(
+            ClientCredentialsRunAsUserProvider(),
+            resource_name,
+            props,
+            resource_options(opts, SCHEMA.secret_outputs),
+        )

@@ -1,0 +1,1107 @@
+"""The one Salesforce access layer every orglink resource uses.
+
+Connections come from the stack config key ``orglink:orgs`` (alias -> connection settings), handed to
+the providers' ``configure()``. They live in this module's registry, never in a provider object: the
+engine pickles provider objects into the state, and credentials must not end up there.
+
+An :class:`OrgClient` is one logged-in org: REST through ``simple_salesforce.Salesforce`` and the
+Metadata API through zeep with the WSDL simple-salesforce ships. Both share one ``requests.Session``
+so the configured CA bundle reaches every call (simple-salesforce's own ``mdapi`` builds a zeep
+client with a private session that only ``REQUESTS_CA_BUNDLE`` could reach; we build our own).
+
+Every call goes through :meth:`OrgClient.call`: transient failures are retried with exponential
+backoff and full jitter inside a total time budget, and an expired session is renewed once.
+Errors reach the user as :class:`SalesforceError`, which keeps Salesforce's status code and message.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
+
+import jwt
+import requests
+import simple_salesforce
+import zeep
+import zeep.exceptions
+import zeep.helpers
+import zeep.transports
+import zeep.wsdl
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
+
+T = TypeVar("T")
+
+DEFAULT_API_VERSION = "63.0"
+MINIMUM_API_VERSION = (63, 0)
+DEFAULT_LOGIN_URL = "https://login.salesforce.com"
+CONFIG_KEY = "orglink:orgs"
+AUTH_MODES = ("jwt", "client_credentials", "password", "access_token", "sfdx", "emulator")
+
+# Salesforce codes that mean "try again later", from REST errors, SOAP faults and metadata results.
+TRANSIENT_CODES = frozenset(
+    {
+        "REQUEST_LIMIT_EXCEEDED",
+        "ALREADY_IN_PROCESS",
+        "UNABLE_TO_LOCK_ROW",
+        "UNKNOWN_EXCEPTION",
+        "SERVER_UNAVAILABLE",
+    }
+)
+SESSION_CODES = frozenset({"INVALID_SESSION_ID"})
+
+# requests has no session-wide timeout; a hung org must not hang `pulumi up` forever.
+CONNECT_TIMEOUT_S = 15.0
+READ_TIMEOUT_S = 180.0
+
+# zeep logs whole envelopes (consumer secrets included) at DEBUG; keep that out of any log.
+logging.getLogger("zeep.transports").setLevel(logging.INFO)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class SalesforceError(Exception):
+    """A failure the user has to act on: names the resource, the org, the field and Salesforce's words.
+
+    ``status_code`` is Salesforce's code (``DUPLICATE_VALUE``, ``invalid_grant``, ...) or one of ours
+    (``ORGLINK_CONFIG``, ``NOT_FOUND``, ...). Never put a credential in any of these fields.
+    """
+
+    def __init__(
+        self,
+        org: str,
+        resource: str | None,
+        field: str | None,
+        status_code: str,
+        message: str,
+    ) -> None:
+        self.org = org
+        self.resource = resource
+        self.field = field
+        self.status_code = status_code
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.resource} in org '{self.org}'" if self.resource else f"org '{self.org}'"
+        field_part = f" (field '{self.field}')" if self.field else ""
+        return f"{where}{field_part}: {self.status_code}: {self.message}"
+
+    def about(self, resource: str | None = None, field: str | None = None) -> SalesforceError:
+        """The same error, attributed to a resource and an input field (set only where still unknown)."""
+        return SalesforceError(
+            self.org,
+            self.resource or resource,
+            self.field or field,
+            self.status_code,
+            self.message,
+        )
+
+
+class _RetryableResultError(Exception):
+    """A metadata result that failed with a transient code: raised inside call() so it is retried."""
+
+    def __init__(self, status_code: str, message: str) -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.status_code = status_code
+
+
+# ---------------------------------------------------------------------------------------------
+# Connections: the registry filled by configure()
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach one org. Holds secrets: its repr shows none of them."""
+
+    alias: str
+    auth: str
+    login_url: str = DEFAULT_LOGIN_URL
+    instance_url: str | None = None
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    consumer_key: str | None = field(default=None, repr=False)
+    consumer_secret: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    ca_bundle: str | None = None
+    api_version: str = DEFAULT_API_VERSION
+    state_dir: str | None = None
+    # The org's key in the emulator's orgs.json when it differs from the alias.
+    emulator_org: str | None = None
+
+
+_CONNECTION_FIELDS = {f.name for f in fields(Connection)} - {"alias"}
+_REQUIRED_BY_AUTH: dict[str, tuple[str, ...]] = {
+    "jwt": ("consumer_key", "username", "private_key"),
+    "client_credentials": ("consumer_key", "consumer_secret"),
+    "password": ("username", "password"),
+    "access_token": ("access_token", "instance_url"),
+    "sfdx": ("username",),
+    "emulator": ("state_dir",),
+}
+
+_registry_lock = threading.Lock()
+_connections: dict[str, Connection] | None = None
+_clients: dict[str, OrgClient] = {}
+_client_locks: dict[str, threading.Lock] = {}
+
+
+def configure_orgs(raw: Any) -> None:
+    """Install the connections from the value of ``orglink:orgs`` (a JSON object or its text).
+
+    Problems with one connection are reported when that org is first used, so one bad entry does
+    not break resources in other orgs. A changed connection drops that org's cached client.
+    """
+    global _connections
+    parsed = _parse_orgs_value(raw)
+    with _registry_lock:
+        previous = _connections or {}
+        for alias, old in previous.items():
+            if parsed.get(alias) != old:
+                _clients.pop(alias, None)
+        _connections = parsed
+
+
+def configured_aliases() -> list[str] | None:
+    """The configured org aliases, or None when configure() has not run in this process."""
+    with _registry_lock:
+        return None if _connections is None else sorted(_connections)
+
+
+def reset() -> None:
+    """Forget every connection and client (tests; a fresh configure follows)."""
+    global _connections
+    with _registry_lock:
+        _connections = None
+        _clients.clear()
+
+
+def _parse_orgs_value(raw: Any) -> dict[str, Connection]:
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            # Never echo the text: it holds passwords.
+            raise SalesforceError(
+                "*", None, CONFIG_KEY, "ORGLINK_CONFIG", f"`{CONFIG_KEY}` is not valid JSON"
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise SalesforceError(
+            "*",
+            None,
+            CONFIG_KEY,
+            "ORGLINK_CONFIG",
+            f"`{CONFIG_KEY}` must be an object of alias -> connection",
+        )
+    connections: dict[str, Connection] = {}
+    for alias, settings in raw.items():
+        if isinstance(settings, Mapping):
+            connections[str(alias)] = _connection_from_settings(str(alias), settings)
+    return connections
+
+
+def _connection_from_settings(alias: str, settings: Mapping[str, Any]) -> Connection:
+    values: dict[str, Any] = {}
+    for name in _CONNECTION_FIELDS:
+        value = settings.get(name)
+        if value is not None and value != "":
+            values[name] = str(value) if name != "api_version" else value
+    values.setdefault("auth", "")
+    if "api_version" in values:
+        values["api_version"] = _normalise_api_version(values["api_version"])
+    return Connection(alias=alias, **values)
+
+
+def _normalise_api_version(value: Any) -> str:
+    text = str(value).strip().lstrip("vV")
+    try:
+        major, _, minor = text.partition(".")
+        return f"{int(major)}.{int(minor or 0)}"
+    except ValueError:
+        return text  # rejected with a clear message by _validate_connection
+
+
+def connection(alias: str) -> Connection:
+    """The validated connection for an alias, or a SalesforceError saying how to add it."""
+    with _registry_lock:
+        known = _connections
+    if known is None:
+        raise SalesforceError(
+            alias,
+            None,
+            "org",
+            "ORGLINK_CONFIG",
+            f"no org connections are configured: set `{CONFIG_KEY}` in the stack config",
+        )
+    found = known.get(alias)
+    if found is None:
+        names = ", ".join(sorted(known)) or "none"
+        raise SalesforceError(
+            alias,
+            None,
+            "org",
+            "ORGLINK_CONFIG",
+            f"org alias '{alias}' is not in `{CONFIG_KEY}` (configured: {names}); add it with "
+            f"`pulumi config set --path '{CONFIG_KEY}.{alias}.auth' <mode>`",
+        )
+    _validate_connection(found)
+    return found
+
+
+def _validate_connection(conn: Connection) -> None:
+    def fail(field_name: str, message: str) -> None:
+        raise SalesforceError(
+            conn.alias, None, f"{CONFIG_KEY}.{conn.alias}.{field_name}", "ORGLINK_CONFIG", message
+        )
+
+    if conn.auth not in AUTH_MODES:
+        fail("auth", f"auth must be one of {', '.join(AUTH_MODES)} (got '{conn.auth}')")
+    for required in _REQUIRED_BY_AUTH[conn.auth]:
+        if getattr(conn, required) is None:
+            fail(required, f"auth '{conn.auth}' needs '{required}'")
+    for url_field in ("login_url", "instance_url"):
+        url = getattr(conn, url_field)
+        if url is not None and not url.startswith("https://"):
+            fail(url_field, f"{url_field} must be an https:// URL (got '{url}')")
+    try:
+        major, minor = (int(part) for part in conn.api_version.split("."))
+    except ValueError:
+        fail("api_version", f"api_version must look like '63.0' (got '{conn.api_version}')")
+    else:
+        if (major, minor) < MINIMUM_API_VERSION:
+            fail("api_version", f"api_version {conn.api_version} is too old: orglink needs 63.0 or newer")
+    if conn.ca_bundle is not None and conn.ca_bundle.lower() in ("false", "0", "no"):
+        fail("ca_bundle", "certificate verification cannot be turned off; give the path of a CA bundle")
+    if conn.ca_bundle is not None and not Path(conn.ca_bundle).is_file():
+        fail("ca_bundle", f"CA bundle '{conn.ca_bundle}' does not exist")
+
+
+# ---------------------------------------------------------------------------------------------
+# Logging in
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    session_id: str = field(repr=False)
+    instance_url: str
+    ca_bundle: str | None
+
+
+class _OrgAdapter(HTTPAdapter):
+    """Every request to the org: a timeout unless the caller chose one, and the org's CA bundle.
+
+    The bundle is applied here, not only as ``Session.verify``, because requests lets the
+    environment's REQUESTS_CA_BUNDLE override a session's own setting.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ca_bundle: str | None = None
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+        if self.ca_bundle:
+            kwargs["verify"] = self.ca_bundle
+        return super().send(request, **kwargs)
+
+
+def _new_session(ca_bundle: str | None) -> requests.Session:
+    session = requests.Session()
+    adapter = _OrgAdapter()
+    session.mount("https://", adapter)
+    _trust(session, ca_bundle)
+    session.headers["User-Agent"] = "orglink"
+    return session
+
+
+def _trust(session: requests.Session, ca_bundle: str | None) -> None:
+    """Verify the org's certificate against its CA bundle, or the system store. Never turned off."""
+    session.verify = ca_bundle if ca_bundle else True
+    adapter = session.get_adapter("https://")
+    if isinstance(adapter, _OrgAdapter):
+        adapter.ca_bundle = ca_bundle
+
+
+def _login(conn: Connection, session: requests.Session) -> LoginResult:
+    """Authenticate one org with its configured mode. Never puts a credential in an error."""
+    if conn.auth == "emulator":
+        return _login_emulator(conn, session)
+    if conn.auth == "password":
+        password = (conn.password or "") + (conn.security_token or "")
+        return _soap_login(conn, session, conn.login_url, conn.username or "", password, conn.ca_bundle)
+    if conn.auth == "jwt":
+        return _token_login(conn, session, _jwt_grant(conn))
+    if conn.auth == "client_credentials":
+        return _token_login(
+            conn,
+            session,
+            {
+                "grant_type": "client_credentials",
+                "client_id": conn.consumer_key or "",
+                "client_secret": conn.consumer_secret or "",
+            },
+        )
+    if conn.auth == "access_token":
+        return LoginResult(conn.access_token or "", (conn.instance_url or "").rstrip("/"), conn.ca_bundle)
+    if conn.auth == "sfdx":
+        return _sfdx_login(conn)
+    raise AssertionError(conn.auth)
+
+
+def _login_emulator(conn: Connection, session: requests.Session) -> LoginResult:
+    orgs_file = Path(conn.state_dir or "") / "orgs.json"
+    try:
+        orgs = json.loads(orgs_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise SalesforceError(
+            conn.alias,
+            None,
+            f"{CONFIG_KEY}.{conn.alias}.state_dir",
+            "ORGLINK_CONFIG",
+            f"cannot read the emulator's {orgs_file}: {type(exc).__name__}; is the emulator started?",
+        ) from None
+    name = conn.emulator_org or conn.alias
+    org = orgs.get(name)
+    if not isinstance(org, dict):
+        raise SalesforceError(
+            conn.alias,
+            None,
+            f"{CONFIG_KEY}.{conn.alias}.emulator_org",
+            "ORGLINK_CONFIG",
+            f"the emulator at {conn.state_dir} has no org '{name}' (it has: {', '.join(sorted(orgs))})",
+        )
+    ca_bundle = conn.ca_bundle or org.get("ca_bundle")
+    _trust(session, ca_bundle)
+    login_url = conn.login_url if conn.login_url != DEFAULT_LOGIN_URL else org["login_url"]
+    return _soap_login(conn, session, login_url, org["admin_username"], org["admin_password"], ca_bundle)
+
+
+_PARTNER_NS = "urn:partner.soap.sforce.com"
+
+
+def _soap_login(
+    conn: Connection,
+    session: requests.Session,
+    login_url: str,
+    username: str,
+    password: str,
+    ca_bundle: str | None,
+) -> LoginResult:
+    """Partner API login; posted by hand because simple-salesforce only knows *.salesforce.com hosts."""
+    envelope = (
+        '<?xml version="1.0" encoding="utf-8" ?>'
+        '<env:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" '
+        f'xmlns:urn="{_PARTNER_NS}">'
+        "<env:Header><urn:CallOptions><urn:client>orglink</urn:client></urn:CallOptions></env:Header>"
+        "<env:Body><urn:login>"
+        f"<urn:username>{escape(username)}</urn:username>"
+        f"<urn:password>{escape(password)}</urn:password>"
+        "</urn:login></env:Body></env:Envelope>"
+    )
+    url = f"{login_url.rstrip('/')}/services/Soap/u/{conn.api_version}"
+    response = session.post(
+        url,
+        data=envelope.encode("utf-8"),
+        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": "login"},
+    )
+    root = _parse_xml_or_none(response.content)
+    session_id = _xml_text(root, "sessionId")
+    server_url = _xml_text(root, "serverUrl")
+    if response.status_code == 200 and session_id and server_url:
+        parsed = urlparse(server_url)
+        host = (parsed.netloc or "").replace("-api", "")
+        return LoginResult(session_id, f"https://{host}", ca_bundle)
+    code = _xml_text(root, "exceptionCode") or _xml_text(root, "faultcode") or f"HTTP_{response.status_code}"
+    message = _xml_text(root, "exceptionMessage") or _xml_text(root, "faultstring") or response.reason
+    if response.status_code >= 500 and code.startswith("HTTP_"):
+        response.raise_for_status()  # a bare 5xx: let call() retry it
+    raise SalesforceError(
+        conn.alias, None, "login", code.split(":")[-1], f"login at {login_url} failed: {message}"
+    )
+
+
+def _parse_xml_or_none(content: bytes) -> ElementTree.Element | None:
+    try:
+        return ElementTree.fromstring(content)
+    except ElementTree.ParseError:
+        return None
+
+
+def _xml_text(root: ElementTree.Element | None, local_name: str) -> str | None:
+    """Text of the first element with this local name, whatever its namespace."""
+    if root is None:
+        return None
+    for element in root.iter():
+        if element.tag == local_name or element.tag.endswith("}" + local_name):
+            return (element.text or "").strip() or None
+    return None
+
+
+def _jwt_grant(conn: Connection) -> dict[str, str]:
+    claims = {
+        "iss": conn.consumer_key,
+        "sub": conn.username,
+        "aud": conn.login_url.rstrip("/"),
+        "exp": int(time.time()) + 180,
+    }
+    key = _private_key_text(conn)
+    try:
+        assertion = jwt.encode(claims, key, algorithm="RS256")
+    except (ValueError, TypeError, jwt.PyJWTError):
+        raise SalesforceError(
+            conn.alias,
+            None,
+            f"{CONFIG_KEY}.{conn.alias}.private_key",
+            "ORGLINK_CONFIG",
+            "private_key is not a PEM RSA private key (give the PEM text or a path to it)",
+        ) from None
+    return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+
+
+def _private_key_text(conn: Connection) -> str:
+    value = conn.private_key or ""
+    if "-----BEGIN" in value:
+        return value
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path.read_text()
+    return value
+
+
+def _token_login(conn: Connection, session: requests.Session, form: dict[str, str]) -> LoginResult:
+    base = conn.login_url if conn.auth == "jwt" else (conn.instance_url or conn.login_url)
+    url = f"{base.rstrip('/')}/services/oauth2/token"
+    response = session.post(url, data=form, headers={"Accept": "application/json"})
+    if response.status_code >= 500:
+        response.raise_for_status()
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code == 200 and body.get("access_token") and body.get("instance_url"):
+        return LoginResult(body["access_token"], str(body["instance_url"]).rstrip("/"), conn.ca_bundle)
+    raise SalesforceError(
+        conn.alias,
+        None,
+        "login",
+        str(body.get("error") or f"HTTP_{response.status_code}"),
+        f"token request to {url} failed: {body.get('error_description') or response.reason}",
+    )
+
+
+def _sfdx_login(conn: Connection) -> LoginResult:
+    """Reuse a Salesforce CLI login (`sf org login ...`): `sf org display` prints a fresh token."""
+    try:
+        completed = subprocess.run(
+            ["sf", "org", "display", "--json", "-o", conn.username or ""],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SalesforceError(
+            conn.alias,
+            None,
+            "login",
+            "ORGLINK_CONFIG",
+            f"cannot run the Salesforce CLI `sf`: {type(exc).__name__}",
+        ) from None
+    try:
+        result = json.loads(completed.stdout).get("result") or {}
+    except ValueError:
+        result = {}
+    token, instance_url = result.get("accessToken"), result.get("instanceUrl")
+    if completed.returncode != 0 or not token or not instance_url:
+        raise SalesforceError(
+            conn.alias,
+            None,
+            "login",
+            "ORGLINK_CONFIG",
+            f"`sf org display -o {conn.username}` gave no session; log in with `sf org login web` first",
+        )
+    return LoginResult(token, str(instance_url).rstrip("/"), conn.ca_bundle)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by a total time budget."""
+
+    budget_s: float = 120.0
+    base_s: float = 0.5
+    cap_s: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap_s, self.base_s * (2**attempt)))
+
+
+def _retry_policy_from_env() -> RetryPolicy:
+    """Tests and impatient users can shrink the budget with ORGLINK_RETRY_BUDGET_S / ORGLINK_RETRY_BASE_S."""
+    defaults = RetryPolicy()
+    try:
+        return RetryPolicy(
+            budget_s=float(os.environ.get("ORGLINK_RETRY_BUDGET_S", defaults.budget_s)),
+            base_s=float(os.environ.get("ORGLINK_RETRY_BASE_S", defaults.base_s)),
+        )
+    except ValueError:
+        return defaults
+
+
+def _rest_error_code(exc: SimpleSalesforceError) -> tuple[str, str]:
+    content = exc.content
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", f"HTTP_{exc.status}")), str(content[0].get("message", ""))
+    if isinstance(content, dict):
+        return str(content.get("errorCode") or content.get("error") or f"HTTP_{exc.status}"), str(
+            content.get("message") or content.get("error_description") or ""
+        )
+    return f"HTTP_{exc.status}", str(content)[:500]
+
+
+def _fault_code(fault: zeep.exceptions.Fault) -> str:
+    """`sf:INVALID_SESSION_ID` -> INVALID_SESSION_ID; falls back to the detail's exceptionCode."""
+    code = (fault.code or "").split(":")[-1]
+    if code in ("Server", "Client", "") and fault.detail is not None:
+        for element in fault.detail.iter():
+            if str(element.tag).endswith("exceptionCode") and element.text:
+                return element.text.strip().split(":")[-1]
+    return code or "SOAP_FAULT"
+
+
+def classify(exc: BaseException) -> str | None:
+    """'session' for an expired session, 'transient' for a retryable failure, None otherwise."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return None  # a certificate problem does not fix itself
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ),
+    ):
+        return "transient"
+    if isinstance(exc, requests.exceptions.HTTPError):
+        status = exc.response.status_code if exc.response is not None else 0
+        return "transient" if status >= 500 else None
+    if isinstance(exc, _RetryableResultError):
+        return "transient"
+    if isinstance(exc, SimpleSalesforceError):
+        code, _ = _rest_error_code(exc)
+        if code in SESSION_CODES or exc.status == 401:
+            return "session"
+        if code in TRANSIENT_CODES or (isinstance(exc.status, int) and exc.status >= 500):
+            return "transient"
+        return None
+    if isinstance(exc, zeep.exceptions.Fault):
+        code = _fault_code(exc)
+        if code in SESSION_CODES:
+            return "session"
+        return "transient" if code in TRANSIENT_CODES else None
+    if isinstance(exc, zeep.exceptions.TransportError):
+        return "transient" if exc.status_code >= 500 or exc.status_code == 0 else None
+    return None
+
+
+def _as_salesforce_error(alias: str, what: str, exc: BaseException) -> SalesforceError:
+    """Turn a client library's exception into our error, keeping Salesforce's code and message."""
+    if isinstance(exc, SalesforceError):
+        return exc
+    if isinstance(exc, SimpleSalesforceError):
+        code, message = _rest_error_code(exc)
+        return SalesforceError(alias, None, None, code, f"{what}: {message}")
+    if isinstance(exc, zeep.exceptions.Fault):
+        return SalesforceError(alias, None, None, _fault_code(exc), f"{what}: {exc.message}")
+    if isinstance(exc, zeep.exceptions.TransportError):
+        return SalesforceError(alias, None, None, f"HTTP_{exc.status_code}", f"{what}: {exc.message}")
+    if isinstance(exc, _RetryableResultError):
+        return SalesforceError(alias, None, None, exc.status_code, f"{what}: {exc}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return SalesforceError(
+            alias,
+            None,
+            "ca_bundle",
+            "TLS_ERROR",
+            f"{what}: the org's certificate is not trusted; "
+            f"set `ca_bundle` for this org ({type(exc).__name__})",
+        )
+    if isinstance(exc, requests.exceptions.RequestException):
+        return SalesforceError(alias, None, None, "CONNECTION_ERROR", f"{what}: {type(exc).__name__}: {exc}")
+    return SalesforceError(alias, None, None, type(exc).__name__, f"{what}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Metadata API results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetadataProblem:
+    status_code: str
+    message: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetadataResult:
+    """One SaveResult / UpsertResult / DeleteResult."""
+
+    full_name: str
+    success: bool
+    problems: tuple[MetadataProblem, ...] = ()
+    created: bool | None = None
+
+    def error(self, alias: str, what: str) -> SalesforceError:
+        first = self.problems[0] if self.problems else MetadataProblem("UNKNOWN", "no detail given")
+        message = "; ".join(p.message for p in self.problems) or first.message
+        field_name = first.fields[0] if first.fields else None
+        return SalesforceError(
+            alias, None, field_name, first.status_code, f"{what} '{self.full_name}': {message}"
+        )
+
+
+def _metadata_result(raw: Any) -> MetadataResult:
+    problems = tuple(
+        MetadataProblem(
+            str(getattr(e, "statusCode", "UNKNOWN")),
+            str(getattr(e, "message", "")),
+            tuple(getattr(e, "fields", None) or ()),
+        )
+        for e in (getattr(raw, "errors", None) or [])
+    )
+    return MetadataResult(
+        full_name=str(getattr(raw, "fullName", "") or ""),
+        success=bool(getattr(raw, "success", False)),
+        problems=problems,
+        created=getattr(raw, "created", None),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """zeep objects -> plain dicts and lists, without None values and empty lists."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            plain = _plain(item)
+            if plain is None or plain == []:
+                continue
+            out[key] = plain
+        return out
+    if isinstance(value, list):
+        return [_plain(item) for item in value if item is not None]
+    return value
+
+
+_WSDL_PATH = Path(simple_salesforce.__file__).parent / "metadata.wsdl"
+_WSDL_LOCK = threading.Lock()
+_wsdl_document: zeep.wsdl.Document | None = None
+_ZEEP_SETTINGS = zeep.Settings(strict=False, xsd_ignore_sequence_order=True)
+METADATA_BATCH = 10  # the Metadata API's CRUD calls take at most 10 components
+
+
+def _metadata_wsdl() -> zeep.wsdl.Document:
+    """The Metadata WSDL, parsed once per process (it takes most of a second)."""
+    global _wsdl_document
+    with _WSDL_LOCK:
+        if _wsdl_document is None:
+            # zeep annotates `transport` as a class, but wants an instance (as Client passes).
+            _wsdl_document = zeep.wsdl.Document(
+                _WSDL_PATH.as_uri(),
+                zeep.transports.Transport(),  # type: ignore[arg-type]
+                settings=_ZEEP_SETTINGS,
+            )
+        return _wsdl_document
+
+
+def _batches(items: list[T], size: int = METADATA_BATCH) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------
+# One logged-in org
+# ---------------------------------------------------------------------------------------------
+
+
+class OrgClient:
+    """One logged-in org, shared by every resource in this process (thread-safe)."""
+
+    def __init__(self, conn: Connection, retry: RetryPolicy | None = None) -> None:
+        self.alias = conn.alias
+        self._conn = conn
+        self.api_version = conn.api_version
+        self.retry = retry or _retry_policy_from_env()
+        self._lock = threading.Lock()
+        self._session = _new_session(conn.ca_bundle)
+        self._login_result = self._login_with_retries()
+        self.sf = self._rest_client()
+        self._zeep = zeep.Client(
+            _metadata_wsdl(),
+            transport=zeep.transports.Transport(session=self._session),
+            settings=_ZEEP_SETTINGS,
+        )
+        self._metadata = self._zeep.create_service(
+            "{http://soap.sforce.com/2006/04/metadata}MetadataBinding", self.sf.metadata_url
+        )
+
+    # -- session ---------------------------------------------------------------------------
+
+    @property
+    def instance_url(self) -> str:
+        return self._login_result.instance_url
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session
+
+    def _login_with_retries(self) -> LoginResult:
+        deadline = time.monotonic() + self.retry.budget_s
+        attempt = 0
+        while True:
+            try:
+                return _login(self._conn, self._session)
+            except Exception as exc:
+                if classify(exc) == "transient" and time.monotonic() + self.retry.delay(attempt) < deadline:
+                    time.sleep(self.retry.delay(attempt))
+                    attempt += 1
+                    continue
+                raise _as_salesforce_error(self.alias, "login", exc) from None
+
+    def _rest_client(self) -> Salesforce:
+        return Salesforce(
+            instance_url=self._login_result.instance_url,
+            session_id=self._login_result.session_id,
+            version=self.api_version,
+            session=self._session,
+        )
+
+    def _renew_session(self, stale_session_id: str) -> None:
+        """Log in again, once for all threads that saw the same expired session."""
+        with self._lock:
+            if self._login_result.session_id != stale_session_id:
+                return  # another thread already renewed it
+            if self._conn.auth == "access_token":
+                raise SalesforceError(
+                    self.alias,
+                    None,
+                    f"{CONFIG_KEY}.{self.alias}.access_token",
+                    "INVALID_SESSION_ID",
+                    "the configured access token has expired; set a fresh one",
+                )
+            self._login_result = self._login_with_retries()
+            self.sf = self._rest_client()
+
+    def _session_header(self) -> Any:
+        return self._zeep.get_element("ns0:SessionHeader")(sessionId=self._login_result.session_id)
+
+    def _soap(self, operation: str, *args: Any) -> Any:
+        """One Metadata API operation, with the session current at the time it is sent."""
+        return getattr(self._metadata, operation)(*args, _soapheaders=[self._session_header()])
+
+    # -- the one way every request is made ---------------------------------------------------
+
+    def call(self, what: str, request: Callable[[], T]) -> T:
+        """Run ``request``; retry transient failures within the budget; renew an expired session once.
+
+        ``request`` must read ``self.sf`` / the session header when it runs (not capture them
+        earlier), so a retry after a renewal uses the new session.
+        """
+        deadline = time.monotonic() + self.retry.budget_s
+        attempt = 0
+        renewed = False
+        while True:
+            session_id = self._login_result.session_id
+            try:
+                return request()
+            except Exception as exc:
+                kind = classify(exc)
+                if kind == "session" and not renewed:
+                    pulumi_log(f"{self.alias}: session expired during {what}; logging in again")
+                    self._renew_session(session_id)
+                    renewed = True
+                    continue
+                delay = self.retry.delay(attempt)
+                if kind == "transient" and time.monotonic() + delay < deadline:
+                    pulumi_log(
+                        f"{self.alias}: {what} failed ({_short_reason(exc)}); "
+                        f"retry {attempt + 1} in {delay:.1f}s"
+                    )
+                    time.sleep(delay)
+                    attempt += 1
+                    continue
+                raise _as_salesforce_error(self.alias, what, exc) from None
+
+    # -- REST ----------------------------------------------------------------------------------
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        """All records of a SOQL query, without the `attributes` entries."""
+        result = self.call(f"query {soql.split(' FROM ')[-1].split()[0]}", lambda: self.sf.query_all(soql))
+        return [_strip_attributes(record) for record in result.get("records", [])]
+
+    def create_record(self, sobject: str, values: dict[str, Any]) -> str:
+        result = self.call(f"create {sobject}", lambda: getattr(self.sf, sobject).create(values))
+        return str(result["id"])
+
+    def delete_record(self, sobject: str, record_id: str) -> bool:
+        """Delete a record; False when it was already gone."""
+        try:
+            self.call(f"delete {sobject} {record_id}", lambda: getattr(self.sf, sobject).delete(record_id))
+        except SalesforceError as err:
+            if err.status_code in (
+                "ENTITY_IS_DELETED",
+                "NOT_FOUND",
+                "HTTP_404",
+                "INVALID_CROSS_REFERENCE_KEY",
+            ):
+                return False
+            raise
+        return True
+
+    def rest(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A REST call relative to /services/data/vXX.X/ (JSON in, JSON out)."""
+        return self.call(
+            f"{method} {path.split('?')[0]}", lambda: self.sf.restful(path, method=method, **kwargs)
+        )
+
+    # -- Metadata API ----------------------------------------------------------------------------
+
+    def read_metadata(self, mtype: str, full_names: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Read components by name (batched by 10); a missing component maps to None."""
+        found: dict[str, dict[str, Any] | None] = {name: None for name in full_names}
+        for batch in _batches(full_names):
+            records = self.call(f"read {mtype}", partial(self._soap, "readMetadata", mtype, batch))
+            for record in records or []:
+                plain = _plain(zeep.helpers.serialize_object(record, dict)) if record is not None else None
+                if plain and plain.get("fullName"):
+                    # Names are case-insensitive in Salesforce; match our request's spelling.
+                    key = next(
+                        (n for n in batch if n.lower() == str(plain["fullName"]).lower()), plain["fullName"]
+                    )
+                    found[key] = plain
+        return found
+
+    def read_component(self, mtype: str, full_name: str) -> dict[str, Any] | None:
+        return self.read_metadata(mtype, [full_name])[full_name]
+
+    def list_metadata(self, mtype: str, folder: str | None = None) -> list[dict[str, Any]]:
+        query = self._zeep.get_type("ns0:ListMetadataQuery")(type=mtype, folder=folder)
+        results = self.call(f"list {mtype}", partial(self._soap, "listMetadata", [query], self.api_version))
+        return [_plain(zeep.helpers.serialize_object(r, dict)) for r in results or []]
+
+    def create_metadata(self, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
+        return self._save("createMetadata", mtype, components)
+
+    def update_metadata(self, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
+        return self._save("updateMetadata", mtype, components)
+
+    def upsert_metadata(self, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
+        return self._save("upsertMetadata", mtype, components)
+
+    def delete_metadata(self, mtype: str, full_names: list[str]) -> list[MetadataResult]:
+        results: list[MetadataResult] = []
+        for batch in _batches(full_names):
+            results.extend(
+                self._with_transient_results(
+                    f"delete {mtype}", partial(self._soap, "deleteMetadata", mtype, batch)
+                )
+            )
+        return results
+
+    def rename_metadata(self, mtype: str, old_full_name: str, new_full_name: str) -> MetadataResult:
+        rename = partial(self._soap, "renameMetadata", mtype, old_full_name, new_full_name)
+        return self._with_transient_results(f"rename {mtype}", lambda: [rename()])[0]
+
+    def _save(self, operation: str, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
+        component_type = self._zeep.get_type(f"ns0:{mtype}")
+        results: list[MetadataResult] = []
+        for batch in _batches(components):
+            # A typed top-level object: a plain dict would go out without xsi:type.
+            typed = [component_type(**component) for component in batch]
+            results.extend(
+                self._with_transient_results(
+                    f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
+                )
+            )
+        return results
+
+    def _with_transient_results(self, what: str, request: Callable[[], Any]) -> list[MetadataResult]:
+        """Like call(), but a result failing with a transient code (ALREADY_IN_PROCESS...) also retries.
+
+        Saves and deletes are retried whole: each of our resources writes one component per call,
+        and create/delete callers treat "already exists"/"already gone" after a retry as done.
+        """
+
+        def attempt() -> list[MetadataResult]:
+            results = [_metadata_result(raw) for raw in (request() or [])]
+            for result in results:
+                for problem in result.problems:
+                    if problem.status_code in TRANSIENT_CODES:
+                        raise _RetryableResultError(problem.status_code, problem.message)
+            return results
+
+        return self.call(what, attempt)
+
+    # -- strict single-component helpers --------------------------------------------------------
+
+    def create_component(self, mtype: str, component: dict[str, Any]) -> None:
+        _raise_on_failure(self.alias, f"create {mtype}", self.create_metadata(mtype, [component]))
+
+    def update_component(self, mtype: str, component: dict[str, Any]) -> None:
+        _raise_on_failure(self.alias, f"update {mtype}", self.update_metadata(mtype, [component]))
+
+    def upsert_component(self, mtype: str, component: dict[str, Any]) -> bool:
+        """Create or update; True when it was created."""
+        results = self.upsert_metadata(mtype, [component])
+        _raise_on_failure(self.alias, f"upsert {mtype}", results)
+        return bool(results[0].created)
+
+    def delete_component(self, mtype: str, full_name: str) -> bool:
+        """Delete; False when it did not exist."""
+        result = self.delete_metadata(mtype, [full_name])[0]
+        if result.success:
+            return True
+        if any(p.status_code in ("INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND") for p in result.problems):
+            return False
+        raise result.error(self.alias, f"delete {mtype}")
+
+    def rename_component(self, mtype: str, old_full_name: str, new_full_name: str) -> None:
+        _raise_on_failure(
+            self.alias, f"rename {mtype}", [self.rename_metadata(mtype, old_full_name, new_full_name)]
+        )
+
+
+def _raise_on_failure(alias: str, what: str, results: list[MetadataResult]) -> None:
+    for result in results:
+        if not result.success:
+            raise result.error(alias, what)
+
+
+def _strip_attributes(record: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        out[key] = _strip_attributes(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def _short_reason(exc: BaseException) -> str:
+    kind = type(exc).__name__
+    if isinstance(exc, SimpleSalesforceError):
+        return f"{kind} {_rest_error_code(exc)[0]}"
+    if isinstance(exc, zeep.exceptions.Fault):
+        return f"fault {_fault_code(exc)}"
+    if isinstance(exc, zeep.exceptions.TransportError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, _RetryableResultError):
+        return exc.status_code
+    return kind
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-process client cache and per-component locks
+# ---------------------------------------------------------------------------------------------
+
+
+def org(alias: str) -> OrgClient:
+    """The logged-in client for an org alias, created once per process (per configuration)."""
+    conn = connection(alias)
+    with _registry_lock:
+        client = _clients.get(alias)
+        if client is not None and client._conn == conn:
+            return client
+        alias_lock = _client_locks.setdefault(alias, threading.Lock())
+    # Log in outside the registry lock so one slow org does not block the others.
+    with alias_lock:
+        with _registry_lock:
+            client = _clients.get(alias)
+            if client is not None and client._conn == conn:
+                return client
+        pulumi_log(f"{alias}: logging in ({conn.auth})")
+        client = OrgClient(conn)
+        with _registry_lock:
+            _clients[alias] = client
+        return client
+
+
+_component_locks_guard = threading.Lock()
+_component_locks: dict[tuple[str, str, str], threading.RLock] = {}
+
+
+@contextmanager
+def component_lock(alias: str, mtype: str, full_name: str) -> Iterator[None]:
+    """Serialise read-modify-write of one component within this process.
+
+    Metadata updates replace the whole component, so two resources editing one app must not
+    interleave. One stack is applied by one provider process, so a process-wide lock is enough.
+    """
+    key = (alias, mtype, full_name.lower())
+    with _component_locks_guard:
+        lock = _component_locks.setdefault(key, threading.RLock())
+    with lock:
+        yield
+
+
+def modify_component(
+    alias: str,
+    mtype: str,
+    full_name: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    resource: str,
+) -> dict[str, Any]:
+    """Read a component, apply ``change`` to a copy, write it back if it changed; return what was written.
+
+    Raises SalesforceError NOT_FOUND when the component does not exist.
+    """
+    client = org(alias)
+    with component_lock(alias, mtype, full_name):
+        current = client.read_component(mtype, full_name)
+        if current is None:
+            raise SalesforceError(alias, resource, None, "NOT_FOUND", f"{mtype} '{full_name}' does not exist")
+        wanted = change(copy.deepcopy(current))
+        if wanted != current:
+            client.update_component(mtype, wanted)
+        return wanted
+
+
+def pulumi_log(message: str, warning: bool = False) -> None:
+    """A progress line (or warning) in the engine's output. Never pass a secret."""
+    import pulumi
+
+    try:
+        (pulumi.log.warn if warning else pulumi.log.info)(message)
+    except Exception:  # logging must never break a resource operation
+        logging.getLogger("orglink").info(message)
