@@ -1,0 +1,339 @@
+"""OAuth token endpoint flows and their preconditions, with Salesforce's error codes and texts."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+import time
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from simple_salesforce import Salesforce
+
+from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def _token(emulator: EmulatorHandle, url: str, data: dict[str, str], **kw: Any) -> requests.Response:
+    return requests.post(url, data=data, verify=emulator.ca_bundle, timeout=10, **kw)
+
+
+def _error(resp: requests.Response) -> tuple[int, str, str]:
+    body = resp.json()
+    return resp.status_code, body["error"], body["error_description"]
+
+
+def _key_and_cert() -> tuple[bytes, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink-test-jwt")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    # Retrieved metadata holds the certificate body without BEGIN/END lines; store it that way.
+    body = "".join(cert.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1:-1])
+    return pem_key, body
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[bytes, str]:
+    return _key_and_cert()
+
+
+def _assertion(key: bytes, iss: str, sub: str, aud: str, exp: Any = None) -> str:
+    exp = exp if exp is not None else f"{time.time() + 120:.0f}"
+    return jwt.encode({"iss": iss, "sub": sub, "aud": aud, "exp": exp}, key, algorithm="RS256")
+
+
+# -- password -------------------------------------------------------------------------------------
+def test_password_flow_token_works_with_simple_salesforce(emulator, connected_app) -> None:
+    app = connected_app("orgB")
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, org["token_url"], {
+        "grant_type": "password", "client_id": app.consumer_key, "client_secret": app.consumer_secret,
+        "username": org["admin_username"], "password": org["admin_password"]})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["instance_url"] == org["instance_url"]
+    assert body["token_type"] == "Bearer" and "refresh_token" not in body
+    assert body["id"].endswith(f"/id/{org['org_id']}/" + body["id"].rsplit("/", 1)[1])
+    sf = Salesforce(instance_url=body["instance_url"], session_id=body["access_token"], version=API_VERSION)
+    assert sf.query("SELECT Id FROM Organization")["totalSize"] == 1
+
+
+def test_unknown_client_id_is_invalid_client_id(emulator) -> None:
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
+                  {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"})
+    assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
+
+
+def test_wrong_secret_is_invalid_client(emulator, connected_app) -> None:
+    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
+                  {"grant_type": "client_credentials", "client_id": app.consumer_key, "client_secret": "wrong"})
+    assert _error(resp) == (400, "invalid_client", "invalid client credentials")
+
+
+def test_app_of_another_org_is_unknown_on_this_org(emulator, connected_app) -> None:
+    app = connected_app("orgA")
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
+                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
+                   "client_secret": app.consumer_secret})
+    assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
+
+
+# -- client credentials ---------------------------------------------------------------------------
+def test_client_credentials_with_secret_in_body(emulator, connected_app) -> None:
+    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
+                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
+                   "client_secret": app.consumer_secret})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert "refresh_token" not in body and body["scope"] == "api refresh_token offline_access"
+    info = requests.get(emulator.orgs["orgB"]["instance_url"] + "/services/oauth2/userinfo",
+                        headers={"Authorization": f"Bearer {body['access_token']}"}, verify=emulator.ca_bundle)
+    assert info.json()["preferred_username"] == "integration@orgb.orglink.test"
+
+
+def test_client_credentials_with_http_basic(emulator, connected_app) -> None:
+    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"], {"grant_type": "client_credentials"},
+                  auth=(app.consumer_key, app.consumer_secret))
+    assert resp.status_code == 200, resp.text
+
+
+def test_client_credentials_refused_on_the_login_domain(emulator, connected_app) -> None:
+    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
+    resp = _token(emulator, emulator.generic_login_url + "/services/oauth2/token",
+                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
+                   "client_secret": app.consumer_secret})
+    assert _error(resp) == (400, "invalid_grant", "request not supported on this domain")
+
+
+@pytest.mark.parametrize("config", [
+    {},  # flow not enabled
+    {"isClientCredentialEnabled": True},  # no run-as user
+    {"isClientCredentialEnabled": True, "oauthClientCredentialUser": "inactive@orgb.orglink.test"},
+])
+def test_client_credentials_needs_flow_and_active_run_as_user(emulator, connected_app, config) -> None:
+    app = connected_app("orgB", **config)
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
+                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
+                   "client_secret": app.consumer_secret})
+    assert _error(resp) == (400, "invalid_grant", "no client credentials user enabled")
+
+
+def _eca(emulator: EmulatorHandle, org: str, global_cc: bool, policy_cc: bool) -> tuple[str, str]:
+    name = "Eca_" + secrets.token_hex(4)
+    key, secret = "ECAKEY" + secrets.token_hex(16), "ECASEC" + secrets.token_hex(16)
+    admin = emulator.admin
+    admin.put_component(org, "ExternalClientApplication", name, {"label": name, "contactEmail": "a@b.invalid",
+                                                                 "distributionState": "Local"})
+    admin.put_component(org, "ExtlClntAppGlobalOauthSettings", name + "_glbloauth", {
+        "externalClientApplication": name, "label": name, "callbackUrl": "https://localhost/cb", "consumerKey": key,
+        "consumerSecret": secret, "isClientCredentialsFlowEnabled": global_cc})
+    admin.put_component(org, "ExtlClntAppOauthSettings", name + "_oauth", {
+        "externalClientApplication": name, "label": name, "commaSeparatedOauthScopes": "Api, RefreshToken"})
+    admin.put_component(org, "ExtlClntAppOauthConfigurablePolicies", name + "_oauthPlcy", {
+        "externalClientApplication": name, "label": name, "isClientCredentialsFlowEnabled": policy_cc,
+        "clientCredentialsFlowUser": "integration@orgb.orglink.test",
+        "permittedUsersPolicyType": "AllSelfAuthorized"})
+    return key, secret
+
+
+@pytest.mark.parametrize(("global_cc", "policy_cc", "ok"), [(True, True, True), (True, False, False),
+                                                            (False, True, False)])
+def test_eca_client_credentials_needs_global_and_policy_flags(emulator, global_cc, policy_cc, ok) -> None:
+    key, secret = _eca(emulator, "orgB", global_cc, policy_cc)
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
+                  {"grant_type": "client_credentials", "client_id": key, "client_secret": secret})
+    if ok:
+        assert resp.status_code == 200, resp.text
+    else:
+        assert _error(resp) == (400, "invalid_grant", "no client credentials user enabled")
+
+
+# -- JWT bearer -----------------------------------------------------------------------------------
+def _jwt_app(connected_app, cert: str, **oauth: Any):
+    config: dict[str, Any] = {"certificate": cert, "isAdminApproved": True}
+    config.update(oauth)
+    return connected_app("orgB", extra={"profileName": ["System Administrator"]}, **config)
+
+
+@pytest.mark.parametrize("exp_kind", ["string", "number"])
+def test_jwt_bearer_for_pre_authorized_user(emulator, connected_app, key_pair, exp_kind) -> None:
+    key, cert = key_pair
+    app = _jwt_app(connected_app, cert)
+    org = emulator.orgs["orgB"]
+    exp: Any = f"{time.time() + 120:.0f}" if exp_kind == "string" else int(time.time() + 120)
+    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
+        key, app.consumer_key, org["admin_username"], org["login_url"], exp)})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["instance_url"] == org["instance_url"]
+
+
+def test_jwt_audience_may_be_login_salesforce_com(emulator, connected_app, key_pair) -> None:
+    key, cert = key_pair
+    app = _jwt_app(connected_app, cert)
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
+        key, app.consumer_key, org["admin_username"], "https://login.salesforce.com")})
+    assert resp.status_code == 200, resp.text
+
+
+def test_jwt_signed_with_another_key_is_invalid_client(emulator, connected_app, key_pair) -> None:
+    _key, cert = key_pair
+    other_key, _ = _key_and_cert()
+    app = _jwt_app(connected_app, cert)
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
+        other_key, app.consumer_key, org["admin_username"], org["login_url"])})
+    assert _error(resp) == (400, "invalid_client", "invalid client credentials")
+
+
+def test_jwt_wrong_audience(emulator, connected_app, key_pair) -> None:
+    key, cert = key_pair
+    app = _jwt_app(connected_app, cert)
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
+        key, app.consumer_key, org["admin_username"], "https://example.com")})
+    assert _error(resp) == (400, "invalid_grant", "audience is invalid")
+
+
+def test_jwt_expired_assertion(emulator, connected_app, key_pair) -> None:
+    key, cert = key_pair
+    app = _jwt_app(connected_app, cert)
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
+        key, app.consumer_key, org["admin_username"], org["login_url"], int(time.time() - 600))})
+    assert _error(resp) == (400, "invalid_grant", "invalid assertion")
+
+
+@pytest.mark.parametrize("case", ["not-admin-approved", "profile-not-listed", "no-refresh-scope"])
+def test_jwt_needs_pre_authorization_and_refresh_token_scope(emulator, connected_app, key_pair, case) -> None:
+    key, cert = key_pair
+    if case == "not-admin-approved":
+        app = connected_app("orgB", certificate=cert)
+    elif case == "profile-not-listed":
+        app = connected_app("orgB", extra={"profileName": ["Standard User"]}, certificate=cert, isAdminApproved=True)
+    else:
+        app = _jwt_app(connected_app, cert, scopes=["Api"])
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
+        key, app.consumer_key, org["admin_username"], org["login_url"])})
+    assert _error(resp) == (400, "invalid_grant", "user hasn't approved this consumer")
+
+
+def test_jwt_pre_authorized_through_setup_entity_access(emulator, connected_app, key_pair, sf_login) -> None:
+    key, cert = key_pair
+    app = connected_app("orgB", certificate=cert, isAdminApproved=True)
+    org = emulator.orgs["orgB"]
+    data = {"grant_type": JWT_GRANT, "assertion": _assertion(key, app.consumer_key, org["admin_username"],
+                                                             org["login_url"])}
+    assert _error(_token(emulator, org["token_url"], data))[2] == "user hasn't approved this consumer"
+    sf = sf_login("orgB")
+    ps = sf.query("SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
+                  "AND Profile.Name = 'System Administrator'")["records"][0]["Id"]
+    cap = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{app.name}'")["records"][0]["Id"]
+    sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})
+    data["assertion"] = _assertion(key, app.consumer_key, org["admin_username"], org["login_url"])
+    assert _token(emulator, org["token_url"], data).status_code == 200
+
+
+def test_jwt_on_generic_login_port_finds_the_org(emulator, connected_app, key_pair) -> None:
+    key, cert = key_pair
+    app = _jwt_app(connected_app, cert)
+    org = emulator.orgs["orgB"]
+    resp = _token(emulator, emulator.generic_login_url + "/services/oauth2/token", {
+        "grant_type": JWT_GRANT,
+        "assertion": _assertion(key, app.consumer_key, org["admin_username"], emulator.generic_login_url)})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["instance_url"] == org["instance_url"]
+
+
+# -- refresh tokens, revoke, userinfo -------------------------------------------------------------
+def _refresh(emulator: EmulatorHandle, app, token: str) -> requests.Response:
+    return _token(emulator, emulator.orgs["orgB"]["token_url"], {
+        "grant_type": "refresh_token", "refresh_token": token, "client_id": app.consumer_key,
+        "client_secret": app.consumer_secret})
+
+
+def test_refresh_without_rotation_keeps_the_token(emulator, connected_app) -> None:
+    app = connected_app("orgB")
+    rt = emulator.admin.issue_refresh_token("orgB", app.consumer_key, "admin@orgb.orglink.test")
+    first = _refresh(emulator, app, rt)
+    assert first.status_code == 200 and "refresh_token" not in first.json()
+    assert _refresh(emulator, app, rt).status_code == 200
+
+
+def test_refresh_rotation_and_reuse_revokes_the_chain(emulator, connected_app) -> None:
+    app = connected_app("orgB", isRefreshTokenRotationEnabled=True)
+    rt1 = emulator.admin.issue_refresh_token("orgB", app.consumer_key, "admin@orgb.orglink.test")
+    r1 = _refresh(emulator, app, rt1)
+    assert r1.status_code == 200, r1.text
+    rt2, access2 = r1.json()["refresh_token"], r1.json()["access_token"]
+    assert rt2 != rt1
+    r2 = _refresh(emulator, app, rt2)
+    rt3, access3 = r2.json()["refresh_token"], r2.json()["access_token"]
+    # Reusing rt1 (already rotated) revokes the current token and its access tokens.
+    assert _error(_refresh(emulator, app, rt1)) == (400, "invalid_grant", "expired access/refresh token")
+    assert _error(_refresh(emulator, app, rt3)) == (400, "invalid_grant", "expired access/refresh token")
+    url = emulator.orgs["orgB"]["instance_url"] + f"/services/data/v{API_VERSION}/query?q=SELECT+Id+FROM+User"
+    for access in (access2, access3):
+        resp = requests.get(url, headers={"Authorization": f"Bearer {access}"}, verify=emulator.ca_bundle)
+        assert resp.status_code == 401 and resp.json()[0]["errorCode"] == "INVALID_SESSION_ID"
+
+
+def test_refresh_tokens_are_listed_as_oauth_tokens(emulator, connected_app, sf_login) -> None:
+    app = connected_app("orgB")
+    emulator.admin.issue_refresh_token("orgB", app.consumer_key, "admin@orgb.orglink.test")
+    sf = sf_login("orgB")
+    rows = sf.query(f"SELECT Id, AppName, User.Username FROM OauthToken WHERE AppName = '{app.name}'")["records"]
+    assert len(rows) == 1 and rows[0]["User"]["Username"] == "admin@orgb.orglink.test"
+
+
+def test_revoke_refresh_token(emulator, connected_app) -> None:
+    app = connected_app("orgB")
+    rt = emulator.admin.issue_refresh_token("orgB", app.consumer_key, "admin@orgb.orglink.test")
+    access = _refresh(emulator, app, rt).json()["access_token"]
+    base = emulator.orgs["orgB"]["instance_url"]
+    assert requests.post(base + "/services/oauth2/revoke", data={"token": rt},
+                         verify=emulator.ca_bundle).status_code == 200
+    assert _error(_refresh(emulator, app, rt)) == (400, "invalid_grant", "expired access/refresh token")
+    info = requests.get(base + "/services/oauth2/userinfo", headers={"Authorization": f"Bearer {access}"},
+                        verify=emulator.ca_bundle)
+    assert info.status_code == 403
+    bad = requests.post(base + "/services/oauth2/revoke", data={"token": "nope"}, verify=emulator.ca_bundle)
+    assert _error(bad) == (400, "unsupported_token_type", "this token type is not supported")
+
+
+def test_userinfo_describes_the_session_user(emulator, sf_login) -> None:
+    sf = sf_login("orgA")
+    resp = requests.get(emulator.orgs["orgA"]["instance_url"] + "/services/oauth2/userinfo",
+                        headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+    body = resp.json()
+    assert body["preferred_username"] == "admin@orga.orglink.test"
+    assert body["organization_id"] == emulator.orgs["orgA"]["org_id"]
+
+
+def test_unsupported_grant_type(emulator) -> None:
+    resp = _token(emulator, emulator.orgs["orgA"]["token_url"], {"grant_type": "magic"})
+    assert _error(resp) == (400, "unsupported_grant_type", "grant type not supported")
+
+
+def test_basic_auth_header_is_base64(emulator) -> None:
+    # A malformed Basic header is a client error, not a server crash.
+    resp = _token(emulator, emulator.orgs["orgB"]["token_url"], {"grant_type": "client_credentials"},
+                  headers={"Authorization": "Basic " + base64.b64encode(b"only-an-id").decode()})
+    assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
