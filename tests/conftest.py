@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.engine"]
+pytest_plugins = ["tests.engine", "tests.emulator_fixtures"]
