@@ -1,0 +1,149 @@
+"""Connect REST (app OAuth credentials, named credential principals) and Tooling executeAnonymous callouts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+import requests
+from simple_salesforce.exceptions import SalesforceError
+
+from tests.emulator_fixtures import API_VERSION
+
+
+def _principal_body(ext: str, client_id: str, secret: str) -> dict:
+    return {
+        "externalCredential": ext, "principalName": "OrgB_Principal", "principalType": "NamedPrincipal",
+        "authenticationProtocol": "OAuth", "authenticationProtocolVariant": "ClientCredentialsClientSecret",
+        "credentials": {"clientId": {"value": client_id, "encrypted": False},
+                        "clientSecret": {"value": secret, "encrypted": True}},
+    }
+
+
+def _external_credential(emulator, org: str, token_url: str, variant: str = "ClientCredentialsClientSecret") -> str:
+    name = "Ext_" + secrets.token_hex(4)
+    emulator.admin.put_component(org, "ExternalCredential", name, {
+        "label": name, "authenticationProtocol": "Oauth",
+        "externalCredentialParameters": [
+            {"parameterName": "Oauth", "parameterType": "AuthProtocolVariant", "parameterValue": variant,
+             "sequenceNumber": 1},
+            {"parameterName": "AuthProviderUrl", "parameterType": "AuthProviderUrl", "parameterValue": token_url,
+             "sequenceNumber": 1},
+            {"parameterName": "OrgB_Principal", "parameterType": "NamedPrincipal", "sequenceNumber": 1},
+        ]})
+    return name
+
+
+def _named_credential(emulator, org: str, url: str, ext: str) -> str:
+    name = "NC_" + secrets.token_hex(4)
+    emulator.admin.put_component(org, "NamedCredential", name, {
+        "label": name, "namedCredentialType": "SecuredEndpoint", "calloutStatus": "Enabled",
+        "generateAuthorizationHeader": True,
+        "namedCredentialParameters": [
+            {"parameterName": "Url", "parameterType": "Url", "parameterValue": url},
+            {"parameterName": "ExternalCredential", "parameterType": "Authentication", "externalCredential": ext},
+        ]})
+    return name
+
+
+# -- app OAuth credentials ------------------------------------------------------------------------
+def test_app_credentials_key_and_secret_behind_the_org_setting(emulator, sf_login, connected_app) -> None:
+    app = connected_app("orgA")
+    sf = sf_login("orgA")
+    app_id = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{app.name}'")["records"][0]["Id"]
+    consumers = sf.restful(f"apps/oauth/credentials/{app_id}")["consumers"]
+    consumer = consumers[0]["id"]
+    key_only = sf.restful(f"apps/oauth/credentials/{app_id}/{consumer}", params={"part": "key"})
+    assert key_only["key"] == app.consumer_key and key_only["secret"] is None
+    with pytest.raises(SalesforceError) as err:
+        sf.restful(f"apps/oauth/credentials/{app_id}/{consumer}", params={"part": "keyandsecret"})
+    assert err.value.status == 403
+    emulator.admin.set_setting("orgA", "enable-client-secret-in-rest-api", True)
+    try:
+        both = sf.restful(f"apps/oauth/credentials/{app_id}/{consumer}", params={"part": "keyandsecret"})
+    finally:
+        emulator.admin.set_setting("orgA", "enable-client-secret-in-rest-api", False)
+    assert set(both) == {"id", "key", "name", "secret", "url"}
+    assert both["key"] == app.consumer_key and both["secret"] == app.consumer_secret
+
+
+# -- named credential principal credentials -------------------------------------------------------
+def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> None:
+    ext = _external_credential(emulator, "orgA", "https://127.0.0.1:1/services/oauth2/token")
+    sf = sf_login("orgA")
+    base = emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
+    body = _principal_body(ext, "client-id-1", "top-secret-value")
+    created = requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
+    assert created.status_code == 201, created.text
+    assert "top-secret-value" not in created.text
+    assert created.json()["authenticationStatus"] == "Configured"
+    assert created.json()["credentials"]["clientId"]["value"] == "client-id-1"
+    dup = requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
+    assert dup.status_code == 400 and dup.json()[0]["errorCode"] == "DUPLICATE_VALUE"
+    body["credentials"]["clientSecret"]["value"] = "another-secret"
+    replaced = requests.put(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
+    assert replaced.status_code == 200 and "another-secret" not in replaced.text
+    params = {"externalCredential": ext, "principalName": "OrgB_Principal", "principalType": "NamedPrincipal"}
+    got = requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle)
+    assert got.status_code == 200 and "secret-value" not in got.text and "another-secret" not in got.text
+    assert requests.delete(base, params=params, headers=headers, verify=emulator.ca_bundle).status_code == 204
+    assert requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle).status_code == 404
+
+
+def test_principal_credentials_need_an_existing_external_credential(emulator, sf_login) -> None:
+    sf = sf_login("orgA")
+    base = emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    resp = requests.post(base, data=json.dumps(_principal_body("Missing_Ext", "a", "b")),
+                         headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+    assert resp.status_code == 404 and resp.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+# -- Tooling executeAnonymous ---------------------------------------------------------------------
+def _wire_callout(emulator, sf, connected_app, secret_override: str | None = None) -> str:
+    """orgA named credential -> orgB client-credentials app; returns the named credential name."""
+    org_b = emulator.orgs["orgB"]
+    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
+    ext = _external_credential(emulator, "orgA", org_b["token_url"])
+    nc = _named_credential(emulator, "orgA", org_b["instance_url"], ext)
+    base = emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    resp = requests.post(base, data=json.dumps(_principal_body(ext, app.consumer_key,
+                                                               secret_override or app.consumer_secret)),
+                         headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+    assert resp.status_code == 201
+    return nc
+
+
+def _apex(nc: str, path: str) -> str:
+    return (f"HttpRequest req = new HttpRequest(); req.setEndpoint('callout:{nc}{path}'); req.setMethod('GET'); "
+            "HttpResponse res = new Http().send(req); System.debug(res.getBody());")
+
+
+def test_execute_anonymous_callout_through_named_credential(emulator, sf_login, connected_app) -> None:
+    sf = sf_login("orgA")
+    nc = _wire_callout(emulator, sf, connected_app)
+    result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/oauth2/userinfo")})
+    assert result["compiled"] is True and result["success"] is True, result
+    assert result["calloutResponse"]["statusCode"] == 200
+    assert json.loads(result["calloutResponse"]["body"])["preferred_username"] == "integration@orgb.orglink.test"
+    assert "CALLOUT_RESPONSE" in result["debugLog"]
+
+
+def test_execute_anonymous_token_failure_is_a_callout_exception(emulator, sf_login, connected_app) -> None:
+    sf = sf_login("orgA")
+    nc = _wire_callout(emulator, sf, connected_app, secret_override="wrong-secret-123")
+    result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/data/")})
+    assert result["compiled"] is True and result["success"] is False
+    assert result["exceptionMessage"].startswith("System.CalloutException: Unable to fetch the OAuth token")
+    assert "invalid_client" in result["exceptionMessage"]
+    assert "wrong-secret-123" not in json.dumps(result)
+
+
+def test_execute_anonymous_other_apex_does_not_compile(sf_login) -> None:
+    sf = sf_login("orgA")
+    result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": "System.debug('hi');"})
+    assert result["compiled"] is False and result["success"] is False
+    assert "does not run Apex" in result["compileProblem"]
+    assert set(result) >= {"line", "column", "compiled", "success", "compileProblem", "exceptionStackTrace",
+                           "exceptionMessage"}

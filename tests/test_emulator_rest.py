@@ -1,0 +1,154 @@
+"""REST API of the emulator, driven by unmodified simple-salesforce and raw requests."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest, SalesforceResourceNotFound
+
+from tests.emulator_fixtures import API_VERSION
+
+
+def _ids(sf, cap_name: str) -> tuple[str, str]:
+    ps = sf.query("SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
+                  "AND Profile.Name = 'Standard User'")["records"][0]["Id"]
+    cap = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{cap_name}'")["records"][0]["Id"]
+    return ps, cap
+
+
+def test_versions_list_and_resources(emulator) -> None:
+    base = emulator.orgs["orgA"]["instance_url"]
+    versions = requests.get(base + "/services/data/", verify=emulator.ca_bundle).json()
+    assert {"label": "Spring '25", "url": "/services/data/v63.0", "version": "63.0"} in versions
+    assert versions[-1]["version"] == "67.0"
+    sf_resp = requests.get(base + f"/services/data/v{API_VERSION}/", verify=emulator.ca_bundle)
+    assert sf_resp.status_code == 401  # resources need a session
+
+
+def test_resources_of_a_version(sf_login) -> None:
+    sf = sf_login("orgA")
+    res = sf.restful("")
+    assert res["query"] == f"/services/data/v{API_VERSION}/query"
+    assert res["sobjects"] == f"/services/data/v{API_VERSION}/sobjects"
+
+
+def test_query_with_relationship_in_like_or_order_limit(sf_login) -> None:
+    sf = sf_login("orgA")
+    rows = sf.query(
+        "SELECT Username, Profile.Name FROM User WHERE (Username LIKE 'adm%' OR Username LIKE 'stand%') "
+        "AND IsActive = true AND Profile.Name IN ('System Administrator', 'Standard User') "
+        "ORDER BY Username DESC LIMIT 5")["records"]
+    assert [r["Username"] for r in rows] == ["standard@orga.orglink.test", "admin@orga.orglink.test"]
+    assert rows[0]["attributes"]["type"] == "User"
+    assert rows[1]["Profile"]["Name"] == "System Administrator"
+    limited = sf.query("SELECT Id FROM User WHERE Username != 'x' ORDER BY Username LIMIT 1")
+    assert limited["totalSize"] == 1 and limited["done"] is True
+
+
+def test_query_all_answers_like_query(sf_login) -> None:
+    sf = sf_login("orgA")
+    assert sf.query_all("SELECT Id FROM Profile")["totalSize"] == 3
+
+
+def test_query_unknown_field_is_invalid_field(sf_login) -> None:
+    sf = sf_login("orgA")
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.query("SELECT Bogus FROM User")
+    assert err.value.status == 400
+    assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
+    assert "No such column 'Bogus' on entity 'User'" in err.value.content[0]["message"]
+
+
+def test_query_unknown_object_is_invalid_type(sf_login) -> None:
+    sf = sf_login("orgA")
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.query("SELECT Id FROM Bogus")
+    assert err.value.content[0]["errorCode"] == "INVALID_TYPE"
+    assert "sObject type 'Bogus' is not supported" in err.value.content[0]["message"]
+
+
+def test_setup_entity_access_create_get_query_delete(sf_login, connected_app) -> None:
+    app = connected_app("orgA")
+    sf = sf_login("orgA")
+    ps, cap = _ids(sf, app.name)
+    created = sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})
+    assert created["success"] is True and created["errors"] == []
+    record = sf.SetupEntityAccess.get(created["id"])
+    assert record["SetupEntityType"] == "ConnectedApplication" and record["ParentId"] == ps
+    rows = sf.query(f"SELECT Id, Parent.Name FROM SetupEntityAccess WHERE SetupEntityId = '{cap}'")["records"]
+    assert len(rows) == 1 and rows[0]["Parent"]["Name"].startswith("X")
+    assert sf.SetupEntityAccess.delete(created["id"]) == 204
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.SetupEntityAccess.get(created["id"])
+
+
+def test_setup_entity_access_duplicate_is_rejected(sf_login, connected_app) -> None:
+    app = connected_app("orgA")
+    sf = sf_login("orgA")
+    ps, cap = _ids(sf, app.name)
+    first = sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})["id"]
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})
+    assert err.value.content[0]["errorCode"] == "DUPLICATE_VALUE"
+    assert err.value.content[0]["message"] == (
+        f"duplicate value found: <unknown> duplicates value on record with id: {first}")
+
+
+def test_setup_entity_access_needs_parent_and_entity(sf_login) -> None:
+    sf = sf_login("orgA")
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.SetupEntityAccess.create({"ParentId": "0PS000000000000AAA"})
+    assert err.value.content[0] == {"message": "Required fields are missing: [SetupEntityId]",
+                                    "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["SetupEntityId"]}
+
+
+def test_read_only_objects_refuse_create(sf_login) -> None:
+    sf = sf_login("orgA")
+    with pytest.raises(SalesforceMalformedRequest) as err:
+        sf.ConnectedApplication.create({"Name": "x"})
+    assert err.value.content[0]["errorCode"] == "INVALID_TYPE_FOR_OPERATION"
+
+
+def test_reads_of_setup_objects(sf_login, connected_app) -> None:
+    app = connected_app("orgA")
+    sf = sf_login("orgA")
+    cap = sf.query(f"SELECT Id, Name FROM ConnectedApplication WHERE Name = '{app.name}'")["records"][0]
+    assert sf.ConnectedApplication.get(cap["Id"])["Name"] == app.name
+    profile = sf.query("SELECT Id FROM Profile WHERE Name = 'Standard User'")["records"][0]["Id"]
+    assert sf.Profile.get(profile)["Name"] == "Standard User"
+    user = sf.query("SELECT Id FROM User WHERE Username = 'admin@orga.orglink.test'")["records"][0]["Id"]
+    assert sf.User.get(user[:15])["Id"] == user  # 15-char Ids are accepted
+    assert sf.query("SELECT Id FROM ExternalClientApplication")["done"] is True
+    assert sf.query("SELECT Id FROM OauthToken")["done"] is True
+
+
+def test_json_body_is_parsed_whatever_the_content_type(emulator, sf_login, connected_app) -> None:
+    app = connected_app("orgA")
+    sf = sf_login("orgA")
+    ps, cap = _ids(sf, app.name)
+    resp = requests.post(
+        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/sobjects/SetupEntityAccess/",
+        data=f'{{"ParentId": "{ps}", "SetupEntityId": "{cap}"}}',
+        headers={"Authorization": f"Bearer {sf.session_id}", "Content-Type": "text/xml"},
+        verify=emulator.ca_bundle)
+    assert resp.status_code == 201 and resp.json()["success"] is True
+
+
+def test_expired_session_is_invalid_session_id(emulator, sf_login) -> None:
+    sf = sf_login("orgB")
+    emulator.admin.expire_sessions("orgB")
+    with pytest.raises(SalesforceExpiredSession) as err:
+        sf.query("SELECT Id FROM User")
+    assert err.value.status == 401
+    assert err.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
+
+
+def test_unknown_version_and_sobject_are_not_found(emulator, sf_login) -> None:
+    sf = sf_login("orgA")
+    base = emulator.orgs["orgA"]["instance_url"]
+    headers = {"Authorization": f"Bearer {sf.session_id}"}
+    resp = requests.get(base + "/services/data/v99.0/", headers=headers, verify=emulator.ca_bundle)
+    assert resp.status_code == 404 and resp.json()[0]["errorCode"] == "NOT_FOUND"
+    resp = requests.get(base + f"/services/data/v{API_VERSION}/sobjects/Bogus/describe", headers=headers,
+                        verify=emulator.ca_bundle)
+    assert resp.status_code == 404
