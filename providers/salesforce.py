@@ -619,6 +619,8 @@ def classify(exc: BaseException) -> str | None:
         return "transient" if status >= 500 else None
     if isinstance(exc, _RetryableResultError):
         return "transient"
+    if isinstance(exc, SalesforceError):  # from a login: a busy org answers with a transient code
+        return "transient" if exc.status_code.upper() in TRANSIENT_CODES else None
     if isinstance(exc, SimpleSalesforceError):
         code, _ = _rest_error_code(exc)
         if code in SESSION_CODES or exc.status == 401:

@@ -120,6 +120,8 @@ def url(value: Any) -> str:
     """An absolute URL: https://..., http://localhost..., or an app scheme like myapp://callback."""
     candidate = non_empty_text(value)
     parsed = urlparse(candidate)
+    if "://" not in candidate:
+        raise ValueError(f"'{candidate}' is not an absolute URL: it needs a scheme, e.g. http://{candidate}")
     if any(ch.isspace() for ch in candidate) or not parsed.scheme or not (parsed.netloc or parsed.path):
         raise ValueError(f"'{candidate}' is not an absolute URL (expected e.g. https://example.com/callback)")
     if parsed.scheme in ("http", "https") and not parsed.netloc:
