@@ -66,8 +66,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandl
     previous = os.environ.get("REQUESTS_CA_BUNDLE")
     os.environ["REQUESTS_CA_BUNDLE"] = str(info["ca_bundle"])
     try:
-        yield EmulatorHandle(state_dir, orgs, AdminClient(state_dir), str(info["ca_bundle"]),
-                             str(info["generic_login_url"]))
+        yield EmulatorHandle(
+            state_dir, orgs, AdminClient(state_dir), str(info["ca_bundle"]), str(info["generic_login_url"])
+        )
     finally:
         control.stop(state_dir)
         if previous is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -17,10 +18,19 @@ METADATA_READ = """<?xml version="1.0" encoding="UTF-8"?>
 </soapenv:Body></soapenv:Envelope>"""
 
 
+def _first_error(exc: SalesforceError) -> dict[str, Any]:
+    """simple-salesforce annotates `content` as bytes but stores the parsed JSON error list."""
+    content: Any = exc.content
+    return dict(content[0])
+
+
 def _metadata(emulator, alias: str, sid: str) -> requests.Response:
-    return requests.post(emulator.orgs[alias]["instance_url"] + f"/services/Soap/m/{API_VERSION}/",
-                         data=METADATA_READ.format(sid=sid), headers={"Content-Type": "text/xml", "SOAPAction": '""'},
-                         verify=emulator.ca_bundle)
+    return requests.post(
+        emulator.orgs[alias]["instance_url"] + f"/services/Soap/m/{API_VERSION}/",
+        data=METADATA_READ.format(sid=sid),
+        headers={"Content-Type": "text/xml", "SOAPAction": '""'},
+        verify=emulator.ca_bundle,
+    )
 
 
 def test_counters_by_api_and_read_write_since_mark(emulator, sf_login, connected_app) -> None:
@@ -28,7 +38,9 @@ def test_counters_by_api_and_read_write_since_mark(emulator, sf_login, connected
     emulator.admin.mark("orgA")
     sf = sf_login("orgA")  # soap_login.write
     sf.query("SELECT Id FROM User")  # rest.read
-    ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0]["Id"]
+    ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0][
+        "Id"
+    ]
     cap = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{app.name}'")["records"][0]["Id"]
     sf.SetupEntityAccess.delete(sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})["id"])
     _metadata(emulator, "orgA", sf.session_id)  # metadata.read
@@ -41,13 +53,16 @@ def test_counters_by_api_and_read_write_since_mark(emulator, sf_login, connected
     assert sum(emulator.admin.counters("orgA").values()) == 0
 
 
-@pytest.mark.parametrize(("fault", "status", "code"), [
-    ("503", 503, "SERVER_UNAVAILABLE"),
-    ("UNKNOWN_EXCEPTION", 500, "UNKNOWN_EXCEPTION"),
-    ("REQUEST_LIMIT_EXCEEDED", 403, "REQUEST_LIMIT_EXCEEDED"),
-    ("UNABLE_TO_LOCK_ROW", 400, "UNABLE_TO_LOCK_ROW"),
-    ("ALREADY_IN_PROCESS", 400, "ALREADY_IN_PROCESS"),
-])
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("503", 503, "SERVER_UNAVAILABLE"),
+        ("UNKNOWN_EXCEPTION", 500, "UNKNOWN_EXCEPTION"),
+        ("REQUEST_LIMIT_EXCEEDED", 403, "REQUEST_LIMIT_EXCEEDED"),
+        ("UNABLE_TO_LOCK_ROW", 400, "UNABLE_TO_LOCK_ROW"),
+        ("ALREADY_IN_PROCESS", 400, "ALREADY_IN_PROCESS"),
+    ],
+)
 def test_rest_faults_are_consumed_before_normal_handling(emulator, sf_login, fault, status, code) -> None:
     sf = sf_login("orgB")
     emulator.admin.inject_fault("orgB", "rest", fault, count=1)
@@ -55,7 +70,7 @@ def test_rest_faults_are_consumed_before_normal_handling(emulator, sf_login, fau
         with pytest.raises(SalesforceError) as err:
             sf.query("SELECT Id FROM User")
         assert err.value.status == status
-        assert err.value.content[0]["errorCode"] == code
+        assert _first_error(err.value)["errorCode"] == code
     finally:
         emulator.admin.clear_faults("orgB")
     assert sf.query("SELECT Id FROM User")["totalSize"] == 4  # consumed: the next request is normal
@@ -73,8 +88,11 @@ def test_reset_fault_drops_the_connection(emulator, sf_login) -> None:
     sf = sf_login("orgB")
     emulator.admin.inject_fault("orgB", "any", "reset")
     with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(emulator.orgs["orgB"]["instance_url"] + f"/services/data/v{API_VERSION}/limits",
-                     headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+        requests.get(
+            emulator.orgs["orgB"]["instance_url"] + f"/services/data/v{API_VERSION}/limits",
+            headers={"Authorization": f"Bearer {sf.session_id}"},
+            verify=emulator.ca_bundle,
+        )
 
 
 def test_delay_fault_delays_then_answers(emulator, sf_login) -> None:
@@ -87,8 +105,9 @@ def test_delay_fault_delays_then_answers(emulator, sf_login) -> None:
 
 def test_fault_on_oauth(emulator) -> None:
     emulator.admin.inject_fault("orgB", "oauth", "UNKNOWN_EXCEPTION")
-    resp = requests.post(emulator.orgs["orgB"]["token_url"], data={"grant_type": "password"},
-                         verify=emulator.ca_bundle)
+    resp = requests.post(
+        emulator.orgs["orgB"]["token_url"], data={"grant_type": "password"}, verify=emulator.ca_bundle
+    )
     assert resp.status_code == 500 and resp.json()["error"] == "unknown_error"
 
 

@@ -14,36 +14,70 @@ from tests.emulator_fixtures import API_VERSION
 
 def _principal_body(ext: str, client_id: str, secret: str) -> dict:
     return {
-        "externalCredential": ext, "principalName": "OrgB_Principal", "principalType": "NamedPrincipal",
-        "authenticationProtocol": "OAuth", "authenticationProtocolVariant": "ClientCredentialsClientSecret",
-        "credentials": {"clientId": {"value": client_id, "encrypted": False},
-                        "clientSecret": {"value": secret, "encrypted": True}},
+        "externalCredential": ext,
+        "principalName": "OrgB_Principal",
+        "principalType": "NamedPrincipal",
+        "authenticationProtocol": "OAuth",
+        "authenticationProtocolVariant": "ClientCredentialsClientSecret",
+        "credentials": {
+            "clientId": {"value": client_id, "encrypted": False},
+            "clientSecret": {"value": secret, "encrypted": True},
+        },
     }
 
 
-def _external_credential(emulator, org: str, token_url: str, variant: str = "ClientCredentialsClientSecret") -> str:
+def _external_credential(
+    emulator, org: str, token_url: str, variant: str = "ClientCredentialsClientSecret"
+) -> str:
     name = "Ext_" + secrets.token_hex(4)
-    emulator.admin.put_component(org, "ExternalCredential", name, {
-        "label": name, "authenticationProtocol": "Oauth",
-        "externalCredentialParameters": [
-            {"parameterName": "Oauth", "parameterType": "AuthProtocolVariant", "parameterValue": variant,
-             "sequenceNumber": 1},
-            {"parameterName": "AuthProviderUrl", "parameterType": "AuthProviderUrl", "parameterValue": token_url,
-             "sequenceNumber": 1},
-            {"parameterName": "OrgB_Principal", "parameterType": "NamedPrincipal", "sequenceNumber": 1},
-        ]})
+    emulator.admin.put_component(
+        org,
+        "ExternalCredential",
+        name,
+        {
+            "label": name,
+            "authenticationProtocol": "Oauth",
+            "externalCredentialParameters": [
+                {
+                    "parameterName": "Oauth",
+                    "parameterType": "AuthProtocolVariant",
+                    "parameterValue": variant,
+                    "sequenceNumber": 1,
+                },
+                {
+                    "parameterName": "AuthProviderUrl",
+                    "parameterType": "AuthProviderUrl",
+                    "parameterValue": token_url,
+                    "sequenceNumber": 1,
+                },
+                {"parameterName": "OrgB_Principal", "parameterType": "NamedPrincipal", "sequenceNumber": 1},
+            ],
+        },
+    )
     return name
 
 
 def _named_credential(emulator, org: str, url: str, ext: str) -> str:
     name = "NC_" + secrets.token_hex(4)
-    emulator.admin.put_component(org, "NamedCredential", name, {
-        "label": name, "namedCredentialType": "SecuredEndpoint", "calloutStatus": "Enabled",
-        "generateAuthorizationHeader": True,
-        "namedCredentialParameters": [
-            {"parameterName": "Url", "parameterType": "Url", "parameterValue": url},
-            {"parameterName": "ExternalCredential", "parameterType": "Authentication", "externalCredential": ext},
-        ]})
+    emulator.admin.put_component(
+        org,
+        "NamedCredential",
+        name,
+        {
+            "label": name,
+            "namedCredentialType": "SecuredEndpoint",
+            "calloutStatus": "Enabled",
+            "generateAuthorizationHeader": True,
+            "namedCredentialParameters": [
+                {"parameterName": "Url", "parameterType": "Url", "parameterValue": url},
+                {
+                    "parameterName": "ExternalCredential",
+                    "parameterType": "Authentication",
+                    "externalCredential": ext,
+                },
+            ],
+        },
+    )
     return name
 
 
@@ -72,7 +106,9 @@ def test_app_credentials_key_and_secret_behind_the_org_setting(emulator, sf_logi
 def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> None:
     ext = _external_credential(emulator, "orgA", "https://127.0.0.1:1/services/oauth2/token")
     sf = sf_login("orgA")
-    base = emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    base = (
+        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    )
     headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
     body = _principal_body(ext, "client-id-1", "top-secret-value")
     created = requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
@@ -94,9 +130,15 @@ def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> No
 
 def test_principal_credentials_need_an_existing_external_credential(emulator, sf_login) -> None:
     sf = sf_login("orgA")
-    base = emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
-    resp = requests.post(base, data=json.dumps(_principal_body("Missing_Ext", "a", "b")),
-                         headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+    base = (
+        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    )
+    resp = requests.post(
+        base,
+        data=json.dumps(_principal_body("Missing_Ext", "a", "b")),
+        headers={"Authorization": f"Bearer {sf.session_id}"},
+        verify=emulator.ca_bundle,
+    )
     assert resp.status_code == 404 and resp.json()[0]["errorCode"] == "NOT_FOUND"
 
 
@@ -104,29 +146,42 @@ def test_principal_credentials_need_an_existing_external_credential(emulator, sf
 def _wire_callout(emulator, sf, connected_app, secret_override: str | None = None) -> str:
     """orgA named credential -> orgB client-credentials app; returns the named credential name."""
     org_b = emulator.orgs["orgB"]
-    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
+    app = connected_app(
+        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
+    )
     ext = _external_credential(emulator, "orgA", org_b["token_url"])
     nc = _named_credential(emulator, "orgA", org_b["instance_url"], ext)
-    base = emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
-    resp = requests.post(base, data=json.dumps(_principal_body(ext, app.consumer_key,
-                                                               secret_override or app.consumer_secret)),
-                         headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+    base = (
+        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    )
+    resp = requests.post(
+        base,
+        data=json.dumps(_principal_body(ext, app.consumer_key, secret_override or app.consumer_secret)),
+        headers={"Authorization": f"Bearer {sf.session_id}"},
+        verify=emulator.ca_bundle,
+    )
     assert resp.status_code == 201
     return nc
 
 
 def _apex(nc: str, path: str) -> str:
-    return (f"HttpRequest req = new HttpRequest(); req.setEndpoint('callout:{nc}{path}'); req.setMethod('GET'); "
-            "HttpResponse res = new Http().send(req); System.debug(res.getBody());")
+    return (
+        f"HttpRequest req = new HttpRequest(); req.setEndpoint('callout:{nc}{path}'); req.setMethod('GET'); "
+        "HttpResponse res = new Http().send(req); System.debug(res.getBody());"
+    )
 
 
 def test_execute_anonymous_callout_through_named_credential(emulator, sf_login, connected_app) -> None:
     sf = sf_login("orgA")
     nc = _wire_callout(emulator, sf, connected_app)
-    result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/oauth2/userinfo")})
+    result = sf.restful(
+        "tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/oauth2/userinfo")}
+    )
     assert result["compiled"] is True and result["success"] is True, result
     assert result["calloutResponse"]["statusCode"] == 200
-    assert json.loads(result["calloutResponse"]["body"])["preferred_username"] == "integration@orgb.orglink.test"
+    assert (
+        json.loads(result["calloutResponse"]["body"])["preferred_username"] == "integration@orgb.orglink.test"
+    )
     assert "CALLOUT_RESPONSE" in result["debugLog"]
 
 
@@ -145,5 +200,12 @@ def test_execute_anonymous_other_apex_does_not_compile(sf_login) -> None:
     result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": "System.debug('hi');"})
     assert result["compiled"] is False and result["success"] is False
     assert "does not run Apex" in result["compileProblem"]
-    assert set(result) >= {"line", "column", "compiled", "success", "compileProblem", "exceptionStackTrace",
-                           "exceptionMessage"}
+    assert set(result) >= {
+        "line",
+        "column",
+        "compiled",
+        "success",
+        "compileProblem",
+        "exceptionStackTrace",
+        "exceptionMessage",
+    }

@@ -25,8 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_orgs_json_has_every_field_and_case_safe_org_ids(emulator: EmulatorHandle) -> None:
     assert set(emulator.orgs) == {"orgA", "orgB"}
     for alias, org in emulator.orgs.items():
-        assert set(org) >= {"instance_url", "login_url", "token_url", "ca_bundle", "org_id", "my_domain",
-                            "admin_username", "admin_password"}
+        assert set(org) >= {
+            "instance_url",
+            "login_url",
+            "token_url",
+            "ca_bundle",
+            "org_id",
+            "my_domain",
+            "admin_username",
+            "admin_password",
+        }
         assert org["instance_url"] == org["login_url"]
         assert org["token_url"] == org["instance_url"] + "/services/oauth2/token"
         assert org["admin_username"] == f"admin@{alias.lower()}.orglink.test"
@@ -44,8 +52,13 @@ def test_start_is_idempotent(emulator: EmulatorHandle) -> None:
 
 
 def test_cli_status_reports_running_orgs(emulator: EmulatorHandle) -> None:
-    out = subprocess.run([sys.executable, "-m", "emulator", "status", "--state-dir", str(emulator.state_dir)],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "emulator", "status", "--state-dir", str(emulator.state_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     status = json.loads(out.stdout)
     assert status["running"] is True
     assert status["orgs"]["orgA"]["instance_url"] == emulator.orgs["orgA"]["instance_url"]
@@ -53,8 +66,23 @@ def test_cli_status_reports_running_orgs(emulator: EmulatorHandle) -> None:
 
 def test_cli_set_switches_connected_app_creation(emulator: EmulatorHandle) -> None:
     assert emulator.admin.settings("orgB")["allow-connected-app-creation"] is False  # Spring '26 default
-    subprocess.run([sys.executable, "-m", "emulator", "set", "--state-dir", str(emulator.state_dir), "--org", "orgB",
-                    "allow-connected-app-creation", "true"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "set",
+            "--state-dir",
+            str(emulator.state_dir),
+            "--org",
+            "orgB",
+            "allow-connected-app-creation",
+            "true",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     try:
         assert emulator.admin.settings("orgB")["allow-connected-app-creation"] is True
     finally:
@@ -80,16 +108,23 @@ def test_seeded_users_profiles_and_permission_sets(sf_login) -> None:
     users = sf.query("SELECT Username, IsActive, Profile.Name FROM User ORDER BY Username")["records"]
     by_name = {u["Username"]: u for u in users}
     assert by_name["admin@orga.orglink.test"]["Profile"]["Name"] == "System Administrator"
-    assert by_name["integration@orga.orglink.test"]["Profile"]["Name"] == "Minimum Access - API Only Integrations"
+    assert (
+        by_name["integration@orga.orglink.test"]["Profile"]["Name"]
+        == "Minimum Access - API Only Integrations"
+    )
     assert by_name["standard@orga.orglink.test"]["Profile"]["Name"] == "Standard User"
     assert by_name["inactive@orga.orglink.test"]["IsActive"] is False
     owned = sf.query("SELECT Id, Profile.Name FROM PermissionSet WHERE IsOwnedByProfile = true")["records"]
     assert {r["Profile"]["Name"] for r in owned} == {
-        "System Administrator", "Standard User", "Minimum Access - API Only Integrations"}
+        "System Administrator",
+        "Standard User",
+        "Minimum Access - API Only Integrations",
+    }
     plain = sf.query("SELECT Name FROM PermissionSet WHERE IsOwnedByProfile = false")["records"]
     assert [r["Name"] for r in plain] == ["Orglink_Integration_Access"]
-    api_only = sf.query("SELECT PermissionsApiUserOnly FROM Profile "
-                        "WHERE Name = 'Minimum Access - API Only Integrations'")["records"][0]
+    api_only = sf.query(
+        "SELECT PermissionsApiUserOnly FROM Profile WHERE Name = 'Minimum Access - API Only Integrations'"
+    )["records"][0]
     assert api_only["PermissionsApiUserOnly"] is True
 
 
@@ -98,14 +133,29 @@ def test_soap_login_returns_full_login_result(emulator: EmulatorHandle) -> None:
     body = f"""<?xml version="1.0" encoding="utf-8" ?>
 <env:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   xmlns:env="http://schemas.xmlsoap.org/soap/envelope/"><env:Body>
-  <n1:login xmlns:n1="urn:partner.soap.sforce.com"><n1:username>{org['admin_username']}</n1:username>
-  <n1:password>{org['admin_password']}</n1:password></n1:login></env:Body></env:Envelope>"""
-    resp = requests.post(f"{org['login_url']}/services/Soap/u/{API_VERSION}", data=body,
-                         headers={"Content-Type": "text/xml", "SOAPAction": "login"}, verify=emulator.ca_bundle)
+  <n1:login xmlns:n1="urn:partner.soap.sforce.com"><n1:username>{org["admin_username"]}</n1:username>
+  <n1:password>{org["admin_password"]}</n1:password></n1:login></env:Body></env:Envelope>"""
+    resp = requests.post(
+        f"{org['login_url']}/services/Soap/u/{API_VERSION}",
+        data=body,
+        headers={"Content-Type": "text/xml", "SOAPAction": "login"},
+        verify=emulator.ca_bundle,
+    )
     assert resp.status_code == 200
     text = resp.text
-    for tag in ("metadataServerUrl", "passwordExpired", "sandbox", "serverUrl", "sessionId", "userId",
-                "organizationId", "userName", "profileId", "userFullName", "userEmail"):
+    for tag in (
+        "metadataServerUrl",
+        "passwordExpired",
+        "sandbox",
+        "serverUrl",
+        "sessionId",
+        "userId",
+        "organizationId",
+        "userName",
+        "profileId",
+        "userFullName",
+        "userEmail",
+    ):
         assert f"<{tag}>" in text, tag
     assert f"<organizationId>{org['org_id']}</organizationId>" in text
     assert f"<metadataServerUrl>{org['instance_url']}/services/Soap/m/{API_VERSION}/" in text
@@ -113,8 +163,13 @@ def test_soap_login_returns_full_login_result(emulator: EmulatorHandle) -> None:
 
 def test_soap_login_with_simple_salesforce(emulator: EmulatorHandle) -> None:
     org = emulator.orgs["orgB"]
-    session_id, instance = SalesforceLogin(username=org["admin_username"], password=org["admin_password"],
-                                           security_token="", scratch_url=org["login_url"], sf_version=API_VERSION)
+    session_id, instance = SalesforceLogin(
+        username=org["admin_username"],
+        password=org["admin_password"],
+        security_token="",
+        scratch_url=org["login_url"],
+        sf_version=API_VERSION,
+    )
     assert session_id.startswith(org["org_id"][:15] + "!")
     assert instance == org["instance_url"].removeprefix("https://")
 
@@ -122,28 +177,43 @@ def test_soap_login_with_simple_salesforce(emulator: EmulatorHandle) -> None:
 @pytest.mark.parametrize("who", ["wrong-password", "inactive", "unknown"])
 def test_soap_login_fault_for_bad_credentials_and_inactive_user(emulator: EmulatorHandle, who: str) -> None:
     org = emulator.orgs["orgA"]
-    username = {"wrong-password": org["admin_username"], "inactive": "inactive@orga.orglink.test",
-                "unknown": "nobody@orga.orglink.test"}[who]
+    username = {
+        "wrong-password": org["admin_username"],
+        "inactive": "inactive@orga.orglink.test",
+        "unknown": "nobody@orga.orglink.test",
+    }[who]
     with pytest.raises(SalesforceAuthenticationFailed) as err:
-        SalesforceLogin(username=username, password="nope" if who == "wrong-password" else org["admin_password"],
-                        security_token="", scratch_url=org["login_url"], sf_version=API_VERSION)
+        SalesforceLogin(
+            username=username,
+            password="nope" if who == "wrong-password" else org["admin_password"],
+            security_token="",
+            scratch_url=org["login_url"],
+            sf_version=API_VERSION,
+        )
     assert err.value.code == "INVALID_LOGIN"
     assert err.value.content == b"Invalid username, password, security token; or user locked out."
 
 
 def test_soap_login_on_generic_login_port_routes_to_the_users_org(emulator: EmulatorHandle) -> None:
     org = emulator.orgs["orgB"]
-    session_id, instance = SalesforceLogin(username=org["admin_username"], password=org["admin_password"],
-                                           security_token="", scratch_url=emulator.generic_login_url,
-                                           sf_version=API_VERSION)
+    session_id, instance = SalesforceLogin(
+        username=org["admin_username"],
+        password=org["admin_password"],
+        security_token="",
+        scratch_url=emulator.generic_login_url,
+        sf_version=API_VERSION,
+    )
     assert instance == org["instance_url"].removeprefix("https://")
 
 
-def test_restart_keeps_components_records_settings_sessions_and_ports(emulator: EmulatorHandle, sf_login,
-                                                                      connected_app) -> None:
+def test_restart_keeps_components_records_settings_sessions_and_ports(
+    emulator: EmulatorHandle, sf_login, connected_app
+) -> None:
     app = connected_app("orgB")
     sf = sf_login("orgB")
-    ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0]["Id"]
+    ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0][
+        "Id"
+    ]
     cap = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{app.name}'")["records"][0]["Id"]
     sea = sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})["id"]
     emulator.admin.set_setting("orgB", "enable-client-secret-in-rest-api", True)
@@ -155,7 +225,9 @@ def test_restart_keeps_components_records_settings_sessions_and_ports(emulator: 
     assert emulator.orgs == urls
     after = emulator.admin.snapshot("orgB")
     assert after == before
-    assert after["components"]["ConnectedApp"][app.name]["oauthConfig"]["consumerSecret"] == app.consumer_secret
+    assert (
+        after["components"]["ConnectedApp"][app.name]["oauthConfig"]["consumerSecret"] == app.consumer_secret
+    )
     # The session issued before the restart still works.
     assert sf.SetupEntityAccess.get(sea)["SetupEntityType"] == "ConnectedApplication"
     emulator.admin.set_setting("orgB", "enable-client-secret-in-rest-api", False)

@@ -35,11 +35,19 @@ def _key_and_cert() -> tuple[bytes, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink-test-jwt")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     # Retrieved metadata holds the certificate body without BEGIN/END lines; store it that way.
     body = "".join(cert.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1:-1])
     return pem_key, body
@@ -59,9 +67,17 @@ def _assertion(key: bytes, iss: str, sub: str, aud: str, exp: Any = None) -> str
 def test_password_flow_token_works_with_simple_salesforce(emulator, connected_app) -> None:
     app = connected_app("orgB")
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, org["token_url"], {
-        "grant_type": "password", "client_id": app.consumer_key, "client_secret": app.consumer_secret,
-        "username": org["admin_username"], "password": org["admin_password"]})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": "password",
+            "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret,
+            "username": org["admin_username"],
+            "password": org["admin_password"],
+        },
+    )
     assert resp.status_code == 200
     body = resp.json()
     assert body["instance_url"] == org["instance_url"]
@@ -72,65 +88,113 @@ def test_password_flow_token_works_with_simple_salesforce(emulator, connected_ap
 
 
 def test_unknown_client_id_is_invalid_client_id(emulator) -> None:
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
-                  {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"})
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"},
+    )
     assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
 
 
 def test_wrong_secret_is_invalid_client(emulator, connected_app) -> None:
-    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
-                  {"grant_type": "client_credentials", "client_id": app.consumer_key, "client_secret": "wrong"})
+    app = connected_app(
+        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
+    )
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {"grant_type": "client_credentials", "client_id": app.consumer_key, "client_secret": "wrong"},
+    )
     assert _error(resp) == (400, "invalid_client", "invalid client credentials")
 
 
 def test_app_of_another_org_is_unknown_on_this_org(emulator, connected_app) -> None:
     app = connected_app("orgA")
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
-                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
-                   "client_secret": app.consumer_secret})
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {
+            "grant_type": "client_credentials",
+            "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret,
+        },
+    )
     assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
 
 
 # -- client credentials ---------------------------------------------------------------------------
 def test_client_credentials_with_secret_in_body(emulator, connected_app) -> None:
-    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
-                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
-                   "client_secret": app.consumer_secret})
+    app = connected_app(
+        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
+    )
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {
+            "grant_type": "client_credentials",
+            "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret,
+        },
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert "refresh_token" not in body and body["scope"] == "api refresh_token offline_access"
-    info = requests.get(emulator.orgs["orgB"]["instance_url"] + "/services/oauth2/userinfo",
-                        headers={"Authorization": f"Bearer {body['access_token']}"}, verify=emulator.ca_bundle)
+    info = requests.get(
+        emulator.orgs["orgB"]["instance_url"] + "/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        verify=emulator.ca_bundle,
+    )
     assert info.json()["preferred_username"] == "integration@orgb.orglink.test"
 
 
 def test_client_credentials_with_http_basic(emulator, connected_app) -> None:
-    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"], {"grant_type": "client_credentials"},
-                  auth=(app.consumer_key, app.consumer_secret))
+    app = connected_app(
+        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
+    )
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {"grant_type": "client_credentials"},
+        auth=(app.consumer_key, app.consumer_secret),
+    )
     assert resp.status_code == 200, resp.text
 
 
 def test_client_credentials_refused_on_the_login_domain(emulator, connected_app) -> None:
-    app = connected_app("orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test")
-    resp = _token(emulator, emulator.generic_login_url + "/services/oauth2/token",
-                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
-                   "client_secret": app.consumer_secret})
+    app = connected_app(
+        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
+    )
+    resp = _token(
+        emulator,
+        emulator.generic_login_url + "/services/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret,
+        },
+    )
     assert _error(resp) == (400, "invalid_grant", "request not supported on this domain")
 
 
-@pytest.mark.parametrize("config", [
-    {},  # flow not enabled
-    {"isClientCredentialEnabled": True},  # no run-as user
-    {"isClientCredentialEnabled": True, "oauthClientCredentialUser": "inactive@orgb.orglink.test"},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},  # flow not enabled
+        {"isClientCredentialEnabled": True},  # no run-as user
+        {"isClientCredentialEnabled": True, "oauthClientCredentialUser": "inactive@orgb.orglink.test"},
+    ],
+)
 def test_client_credentials_needs_flow_and_active_run_as_user(emulator, connected_app, config) -> None:
     app = connected_app("orgB", **config)
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
-                  {"grant_type": "client_credentials", "client_id": app.consumer_key,
-                   "client_secret": app.consumer_secret})
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {
+            "grant_type": "client_credentials",
+            "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret,
+        },
+    )
     assert _error(resp) == (400, "invalid_grant", "no client credentials user enabled")
 
 
@@ -138,26 +202,56 @@ def _eca(emulator: EmulatorHandle, org: str, global_cc: bool, policy_cc: bool) -
     name = "Eca_" + secrets.token_hex(4)
     key, secret = "ECAKEY" + secrets.token_hex(16), "ECASEC" + secrets.token_hex(16)
     admin = emulator.admin
-    admin.put_component(org, "ExternalClientApplication", name, {"label": name, "contactEmail": "a@b.invalid",
-                                                                 "distributionState": "Local"})
-    admin.put_component(org, "ExtlClntAppGlobalOauthSettings", name + "_glbloauth", {
-        "externalClientApplication": name, "label": name, "callbackUrl": "https://localhost/cb", "consumerKey": key,
-        "consumerSecret": secret, "isClientCredentialsFlowEnabled": global_cc})
-    admin.put_component(org, "ExtlClntAppOauthSettings", name + "_oauth", {
-        "externalClientApplication": name, "label": name, "commaSeparatedOauthScopes": "Api, RefreshToken"})
-    admin.put_component(org, "ExtlClntAppOauthConfigurablePolicies", name + "_oauthPlcy", {
-        "externalClientApplication": name, "label": name, "isClientCredentialsFlowEnabled": policy_cc,
-        "clientCredentialsFlowUser": "integration@orgb.orglink.test",
-        "permittedUsersPolicyType": "AllSelfAuthorized"})
+    admin.put_component(
+        org,
+        "ExternalClientApplication",
+        name,
+        {"label": name, "contactEmail": "a@b.invalid", "distributionState": "Local"},
+    )
+    admin.put_component(
+        org,
+        "ExtlClntAppGlobalOauthSettings",
+        name + "_glbloauth",
+        {
+            "externalClientApplication": name,
+            "label": name,
+            "callbackUrl": "https://localhost/cb",
+            "consumerKey": key,
+            "consumerSecret": secret,
+            "isClientCredentialsFlowEnabled": global_cc,
+        },
+    )
+    admin.put_component(
+        org,
+        "ExtlClntAppOauthSettings",
+        name + "_oauth",
+        {"externalClientApplication": name, "label": name, "commaSeparatedOauthScopes": "Api, RefreshToken"},
+    )
+    admin.put_component(
+        org,
+        "ExtlClntAppOauthConfigurablePolicies",
+        name + "_oauthPlcy",
+        {
+            "externalClientApplication": name,
+            "label": name,
+            "isClientCredentialsFlowEnabled": policy_cc,
+            "clientCredentialsFlowUser": "integration@orgb.orglink.test",
+            "permittedUsersPolicyType": "AllSelfAuthorized",
+        },
+    )
     return key, secret
 
 
-@pytest.mark.parametrize(("global_cc", "policy_cc", "ok"), [(True, True, True), (True, False, False),
-                                                            (False, True, False)])
+@pytest.mark.parametrize(
+    ("global_cc", "policy_cc", "ok"), [(True, True, True), (True, False, False), (False, True, False)]
+)
 def test_eca_client_credentials_needs_global_and_policy_flags(emulator, global_cc, policy_cc, ok) -> None:
     key, secret = _eca(emulator, "orgB", global_cc, policy_cc)
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"],
-                  {"grant_type": "client_credentials", "client_id": key, "client_secret": secret})
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {"grant_type": "client_credentials", "client_id": key, "client_secret": secret},
+    )
     if ok:
         assert resp.status_code == 200, resp.text
     else:
@@ -177,8 +271,14 @@ def test_jwt_bearer_for_pre_authorized_user(emulator, connected_app, key_pair, e
     app = _jwt_app(connected_app, cert)
     org = emulator.orgs["orgB"]
     exp: Any = f"{time.time() + 120:.0f}" if exp_kind == "string" else int(time.time() + 120)
-    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
-        key, app.consumer_key, org["admin_username"], org["login_url"], exp)})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(key, app.consumer_key, org["admin_username"], org["login_url"], exp),
+        },
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["instance_url"] == org["instance_url"]
 
@@ -187,8 +287,16 @@ def test_jwt_audience_may_be_login_salesforce_com(emulator, connected_app, key_p
     key, cert = key_pair
     app = _jwt_app(connected_app, cert)
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
-        key, app.consumer_key, org["admin_username"], "https://login.salesforce.com")})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(
+                key, app.consumer_key, org["admin_username"], "https://login.salesforce.com"
+            ),
+        },
+    )
     assert resp.status_code == 200, resp.text
 
 
@@ -197,8 +305,14 @@ def test_jwt_signed_with_another_key_is_invalid_client(emulator, connected_app, 
     other_key, _ = _key_and_cert()
     app = _jwt_app(connected_app, cert)
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
-        other_key, app.consumer_key, org["admin_username"], org["login_url"])})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(other_key, app.consumer_key, org["admin_username"], org["login_url"]),
+        },
+    )
     assert _error(resp) == (400, "invalid_client", "invalid client credentials")
 
 
@@ -206,8 +320,14 @@ def test_jwt_wrong_audience(emulator, connected_app, key_pair) -> None:
     key, cert = key_pair
     app = _jwt_app(connected_app, cert)
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
-        key, app.consumer_key, org["admin_username"], "https://example.com")})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(key, app.consumer_key, org["admin_username"], "https://example.com"),
+        },
+    )
     assert _error(resp) == (400, "invalid_grant", "audience is invalid")
 
 
@@ -215,8 +335,16 @@ def test_jwt_expired_assertion(emulator, connected_app, key_pair) -> None:
     key, cert = key_pair
     app = _jwt_app(connected_app, cert)
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
-        key, app.consumer_key, org["admin_username"], org["login_url"], int(time.time() - 600))})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(
+                key, app.consumer_key, org["admin_username"], org["login_url"], int(time.time() - 600)
+            ),
+        },
+    )
     assert _error(resp) == (400, "invalid_grant", "invalid assertion")
 
 
@@ -226,12 +354,20 @@ def test_jwt_needs_pre_authorization_and_refresh_token_scope(emulator, connected
     if case == "not-admin-approved":
         app = connected_app("orgB", certificate=cert)
     elif case == "profile-not-listed":
-        app = connected_app("orgB", extra={"profileName": ["Standard User"]}, certificate=cert, isAdminApproved=True)
+        app = connected_app(
+            "orgB", extra={"profileName": ["Standard User"]}, certificate=cert, isAdminApproved=True
+        )
     else:
         app = _jwt_app(connected_app, cert, scopes=["Api"])
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, org["token_url"], {"grant_type": JWT_GRANT, "assertion": _assertion(
-        key, app.consumer_key, org["admin_username"], org["login_url"])})
+    resp = _token(
+        emulator,
+        org["token_url"],
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(key, app.consumer_key, org["admin_username"], org["login_url"]),
+        },
+    )
     assert _error(resp) == (400, "invalid_grant", "user hasn't approved this consumer")
 
 
@@ -239,12 +375,15 @@ def test_jwt_pre_authorized_through_setup_entity_access(emulator, connected_app,
     key, cert = key_pair
     app = connected_app("orgB", certificate=cert, isAdminApproved=True)
     org = emulator.orgs["orgB"]
-    data = {"grant_type": JWT_GRANT, "assertion": _assertion(key, app.consumer_key, org["admin_username"],
-                                                             org["login_url"])}
+    data = {
+        "grant_type": JWT_GRANT,
+        "assertion": _assertion(key, app.consumer_key, org["admin_username"], org["login_url"]),
+    }
     assert _error(_token(emulator, org["token_url"], data))[2] == "user hasn't approved this consumer"
     sf = sf_login("orgB")
-    ps = sf.query("SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                  "AND Profile.Name = 'System Administrator'")["records"][0]["Id"]
+    ps = sf.query(
+        "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true AND Profile.Name = 'System Administrator'"
+    )["records"][0]["Id"]
     cap = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{app.name}'")["records"][0]["Id"]
     sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})
     data["assertion"] = _assertion(key, app.consumer_key, org["admin_username"], org["login_url"])
@@ -255,18 +394,30 @@ def test_jwt_on_generic_login_port_finds_the_org(emulator, connected_app, key_pa
     key, cert = key_pair
     app = _jwt_app(connected_app, cert)
     org = emulator.orgs["orgB"]
-    resp = _token(emulator, emulator.generic_login_url + "/services/oauth2/token", {
-        "grant_type": JWT_GRANT,
-        "assertion": _assertion(key, app.consumer_key, org["admin_username"], emulator.generic_login_url)})
+    resp = _token(
+        emulator,
+        emulator.generic_login_url + "/services/oauth2/token",
+        {
+            "grant_type": JWT_GRANT,
+            "assertion": _assertion(key, app.consumer_key, org["admin_username"], emulator.generic_login_url),
+        },
+    )
     assert resp.status_code == 200, resp.text
     assert resp.json()["instance_url"] == org["instance_url"]
 
 
 # -- refresh tokens, revoke, userinfo -------------------------------------------------------------
 def _refresh(emulator: EmulatorHandle, app, token: str) -> requests.Response:
-    return _token(emulator, emulator.orgs["orgB"]["token_url"], {
-        "grant_type": "refresh_token", "refresh_token": token, "client_id": app.consumer_key,
-        "client_secret": app.consumer_secret})
+    return _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": token,
+            "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret,
+        },
+    )
 
 
 def test_refresh_without_rotation_keeps_the_token(emulator, connected_app) -> None:
@@ -299,7 +450,9 @@ def test_refresh_tokens_are_listed_as_oauth_tokens(emulator, connected_app, sf_l
     app = connected_app("orgB")
     emulator.admin.issue_refresh_token("orgB", app.consumer_key, "admin@orgb.orglink.test")
     sf = sf_login("orgB")
-    rows = sf.query(f"SELECT Id, AppName, User.Username FROM OauthToken WHERE AppName = '{app.name}'")["records"]
+    rows = sf.query(f"SELECT Id, AppName, User.Username FROM OauthToken WHERE AppName = '{app.name}'")[
+        "records"
+    ]
     assert len(rows) == 1 and rows[0]["User"]["Username"] == "admin@orgb.orglink.test"
 
 
@@ -308,11 +461,18 @@ def test_revoke_refresh_token(emulator, connected_app) -> None:
     rt = emulator.admin.issue_refresh_token("orgB", app.consumer_key, "admin@orgb.orglink.test")
     access = _refresh(emulator, app, rt).json()["access_token"]
     base = emulator.orgs["orgB"]["instance_url"]
-    assert requests.post(base + "/services/oauth2/revoke", data={"token": rt},
-                         verify=emulator.ca_bundle).status_code == 200
+    assert (
+        requests.post(
+            base + "/services/oauth2/revoke", data={"token": rt}, verify=emulator.ca_bundle
+        ).status_code
+        == 200
+    )
     assert _error(_refresh(emulator, app, rt)) == (400, "invalid_grant", "expired access/refresh token")
-    info = requests.get(base + "/services/oauth2/userinfo", headers={"Authorization": f"Bearer {access}"},
-                        verify=emulator.ca_bundle)
+    info = requests.get(
+        base + "/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {access}"},
+        verify=emulator.ca_bundle,
+    )
     assert info.status_code == 403
     bad = requests.post(base + "/services/oauth2/revoke", data={"token": "nope"}, verify=emulator.ca_bundle)
     assert _error(bad) == (400, "unsupported_token_type", "this token type is not supported")
@@ -320,8 +480,11 @@ def test_revoke_refresh_token(emulator, connected_app) -> None:
 
 def test_userinfo_describes_the_session_user(emulator, sf_login) -> None:
     sf = sf_login("orgA")
-    resp = requests.get(emulator.orgs["orgA"]["instance_url"] + "/services/oauth2/userinfo",
-                        headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle)
+    resp = requests.get(
+        emulator.orgs["orgA"]["instance_url"] + "/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {sf.session_id}"},
+        verify=emulator.ca_bundle,
+    )
     body = resp.json()
     assert body["preferred_username"] == "admin@orga.orglink.test"
     assert body["organization_id"] == emulator.orgs["orgA"]["org_id"]
@@ -334,6 +497,10 @@ def test_unsupported_grant_type(emulator) -> None:
 
 def test_basic_auth_header_is_base64(emulator) -> None:
     # A malformed Basic header is a client error, not a server crash.
-    resp = _token(emulator, emulator.orgs["orgB"]["token_url"], {"grant_type": "client_credentials"},
-                  headers={"Authorization": "Basic " + base64.b64encode(b"only-an-id").decode()})
+    resp = _token(
+        emulator,
+        emulator.orgs["orgB"]["token_url"],
+        {"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(b"only-an-id").decode()},
+    )
     assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
-from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest, SalesforceResourceNotFound
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceResourceNotFound,
+)
 
 from tests.emulator_fixtures import API_VERSION
 
 
+def _first_error(exc: SalesforceError) -> dict[str, Any]:
+    """simple-salesforce annotates `content` as bytes but stores the parsed JSON error list."""
+    content: Any = exc.content
+    return dict(content[0])
+
+
 def _ids(sf, cap_name: str) -> tuple[str, str]:
-    ps = sf.query("SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                  "AND Profile.Name = 'Standard User'")["records"][0]["Id"]
+    ps = sf.query(
+        "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true AND Profile.Name = 'Standard User'"
+    )["records"][0]["Id"]
     cap = sf.query(f"SELECT Id FROM ConnectedApplication WHERE Name = '{cap_name}'")["records"][0]["Id"]
     return ps, cap
 
@@ -37,7 +51,8 @@ def test_query_with_relationship_in_like_or_order_limit(sf_login) -> None:
     rows = sf.query(
         "SELECT Username, Profile.Name FROM User WHERE (Username LIKE 'adm%' OR Username LIKE 'stand%') "
         "AND IsActive = true AND Profile.Name IN ('System Administrator', 'Standard User') "
-        "ORDER BY Username DESC LIMIT 5")["records"]
+        "ORDER BY Username DESC LIMIT 5"
+    )["records"]
     assert [r["Username"] for r in rows] == ["standard@orga.orglink.test", "admin@orga.orglink.test"]
     assert rows[0]["attributes"]["type"] == "User"
     assert rows[1]["Profile"]["Name"] == "System Administrator"
@@ -55,16 +70,16 @@ def test_query_unknown_field_is_invalid_field(sf_login) -> None:
     with pytest.raises(SalesforceMalformedRequest) as err:
         sf.query("SELECT Bogus FROM User")
     assert err.value.status == 400
-    assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
-    assert "No such column 'Bogus' on entity 'User'" in err.value.content[0]["message"]
+    assert _first_error(err.value)["errorCode"] == "INVALID_FIELD"
+    assert "No such column 'Bogus' on entity 'User'" in _first_error(err.value)["message"]
 
 
 def test_query_unknown_object_is_invalid_type(sf_login) -> None:
     sf = sf_login("orgA")
     with pytest.raises(SalesforceMalformedRequest) as err:
         sf.query("SELECT Id FROM Bogus")
-    assert err.value.content[0]["errorCode"] == "INVALID_TYPE"
-    assert "sObject type 'Bogus' is not supported" in err.value.content[0]["message"]
+    assert _first_error(err.value)["errorCode"] == "INVALID_TYPE"
+    assert "sObject type 'Bogus' is not supported" in _first_error(err.value)["message"]
 
 
 def test_setup_entity_access_create_get_query_delete(sf_login, connected_app) -> None:
@@ -89,24 +104,28 @@ def test_setup_entity_access_duplicate_is_rejected(sf_login, connected_app) -> N
     first = sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})["id"]
     with pytest.raises(SalesforceMalformedRequest) as err:
         sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})
-    assert err.value.content[0]["errorCode"] == "DUPLICATE_VALUE"
-    assert err.value.content[0]["message"] == (
-        f"duplicate value found: <unknown> duplicates value on record with id: {first}")
+    assert _first_error(err.value)["errorCode"] == "DUPLICATE_VALUE"
+    assert _first_error(err.value)["message"] == (
+        f"duplicate value found: <unknown> duplicates value on record with id: {first}"
+    )
 
 
 def test_setup_entity_access_needs_parent_and_entity(sf_login) -> None:
     sf = sf_login("orgA")
     with pytest.raises(SalesforceMalformedRequest) as err:
         sf.SetupEntityAccess.create({"ParentId": "0PS000000000000AAA"})
-    assert err.value.content[0] == {"message": "Required fields are missing: [SetupEntityId]",
-                                    "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["SetupEntityId"]}
+    assert _first_error(err.value) == {
+        "message": "Required fields are missing: [SetupEntityId]",
+        "errorCode": "REQUIRED_FIELD_MISSING",
+        "fields": ["SetupEntityId"],
+    }
 
 
 def test_read_only_objects_refuse_create(sf_login) -> None:
     sf = sf_login("orgA")
     with pytest.raises(SalesforceMalformedRequest) as err:
         sf.ConnectedApplication.create({"Name": "x"})
-    assert err.value.content[0]["errorCode"] == "INVALID_TYPE_FOR_OPERATION"
+    assert _first_error(err.value)["errorCode"] == "INVALID_TYPE_FOR_OPERATION"
 
 
 def test_reads_of_setup_objects(sf_login, connected_app) -> None:
@@ -130,7 +149,8 @@ def test_json_body_is_parsed_whatever_the_content_type(emulator, sf_login, conne
         emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/sobjects/SetupEntityAccess/",
         data=f'{{"ParentId": "{ps}", "SetupEntityId": "{cap}"}}',
         headers={"Authorization": f"Bearer {sf.session_id}", "Content-Type": "text/xml"},
-        verify=emulator.ca_bundle)
+        verify=emulator.ca_bundle,
+    )
     assert resp.status_code == 201 and resp.json()["success"] is True
 
 
@@ -140,7 +160,7 @@ def test_expired_session_is_invalid_session_id(emulator, sf_login) -> None:
     with pytest.raises(SalesforceExpiredSession) as err:
         sf.query("SELECT Id FROM User")
     assert err.value.status == 401
-    assert err.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
+    assert _first_error(err.value)["errorCode"] == "INVALID_SESSION_ID"
 
 
 def test_unknown_version_and_sobject_are_not_found(emulator, sf_login) -> None:
@@ -149,6 +169,9 @@ def test_unknown_version_and_sobject_are_not_found(emulator, sf_login) -> None:
     headers = {"Authorization": f"Bearer {sf.session_id}"}
     resp = requests.get(base + "/services/data/v99.0/", headers=headers, verify=emulator.ca_bundle)
     assert resp.status_code == 404 and resp.json()[0]["errorCode"] == "NOT_FOUND"
-    resp = requests.get(base + f"/services/data/v{API_VERSION}/sobjects/Bogus/describe", headers=headers,
-                        verify=emulator.ca_bundle)
+    resp = requests.get(
+        base + f"/services/data/v{API_VERSION}/sobjects/Bogus/describe",
+        headers=headers,
+        verify=emulator.ca_bundle,
+    )
     assert resp.status_code == 404
