@@ -21,6 +21,7 @@ import ssl
 import struct
 import threading
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -285,6 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
             req = self._request()
             resp = self._dispatch(req)
         except Exception as exc:  # a handler bug must answer, not hang the client
+            # The traceback (code lines, no request values) goes to DIR/emulator.log for debugging.
+            traceback.print_exc()
             resp = rest_error(500, "UNKNOWN_EXCEPTION", f"emulator error: {type(exc).__name__}")
         if resp.reset:
             self._reset()
