@@ -1,0 +1,507 @@
+"""The four Org B resources against the emulator over real HTTPS, calling the providers directly
+(as the engine would: check, diff, create, read, update, delete). Nothing is mocked.
+
+REQUESTS_CA_BUNDLE is removed for these tests: the providers must trust the emulator through the
+connection's own CA bundle (emulator mode takes it from orgs.json).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+from pulumi.dynamic import Config, ConfigureRequest
+
+from providers import salesforce
+from providers.base import OrglinkProvider
+from providers.connected_app import ConnectedAppProvider
+from providers.connected_app_policy import ConnectedAppPolicyProvider
+from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
+from providers.run_as_user import ClientCredentialsRunAsUserProvider
+
+ORG = "orgB"
+BAN = "allow-connected-app-creation"
+
+
+def configure(provider: OrglinkProvider, orgs: dict[str, Any]) -> None:
+    provider.configure(ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink")))
+
+
+@pytest.fixture
+def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Both orgs configured in emulator mode; connected app creation allowed in orgB."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
+    salesforce.reset()
+    state_dir = str(emulator.state_dir)
+    configure(
+        ConnectedAppProvider(),
+        {alias: {"auth": "emulator", "state_dir": state_dir} for alias in ("orgA", ORG)},
+    )
+    allowed_before = emulator.admin.settings(ORG).get(BAN)
+    emulator.admin.set_setting(ORG, BAN, True)
+    yield emulator
+    emulator.admin.set_setting(ORG, BAN, allowed_before)
+    emulator.admin.clear_faults(ORG)
+    salesforce.reset()
+
+
+def app_inputs(**overrides: Any) -> dict[str, Any]:
+    return {
+        "org": ORG,
+        "api_name": "Orglink_Test_" + secrets.token_hex(4),
+        "contact_email": "ops@example.com",
+        "callback_urls": ["http://localhost:8081/callback"],
+        "scopes": ["api", "Perform requests at any time (refresh token, offline_access)"],
+        **overrides,
+    }
+
+
+def checked(
+    provider: OrglinkProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    result = provider.check(olds or {}, news)
+    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
+    return result.inputs
+
+
+def create(provider: OrglinkProvider, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    result = provider.create(checked(provider, news))
+    assert result.outs is not None
+    return result.id, result.outs
+
+
+def update(
+    provider: OrglinkProvider, id_: str, outs: dict[str, Any], news: dict[str, Any]
+) -> tuple[bool, dict[str, Any]]:
+    """diff, then update when it reports changes (as the engine does); returns (changed, outputs)."""
+    inputs = checked(provider, news, outs)
+    diff = provider.diff(id_, outs, inputs)
+    assert not diff.replaces, diff.replaces
+    if not diff.changes:
+        return False, outs
+    result = provider.update(id_, outs, inputs)
+    assert result.outs is not None
+    return True, result.outs
+
+
+def live(emulator: Any, name: str) -> dict[str, Any] | None:
+    return emulator.admin.get_component(ORG, "ConnectedApp", name)
+
+
+# -- ConnectedApp ---------------------------------------------------------------------------------
+
+
+def test_create_then_no_op_preview_makes_no_call(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs(refresh_token_rotation=True)
+    id_, outs = create(app, news)
+    component = live(env, news["api_name"])
+    assert component is not None
+    assert id_.startswith("0H4") and outs["app_id"] == id_
+    assert outs["scopes"] == ["Api", "RefreshToken"]
+    assert component["oauthConfig"]["isRefreshTokenRotationEnabled"] is True
+    assert component["oauthConfig"]["consumerKey"] == outs["consumer_key"]
+    # The generated secret is what the org holds, and only create ever sees it.
+    assert component["oauthConfig"]["consumerSecret"] == outs["consumer_secret"]
+    assert len(outs["consumer_secret"]) >= 32
+
+    env.admin.mark(ORG)
+    inputs = checked(app, news, outs)
+    assert app.diff(id_, outs, inputs).changes is False
+    counts = env.admin.counters(ORG)
+    assert sum(counts.values()) == 0, counts
+    app.delete(id_, outs)
+
+
+def test_in_place_update_keeps_key_secret_and_other_fields(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs()
+    id_, outs = create(app, news)
+    # Something another resource owns, to prove the update keeps it.
+    body = live(env, news["api_name"]) or {}
+    body["oauthPolicy"] = {"ipRelaxation": "BYPASS", "refreshTokenPolicy": "zero"}
+    env.admin.put_component(ORG, "ConnectedApp", news["api_name"], body)
+
+    changed, new_outs = update(
+        app, id_, outs, {**news, "label": "Carrier", "scopes": ["Api", "Web", "RefreshToken"]}
+    )
+    assert changed
+    component = live(env, news["api_name"]) or {}
+    assert component["label"] == "Carrier"
+    assert sorted(component["oauthConfig"]["scopes"]) == ["Api", "RefreshToken", "Web"]
+    assert component["oauthPolicy"]["ipRelaxation"] == "BYPASS"
+    assert component["oauthConfig"]["consumerKey"] == outs["consumer_key"]
+    assert component["oauthConfig"]["consumerSecret"] == outs["consumer_secret"]
+    assert new_outs["consumer_secret"] == outs["consumer_secret"]
+    assert new_outs["label"] == "Carrier"
+    app.delete(id_, new_outs)
+
+
+def test_replace_when_the_consumer_key_changes(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs(consumer_key="FirstKey" + secrets.token_hex(8))
+    id_, outs = create(app, news)
+    replaced = {**news, "consumer_key": "SecondKey" + secrets.token_hex(8)}
+    diff = app.diff(id_, outs, checked(app, replaced, outs))
+    assert diff.replaces == ["consumer_key"] and diff.delete_before_replace is True
+    app.delete(id_, outs)  # delete-before-replace, as the engine does
+    new_id, new_outs = create(app, replaced)
+    assert new_id != id_
+    assert (live(env, news["api_name"]) or {})["oauthConfig"]["consumerKey"] == replaced["consumer_key"]
+    app.delete(new_id, new_outs)
+
+
+def test_rename_keeps_the_app(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs()
+    id_, outs = create(app, news)
+    renamed = {**news, "api_name": news["api_name"] + "_2", "label": "Renamed"}
+    changed, new_outs = update(app, id_, outs, renamed)
+    assert changed
+    assert live(env, news["api_name"]) is None
+    component = live(env, renamed["api_name"]) or {}
+    assert component["label"] == "Renamed"
+    assert component["oauthConfig"]["consumerKey"] == outs["consumer_key"]
+    assert new_outs["app_id"] == id_ and new_outs["api_name"] == renamed["api_name"]
+    app.delete(id_, new_outs)
+    assert live(env, renamed["api_name"]) is None
+
+
+def test_refresh_shows_setup_changes_and_deletion(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs()
+    id_, outs = create(app, news)
+    body = live(env, news["api_name"]) or {}
+    body["label"] = "Changed in Setup"
+    body["oauthConfig"]["scopes"] = ["Api"]
+    body["oauthConfig"]["isPkceRequired"] = False
+    env.admin.put_component(ORG, "ConnectedApp", news["api_name"], body)
+
+    read = app.read(id_, outs)
+    assert read.id == id_ and read.outs is not None
+    assert read.outs["label"] == "Changed in Setup" and read.outs["scopes"] == ["Api"]
+    assert read.outs["pkce_required"] is False
+    assert read.outs["consumer_secret"] == outs["consumer_secret"]
+    # The next `up` puts the declared values back.
+    changed, restored = update(app, id_, read.outs, news)
+    assert changed and restored["scopes"] == ["Api", "RefreshToken"] and restored["pkce_required"] is True
+
+    env.admin.delete_component(ORG, "ConnectedApp", news["api_name"])
+    gone = app.read(id_, restored)
+    assert gone.id == ""
+    app.delete(id_, restored)  # deleting what is already gone is fine
+
+
+def test_creation_ban_names_both_ways_out_and_leaves_nothing(env: Any) -> None:
+    env.admin.set_setting(ORG, BAN, False)
+    app = ConnectedAppProvider()
+    news = app_inputs()
+    with pytest.raises(salesforce.SalesforceError) as err:
+        create(app, news)
+    message = str(err.value)
+    assert "adopt: true" in message and "app_type: external_client_app" in message
+    assert f"ConnectedApp '{news['api_name']}'" in message and "org 'orgB'" in message
+    assert err.value.status_code == "INSUFFICIENT_ACCESS"
+    assert live(env, news["api_name"]) is None
+
+
+def put_existing_app(emulator: Any, name: str, **oauth: Any) -> dict[str, Any]:
+    """An app made 'in Setup' before orglink manages it."""
+    body = {
+        "label": name,
+        "contactEmail": "setup@example.com",
+        "oauthConfig": {
+            "callbackUrl": "https://example.com/cb",
+            "consumerKey": "Existing" + secrets.token_hex(10),
+            "consumerSecret": "ExistingSecret" + secrets.token_hex(10),
+            "scopes": ["Api"],
+            **oauth,
+        },
+        "oauthPolicy": {"ipRelaxation": "BYPASS", "refreshTokenPolicy": "infinite"},
+    }
+    emulator.admin.put_component(ORG, "ConnectedApp", name, body)
+    return body
+
+
+def test_adopt_takes_over_and_releases_an_existing_app(env: Any) -> None:
+    env.admin.set_setting(ORG, BAN, False)  # adoption must work where creation is banned
+    app = ConnectedAppProvider()
+    news = app_inputs(adopt=True)
+    existing = put_existing_app(env, news["api_name"])
+    id_, outs = create(app, news)
+    assert id_.startswith("0H4")
+    assert outs["consumer_key"] == existing["oauthConfig"]["consumerKey"]
+    assert "consumer_secret" not in outs  # Salesforce never returns it
+    component = live(env, news["api_name"]) or {}
+    assert component["contactEmail"] == "ops@example.com"
+    assert component["oauthConfig"]["scopes"] == ["Api", "RefreshToken"]
+    assert component["oauthPolicy"]["ipRelaxation"] == "BYPASS"  # not ours: untouched
+    assert component["oauthConfig"]["consumerSecret"] == existing["oauthConfig"]["consumerSecret"]
+
+    app.delete(id_, outs)
+    assert live(env, news["api_name"]) is not None  # released, not deleted
+
+    _, outs = create(app, {**news, "delete_on_destroy": True})
+    app.delete(id_, outs)
+    assert live(env, news["api_name"]) is None
+
+
+def test_adopt_of_a_missing_app_says_so(env: Any) -> None:
+    with pytest.raises(salesforce.SalesforceError, match="no connected app .* to take over"):
+        create(ConnectedAppProvider(), app_inputs(adopt=True))
+
+
+def test_creating_over_an_existing_app_points_to_adopt(env: Any) -> None:
+    news = app_inputs()
+    put_existing_app(env, news["api_name"])
+    with pytest.raises(salesforce.SalesforceError, match="set `adopt: true`") as err:
+        create(ConnectedAppProvider(), news)
+    assert err.value.field == "api_name"
+    env.admin.delete_component(ORG, "ConnectedApp", news["api_name"])
+
+
+def test_duplicate_consumer_key_names_the_field(env: Any) -> None:
+    existing = put_existing_app(env, "Orglink_Existing_" + secrets.token_hex(4))
+    news = app_inputs(consumer_key=existing["oauthConfig"]["consumerKey"])
+    with pytest.raises(salesforce.SalesforceError) as err:
+        create(ConnectedAppProvider(), news)
+    assert err.value.field == "consumer_key" and err.value.status_code == "DUPLICATE_VALUE"
+    assert live(env, news["api_name"]) is None
+
+
+# -- policy, run-as user, profile assignment -----------------------------------------------------
+
+
+@pytest.fixture
+def made_app(env: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    app = ConnectedAppProvider()
+    id_, outs = create(app, app_inputs())
+    yield id_, outs
+    app.delete(id_, outs)
+
+
+def test_policy_lifecycle_restores_defaults(env: Any, made_app: tuple[str, dict[str, Any]]) -> None:
+    app_id, app_outs = made_app
+    name = app_outs["api_name"]
+    policy = ConnectedAppPolicyProvider()
+    news = {
+        "org": ORG,
+        "app": name,
+        "app_id": app_id,
+        "permitted_users": "AdminApprovedPreAuthorized",
+        "ip_relaxation": "BYPASS",
+        "refresh_token_policy": "infinite",
+        "session_timeout": "24h",
+    }
+    id_, outs = create(policy, news)
+    component = live(env, name) or {}
+    assert component["oauthConfig"]["isAdminApproved"] is True
+    assert component["oauthPolicy"] == {"ipRelaxation": "BYPASS", "refreshTokenPolicy": "infinite",
+                                        "isTokenExchangeFlowEnabled": False}  # fmt: skip
+    assert component["sessionPolicy"] == {"sessionTimeout": 1440}
+    assert update(policy, id_, outs, news)[0] is False
+
+    changed, outs = update(policy, id_, outs, {**news, "refresh_token_policy": "specific_lifetime:12:HOURS"})
+    assert (
+        changed
+        and (live(env, name) or {})["oauthPolicy"]["refreshTokenPolicy"] == "specific_lifetime:12:HOURS"
+    )
+
+    body = live(env, name) or {}
+    body["oauthPolicy"]["ipRelaxation"] = "ENFORCE"
+    env.admin.put_component(ORG, "ConnectedApp", name, body)
+    refreshed = policy.read(id_, outs)
+    assert refreshed.outs is not None and refreshed.outs["ip_relaxation"] == "ENFORCE"
+
+    policy.delete(id_, refreshed.outs)
+    component = live(env, name) or {}
+    assert component["oauthConfig"]["isAdminApproved"] is False
+    assert component["oauthPolicy"]["ipRelaxation"] == "ENFORCE"
+    assert component["oauthPolicy"]["refreshTokenPolicy"] == "infinite"
+    assert "sessionPolicy" not in component
+
+
+def test_run_as_user_lifecycle_and_checks(
+    env: Any, made_app: tuple[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, app_outs = made_app
+    name = app_outs["api_name"]
+    run_as = ClientCredentialsRunAsUserProvider()
+    base = {"org": ORG, "app": name}
+
+    with pytest.raises(salesforce.SalesforceError, match="no user with username") as err:
+        create(run_as, {**base, "username": "nobody@orgb.orglink.test"})
+    assert err.value.field == "username"
+    with pytest.raises(salesforce.SalesforceError, match="is inactive"):
+        create(run_as, {**base, "username": "inactive@orgb.orglink.test"})
+    assert not (live(env, name) or {})["oauthConfig"].get("isClientCredentialEnabled")
+
+    id_, outs = create(run_as, {**base, "username": "standard@orgb.orglink.test"})
+    assert "does not have API Only" in capsys.readouterr().err
+    changed, outs = update(run_as, id_, outs, {**base, "username": "integration@orgb.orglink.test"})
+    assert changed and "API Only" not in capsys.readouterr().err
+    oauth = (live(env, name) or {})["oauthConfig"]
+    assert oauth["isClientCredentialEnabled"] is True
+    assert oauth["oauthClientCredentialUser"] == "integration@orgb.orglink.test"
+
+    run_as.delete(id_, outs)
+    oauth = (live(env, name) or {})["oauthConfig"]
+    assert not oauth.get("isClientCredentialEnabled") and "oauthClientCredentialUser" not in oauth
+
+
+def access_rows(emulator: Any, app_id: str) -> list[dict[str, Any]]:
+    return emulator.admin.query(
+        ORG, f"SELECT Id, ParentId FROM SetupEntityAccess WHERE SetupEntityId = '{app_id}'"
+    )["records"]
+
+
+def test_profile_and_permission_set_assignments(env: Any, made_app: tuple[str, dict[str, Any]]) -> None:
+    app_id, app_outs = made_app
+    assign = ConnectedAppProfileAssignmentProvider()
+    base = {"org": ORG, "app": app_outs["api_name"], "app_id": app_id}
+
+    with pytest.raises(salesforce.SalesforceError, match="no profile 'Sys Admin'") as err:
+        create(assign, {**base, "profile": "Sys Admin"})
+    assert err.value.field == "profile"
+
+    profile_id, profile_outs = create(assign, {**base, "profile": "System Administrator"})
+    set_id, set_outs = create(assign, {**base, "permission_set": "Orglink_Integration_Access"})
+    assert {r["Id"] for r in access_rows(env, app_id)} == {profile_id, set_id}
+    assert assign.read(profile_id, profile_outs).id == profile_id
+
+    # Moving to another profile grants the new access and removes only the old one.
+    changed, profile_outs = update(assign, profile_id, profile_outs, {**base, "profile": "Standard User"})
+    assert changed and profile_outs["access_id"] != profile_id
+    assert {r["Id"] for r in access_rows(env, app_id)} == {profile_outs["access_id"], set_id}
+
+    assign.delete(set_id, set_outs)
+    assert {r["Id"] for r in access_rows(env, app_id)} == {profile_outs["access_id"]}
+    assign.delete(profile_outs["access_id"], profile_outs)
+    assert access_rows(env, app_id) == []
+    assert assign.read(profile_id, profile_outs).id == ""
+
+
+def test_pre_existing_access_is_adopted_and_kept(env: Any, made_app: tuple[str, dict[str, Any]]) -> None:
+    app_id, app_outs = made_app
+    assign = ConnectedAppProfileAssignmentProvider()
+    news = {"org": ORG, "app": app_outs["api_name"], "profile": "System Administrator"}
+    first_id, first_outs = create(assign, news)
+    second_id, second_outs = create(assign, news)  # someone else's access to the same app
+    assert second_id == first_id and second_outs["pre_existing"] is True
+    assign.delete(second_id, second_outs)
+    assert [r["Id"] for r in access_rows(env, app_id)] == [first_id]
+    assign.delete(first_id, first_outs)
+
+
+# -- the four together ----------------------------------------------------------------------------
+
+
+def test_concurrent_changes_to_one_app_lose_nothing(env: Any) -> None:
+    """All four resources apply to one app at the same time, round after round; every round's
+    values must all be in the app afterwards (metadata updates replace the whole component)."""
+    news = app_inputs()
+    name = news["api_name"]
+    app = ConnectedAppProvider()
+    app_id, app_outs = create(app, news)
+    part = {"org": ORG, "app": name, "app_id": app_id}
+    parts: dict[str, OrglinkProvider] = {
+        "policy": ConnectedAppPolicyProvider(),
+        "run_as": ClientCredentialsRunAsUserProvider(),
+        "assign": ConnectedAppProfileAssignmentProvider(),
+    }
+    states: dict[str, tuple[str, dict[str, Any]]] = {"app": (app_id, app_outs)}
+
+    users = ["standard@orgb.orglink.test", "integration@orgb.orglink.test"]
+
+    def wanted(round_: int) -> dict[str, dict[str, Any]]:
+        return {
+            "app": {**news, "label": f"Round {round_}"},
+            "policy": {**part, "ip_relaxation": ["ENFORCE", "BYPASS", "BYPASS_2FACTOR"][round_ % 3],
+                       "session_timeout": [15, 30, 60, 1440][round_ % 4]},
+            "run_as": {**part, "username": users[round_ % 2]},
+            "assign": {**part, "profile": ["Standard User", "System Administrator"][round_ % 2]},
+        }  # fmt: skip
+
+    def create_part(key: str, new: dict[str, Any]) -> None:
+        states[key] = create(parts[key], new)
+
+    def update_any(key: str, new: dict[str, Any]) -> None:
+        id_, old = states[key]
+        states[key] = (id_, update(parts.get(key, app), id_, old, new)[1])
+
+    first = wanted(1)
+    run_together({key: partial(create_part, key, first[key]) for key in parts})
+    for round_ in range(2, 8):
+        want = wanted(round_)
+        run_together({key: partial(update_any, key, new) for key, new in want.items()})
+        component = live(env, name) or {}
+        assert component["label"] == want["app"]["label"]
+        assert component["oauthPolicy"]["ipRelaxation"] == want["policy"]["ip_relaxation"]
+        assert component["sessionPolicy"]["sessionTimeout"] == want["policy"]["session_timeout"]
+        assert component["oauthConfig"]["oauthClientCredentialUser"] == want["run_as"]["username"]
+        assert component["oauthConfig"]["isClientCredentialEnabled"] is True
+        assert component["oauthConfig"]["scopes"] == ["Api", "RefreshToken"]
+        assert len(access_rows(env, app_id)) == 1
+
+    run_together({key: partial(parts[key].delete, *states[key]) for key in parts})
+    component = live(env, name) or {}
+    assert component["oauthPolicy"]["ipRelaxation"] == "ENFORCE" and "sessionPolicy" not in component
+    assert not component["oauthConfig"].get("isClientCredentialEnabled")
+    assert access_rows(env, app_id) == []
+    app.delete(*states["app"])
+
+
+def run_together(jobs: dict[str, Any]) -> None:
+    """Run the callables at the same moment on threads (the engine uses 4); re-raise any failure."""
+    start = threading.Barrier(len(jobs))
+    errors: dict[str, BaseException] = {}
+
+    def run(key: str, job: Any) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+            errors[key] = exc
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise AssertionError(errors)
+
+
+def test_app_replacement_reapplies_dependents(env: Any) -> None:
+    """A replaced app has a new record id: dependents passed `app_id` see a change and re-apply."""
+    app, policy, assign = (
+        ConnectedAppProvider(),
+        ConnectedAppPolicyProvider(),
+        ConnectedAppProfileAssignmentProvider(),
+    )
+    news = app_inputs(consumer_key="KeyOne" + secrets.token_hex(8))
+    app_id, app_outs = create(app, news)
+    pol_id, pol_outs = create(
+        policy, {"org": ORG, "app": news["api_name"], "app_id": app_id, "ip_relaxation": "BYPASS"}
+    )
+    acc_id, acc_outs = create(
+        assign, {"org": ORG, "app": news["api_name"], "app_id": app_id, "profile": "System Administrator"}
+    )
+
+    app.delete(app_id, app_outs)
+    new_id, new_outs = create(app, {**news, "consumer_key": "KeyTwo" + secrets.token_hex(8)})
+    part = {"org": ORG, "app": news["api_name"], "app_id": new_id}
+    changed, pol_outs = update(policy, pol_id, pol_outs, {**part, "ip_relaxation": "BYPASS"})
+    assert changed and (live(env, news["api_name"]) or {})["oauthPolicy"]["ipRelaxation"] == "BYPASS"
+    changed, acc_outs = update(assign, acc_id, acc_outs, {**part, "profile": "System Administrator"})
+    assert changed and [r["Id"] for r in access_rows(env, new_id)] == [acc_outs["access_id"]]
+    assign.delete(acc_outs["access_id"], acc_outs)
+    policy.delete(pol_id, pol_outs)
+    app.delete(new_id, new_outs)
