@@ -734,6 +734,20 @@ _ZEEP_SETTINGS = zeep.Settings(strict=False, xsd_ignore_sequence_order=True)
 METADATA_BATCH = 10  # the Metadata API's CRUD calls take at most 10 components
 
 
+class _MetadataTransport(zeep.transports.Transport):
+    """zeep's transport on the org's session, failing clearly on an HTTP error without a SOAP body.
+
+    zeep handles a SOAP fault (HTTP 500 with XML) itself, but crashes on a plain-text error page
+    such as a 503 from a load balancer; such an answer becomes an HTTPError, which is retried.
+    """
+
+    def post(self, address: str, message: Any, headers: Any) -> requests.Response:
+        response: requests.Response = super().post(address, message, headers)
+        if response.status_code >= 400 and not response.content.lstrip().startswith(b"<"):
+            response.raise_for_status()
+        return response
+
+
 def _metadata_wsdl() -> zeep.wsdl.Document:
     """The Metadata WSDL, parsed once per process (it takes most of a second)."""
     global _wsdl_document
@@ -772,7 +786,7 @@ class OrgClient:
         self.sf = self._rest_client()
         self._zeep = zeep.Client(
             _metadata_wsdl(),
-            transport=zeep.transports.Transport(session=self._session),
+            transport=_MetadataTransport(session=self._session),
             settings=_ZEEP_SETTINGS,
         )
         self._metadata = self._zeep.create_service(

@@ -303,8 +303,11 @@ def test_policy_lifecycle_restores_defaults(env: Any, made_app: tuple[str, dict[
     id_, outs = create(policy, news)
     component = live(env, name) or {}
     assert component["oauthConfig"]["isAdminApproved"] is True
-    assert component["oauthPolicy"] == {"ipRelaxation": "BYPASS", "refreshTokenPolicy": "infinite",
-                                        "isTokenExchangeFlowEnabled": False}  # fmt: skip
+    assert component["oauthPolicy"] == {
+        "ipRelaxation": "BYPASS",
+        "refreshTokenPolicy": "infinite",
+        "isTokenExchangeFlowEnabled": False,
+    }
     assert component["sessionPolicy"] == {"sessionTimeout": 1440}
     assert update(policy, id_, outs, news)[0] is False
 
@@ -423,11 +426,14 @@ def test_concurrent_changes_to_one_app_lose_nothing(env: Any) -> None:
     def wanted(round_: int) -> dict[str, dict[str, Any]]:
         return {
             "app": {**news, "label": f"Round {round_}"},
-            "policy": {**part, "ip_relaxation": ["ENFORCE", "BYPASS", "BYPASS_2FACTOR"][round_ % 3],
-                       "session_timeout": [15, 30, 60, 1440][round_ % 4]},
+            "policy": {
+                **part,
+                "ip_relaxation": ["ENFORCE", "BYPASS", "BYPASS_2FACTOR"][round_ % 3],
+                "session_timeout": [15, 30, 60, 1440][round_ % 4],
+            },
             "run_as": {**part, "username": users[round_ % 2]},
             "assign": {**part, "profile": ["Standard User", "System Administrator"][round_ % 2]},
-        }  # fmt: skip
+        }
 
     def create_part(key: str, new: dict[str, Any]) -> None:
         states[key] = create(parts[key], new)

@@ -1,0 +1,464 @@
+"""The Salesforce access layer against the emulator: every auth mode, CA bundles, retries of
+transient faults within a bounded time, one re-login on an expired session, metadata helpers,
+and errors that keep Salesforce's code without leaking credentials. Nothing is mocked; the only
+stand-in is a tiny `sf` script, because the Salesforce CLI is not installed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from providers import salesforce
+from providers.connected_app import ConnectedAppProvider
+from providers.connected_app_policy import ConnectedAppPolicyProvider
+from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
+from providers.run_as_user import ClientCredentialsRunAsUserProvider
+
+ORG = "orgB"
+BAN = "allow-connected-app-creation"
+TRANSIENT = [
+    "503",
+    "UNKNOWN_EXCEPTION",
+    "REQUEST_LIMIT_EXCEEDED",
+    "ALREADY_IN_PROCESS",
+    "UNABLE_TO_LOCK_ROW",
+    "reset",
+]
+
+
+@pytest.fixture
+def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
+    salesforce.reset()
+    salesforce.configure_orgs({ORG: emulator_connection(emulator)})
+    allowed_before = emulator.admin.settings(ORG).get(BAN)
+    emulator.admin.set_setting(ORG, BAN, True)
+    yield emulator
+    emulator.admin.clear_faults(ORG)
+    emulator.admin.clear_faults("login")
+    emulator.admin.set_setting(ORG, BAN, allowed_before)
+    salesforce.reset()
+
+
+def emulator_connection(emulator: Any) -> dict[str, Any]:
+    return {"auth": "emulator", "state_dir": str(emulator.state_dir)}
+
+
+def app_inputs(**overrides: Any) -> dict[str, Any]:
+    return {
+        "org": ORG,
+        "api_name": "Orglink_Access_" + secrets.token_hex(4),
+        "contact_email": "ops@example.com",
+        "callback_urls": ["http://localhost"],
+        "scopes": ["api", "refresh_token"],
+        **overrides,
+    }
+
+
+def create(provider: Any, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    checked = provider.check({}, news)
+    assert checked.failures == []
+    result = provider.create(checked.inputs)
+    return result.id, result.outs
+
+
+def delta(emulator: Any, org: str = ORG) -> dict[str, int]:
+    return {k: v for k, v in emulator.admin.counters(org).items() if v}
+
+
+# -- retries and sessions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+def test_transient_metadata_faults_are_retried(env: Any, fault: str) -> None:
+    salesforce.org(ORG)  # logged in before the faults start
+    env.admin.mark(ORG)
+    env.admin.inject_fault(ORG, "metadata", fault, count=2)
+    app = ConnectedAppProvider()
+    id_, outs = create(app, app_inputs())
+    assert env.admin.get_component(ORG, "ConnectedApp", outs["api_name"]) is not None
+    counts = delta(env)
+    assert counts["metadata.read"] + counts.get("metadata.write", 0) >= 2 + 4  # the 2 failures were retried
+    app.delete(id_, outs)
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+def test_transient_rest_faults_are_retried(env: Any, fault: str) -> None:
+    client = salesforce.org(ORG)
+    env.admin.inject_fault(ORG, "rest", fault, count=2)
+    users = client.query("SELECT Id FROM User WHERE Username = 'integration@orgb.orglink.test'")
+    assert len(users) == 1
+
+
+def test_transient_login_fault_is_retried(env: Any) -> None:
+    env.admin.inject_fault(ORG, "soap_login", "503", count=2)
+    assert salesforce.org(ORG).query("SELECT Id FROM Organization")
+
+
+def test_a_permanent_fault_fails_in_bounded_time_with_the_code(
+    env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "1.5")
+    salesforce.reset()
+    salesforce.configure_orgs({ORG: emulator_connection(env)})
+    salesforce.org(ORG)
+    env.admin.inject_fault(ORG, "metadata", "UNABLE_TO_LOCK_ROW", count=1000)
+    news = app_inputs()
+    started = time.monotonic()
+    with pytest.raises(salesforce.SalesforceError) as err:
+        create(ConnectedAppProvider(), news)
+    assert time.monotonic() - started < 10
+    text = str(err.value)
+    assert err.value.status_code == "UNABLE_TO_LOCK_ROW"
+    assert f"ConnectedApp '{news['api_name']}' in org 'orgB'" in text
+    assert "retry" in capsys.readouterr().err  # progress lines say what is retried
+    env.admin.clear_faults(ORG)
+    assert env.admin.get_component(ORG, "ConnectedApp", news["api_name"]) is None
+    # Once the cause is gone the same create converges.
+    id_, outs = create(ConnectedAppProvider(), news)
+    ConnectedAppProvider().delete(id_, outs)
+
+
+def test_expired_session_is_renewed_once_for_metadata_and_rest(env: Any) -> None:
+    client = salesforce.org(ORG)
+    env.admin.mark(ORG)
+    env.admin.expire_sessions(ORG)
+    app = ConnectedAppProvider()
+    id_, outs = create(app, app_inputs())  # Metadata API: SOAP fault INVALID_SESSION_ID
+    assert delta(env).get("soap_login.write") == 1
+    env.admin.expire_sessions(ORG)
+    assert client.query("SELECT Id FROM Organization")  # REST: 401 INVALID_SESSION_ID
+    assert delta(env).get("soap_login.write") == 2
+    app.delete(id_, outs)
+
+
+def test_threads_share_one_login_and_one_renewal(env: Any) -> None:
+    import threading
+
+    env.admin.mark(ORG)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            salesforce.org(ORG).query("SELECT Id FROM Organization")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and delta(env).get("soap_login.write") == 1
+    env.admin.expire_sessions(ORG)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and delta(env).get("soap_login.write") == 2
+
+
+# -- metadata helpers ------------------------------------------------------------------------------
+
+
+def test_metadata_helpers_batch_and_keep_status_codes(env: Any) -> None:
+    client = salesforce.org(ORG)
+    names = [f"Orglink_Batch_{secrets.token_hex(3)}_{i}" for i in range(12)]
+    components = [
+        {
+            "fullName": n,
+            "label": n,
+            "contactEmail": "a@b.co",
+            "oauthConfig": {"callbackUrl": "http://localhost", "scopes": ["Api"]},
+        }
+        for n in names[:11]
+    ]
+    env.admin.mark(ORG)
+    created = client.create_metadata("ConnectedApp", components)
+    assert [r.success for r in created] == [True] * 11
+    read = client.read_metadata("ConnectedApp", names)
+    assert delta(env) == {"metadata.write": 2, "metadata.read": 2}  # batches of 10
+    assert all(read[n] is not None for n in names[:11]) and read[names[11]] is None
+    assert read[names[0]]["oauthConfig"]["scopes"] == ["Api"]
+
+    again = client.create_metadata("ConnectedApp", components[:1])[0]
+    assert not again.success and again.problems[0].status_code == "DUPLICATE_VALUE"
+    assert client.upsert_component("ConnectedApp", {**components[1], "label": "Upserted"}) is False
+    assert client.read_component("ConnectedApp", names[1])["label"] == "Upserted"
+    client.rename_component("ConnectedApp", names[2], names[11])
+    assert client.read_component("ConnectedApp", names[11]) is not None
+    with pytest.raises(salesforce.SalesforceError) as err:
+        client.update_component(
+            "ConnectedApp",
+            {**components[3], "oauthPolicy": {"ipRelaxation": "Relaxed", "refreshTokenPolicy": "zero"}},
+        )
+    assert "Relaxed" in err.value.message
+    listed = {p["fullName"] for p in client.list_metadata("ConnectedApp")}
+    assert set(names) - {names[2]} <= listed
+    for name in set(names) - {names[2]}:
+        assert client.delete_component("ConnectedApp", name) is True
+    assert client.delete_component("ConnectedApp", names[2]) is False
+
+
+# -- auth modes ------------------------------------------------------------------------------------
+
+
+def org_entry(emulator: Any) -> dict[str, Any]:
+    return dict(emulator.orgs[ORG])
+
+
+def test_password_auth_with_login_url_and_ca_bundle(env: Any) -> None:
+    org = org_entry(env)
+    salesforce.configure_orgs(
+        {
+            "b": {
+                "auth": "password",
+                "username": org["admin_username"],
+                "password": org["admin_password"],
+                "login_url": org["login_url"],
+                "ca_bundle": org["ca_bundle"],
+            }
+        }
+    )
+    assert salesforce.org("b").query("SELECT Id FROM Organization")[0]["Id"][:15] == org["org_id"][:15]
+
+
+def test_wrong_password_names_the_code_and_hides_the_password(
+    env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = org_entry(env)
+    wrong = "Wr0ngPassw0rd" + secrets.token_hex(4)
+    salesforce.configure_orgs(
+        {
+            "b": {
+                "auth": "password",
+                "username": org["admin_username"],
+                "password": wrong,
+                "security_token": "Tok3n" + secrets.token_hex(4),
+                "login_url": org["login_url"],
+                "ca_bundle": org["ca_bundle"],
+            }
+        }
+    )
+    with pytest.raises(salesforce.SalesforceError) as err:
+        salesforce.org("b")
+    assert err.value.status_code == "INVALID_LOGIN" and "org 'b'" in str(err.value)
+    assert wrong not in str(err.value) and wrong not in capsys.readouterr().err
+
+
+def test_untrusted_certificate_says_to_set_ca_bundle(env: Any, tmp_path: Path) -> None:
+    other_ca = tmp_path / "other-ca.pem"
+    other_ca.write_text(make_key_and_certificate()[1])
+    salesforce.configure_orgs({ORG: {**emulator_connection(env), "ca_bundle": str(other_ca)}})
+    with pytest.raises(salesforce.SalesforceError) as err:
+        salesforce.org(ORG)
+    assert err.value.status_code == "TLS_ERROR" and "ca_bundle" in str(err.value)
+
+
+def test_unreachable_login_url_fails_in_bounded_time(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "1")
+    salesforce.configure_orgs(
+        {
+            "x": {
+                "auth": "password",
+                "username": "a@b.co",
+                "password": "pw",
+                "login_url": "https://127.0.0.1:9",
+            }
+        }
+    )
+    started = time.monotonic()
+    with pytest.raises(salesforce.SalesforceError) as err:
+        salesforce.org("x")
+    assert err.value.status_code == "CONNECTION_ERROR" and time.monotonic() - started < 10
+
+
+def admin_session(emulator: Any) -> str:
+    """A session id from a login made by simple-salesforce (which trusts only REQUESTS_CA_BUNDLE)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REQUESTS_CA_BUNDLE", emulator.ca_bundle)
+        return str(emulator.login(ORG).session_id)
+
+
+def test_access_token_auth_and_its_expiry(env: Any) -> None:
+    org = org_entry(env)
+    session_id = admin_session(env)
+    salesforce.configure_orgs(
+        {
+            "b": {
+                "auth": "access_token",
+                "access_token": session_id,
+                "instance_url": org["instance_url"],
+                "ca_bundle": org["ca_bundle"],
+            }
+        }
+    )
+    client = salesforce.org("b")
+    assert client.query("SELECT Id FROM Organization")
+    env.admin.expire_sessions(ORG)
+    with pytest.raises(salesforce.SalesforceError, match="access token has expired"):
+        client.query("SELECT Id FROM Organization")
+
+
+def test_client_credentials_auth_through_an_app_orglink_made(env: Any) -> None:
+    app = ConnectedAppProvider()
+    app_id, app_outs = create(app, app_inputs())
+    run_as = ClientCredentialsRunAsUserProvider()
+    ra_id, ra_outs = create(
+        run_as, {"org": ORG, "app": app_outs["api_name"], "username": "admin@orgb.orglink.test"}
+    )
+    org = org_entry(env)
+    salesforce.configure_orgs(
+        {
+            ORG: emulator_connection(env),
+            "cc": {
+                "auth": "client_credentials",
+                "consumer_key": app_outs["consumer_key"],
+                "consumer_secret": app_outs["consumer_secret"],
+                "login_url": org["login_url"],
+                "ca_bundle": org["ca_bundle"],
+            },
+        }
+    )
+    assert salesforce.org("cc").query("SELECT Id FROM Organization")
+    salesforce.configure_orgs(
+        {
+            ORG: emulator_connection(env),
+            "cc": {
+                "auth": "client_credentials",
+                "consumer_key": app_outs["consumer_key"],
+                "consumer_secret": "WrongSecret123",
+                "login_url": org["login_url"],
+                "ca_bundle": org["ca_bundle"],
+            },
+        }
+    )
+    with pytest.raises(salesforce.SalesforceError) as err:
+        salesforce.org("cc")
+    assert err.value.status_code == "invalid_client" and "WrongSecret123" not in str(err.value)
+    run_as.delete(ra_id, ra_outs)
+    app.delete(app_id, app_outs)
+
+
+def make_key_and_certificate() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink jwt")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_jwt_bearer_auth_through_an_app_orglink_made(env: Any, tmp_path: Path) -> None:
+    key_pem, cert_pem = make_key_and_certificate()
+    app, policy, assign = (
+        ConnectedAppProvider(),
+        ConnectedAppPolicyProvider(),
+        ConnectedAppProfileAssignmentProvider(),
+    )
+    app_id, app_outs = create(app, app_inputs(certificate=cert_pem))
+    part = {"org": ORG, "app": app_outs["api_name"], "app_id": app_id}
+    pol_id, pol_outs = create(policy, {**part, "permitted_users": "AdminApprovedPreAuthorized"})
+    acc_id, acc_outs = create(assign, {**part, "profile": "System Administrator"})
+    org = org_entry(env)
+    key_file = tmp_path / "jwt.key"
+    key_file.write_text(key_pem)
+    for private_key in (key_pem, str(key_file)):
+        salesforce.configure_orgs(
+            {
+                ORG: emulator_connection(env),
+                "jwt": {
+                    "auth": "jwt",
+                    "consumer_key": app_outs["consumer_key"],
+                    "username": org["admin_username"],
+                    "private_key": private_key,
+                    "login_url": org["login_url"],
+                    "ca_bundle": org["ca_bundle"],
+                },
+            }
+        )
+        assert salesforce.org("jwt").query("SELECT Id FROM Organization")
+    salesforce.configure_orgs(
+        {
+            ORG: emulator_connection(env),
+            "jwt": {
+                "auth": "jwt",
+                "consumer_key": app_outs["consumer_key"],
+                "username": org["admin_username"],
+                "private_key": "not a key",
+                "login_url": org["login_url"],
+            },
+        }
+    )
+    with pytest.raises(salesforce.SalesforceError, match="not a PEM RSA private key"):
+        salesforce.org("jwt")
+    assign.delete(acc_id, acc_outs)
+    policy.delete(pol_id, pol_outs)
+    app.delete(app_id, app_outs)
+
+
+def test_sfdx_auth_reads_sf_org_display(env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = org_entry(env)
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ["PATH"])
+    salesforce.configure_orgs(
+        {"cli": {"auth": "sfdx", "username": "my-org-alias", "ca_bundle": org["ca_bundle"]}}
+    )
+    if not any((Path(p) / "sf").exists() for p in os.environ["PATH"].split(os.pathsep)):
+        with pytest.raises(salesforce.SalesforceError, match="Salesforce CLI"):
+            salesforce.org("cli")
+    # A stand-in for the CLI printing what `sf org display --json` prints.
+    result = {
+        "status": 0,
+        "result": {
+            "accessToken": admin_session(env),
+            "instanceUrl": org["instance_url"],
+            "username": org["admin_username"],
+        },
+    }
+    script = tmp_path / "sf"
+    script.write_text(
+        f"#!/bin/sh\n[ \"$5\" = my-org-alias ] || exit 1\ncat <<'EOF'\n{json.dumps(result)}\nEOF\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    salesforce.reset()
+    salesforce.configure_orgs(
+        {"cli": {"auth": "sfdx", "username": "my-org-alias", "ca_bundle": org["ca_bundle"]}}
+    )
+    assert salesforce.org("cli").query("SELECT Id FROM Organization")
+
+
+def test_changed_configuration_drops_the_cached_client(env: Any) -> None:
+    first = salesforce.org(ORG)
+    assert salesforce.org(ORG) is first
+    salesforce.configure_orgs({ORG: emulator_connection(env)})
+    assert salesforce.org(ORG) is first  # same settings: same client
+    salesforce.configure_orgs({ORG: {**emulator_connection(env), "api_version": "64.0"}})
+    assert salesforce.org(ORG) is not first
