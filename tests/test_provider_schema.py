@@ -443,3 +443,18 @@ def test_generated_credentials_are_valid_and_distinct() -> None:
 def test_salesforce_error_names_everything() -> None:
     err = salesforce.SalesforceError("orgB", "ConnectedApp 'X'", "consumer_key", "DUPLICATE_VALUE", "taken")
     assert str(err) == "ConnectedApp 'X' in org 'orgB' (field 'consumer_key'): DUPLICATE_VALUE: taken"
+
+
+def test_reference_docs_come_from_the_schemas() -> None:
+    from providers import docs
+
+    text = docs.render()
+    for kind in (
+        "ConnectedApp",
+        "ConnectedAppPolicy",
+        "ConnectedAppProfileAssignment",
+        "ClientCredentialsRunAsUser",
+    ):
+        assert f"## {kind}\n" in text
+        assert f"`pulumi-python:dynamic/salesforce:{kind}`" in text
+    assert "| `session_timeout` | integer |" in text and "`oauthPolicy.ipRelaxation`" in text
