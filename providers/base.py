@@ -28,7 +28,7 @@ class OrglinkProvider(ResourceProvider):
     # check and diff never call Salesforce: a preview with no changes makes no API request.
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = self.schema.check(news)
+        inputs, failures = self.schema.check(whole_numbers(news))
         failures += failures_for_alias(inputs.get("org"), salesforce.configured_aliases())
         if not failures:
             failures += self.check_more(_olds, inputs)
@@ -62,12 +62,28 @@ class OrglinkProvider(ResourceProvider):
 
     @staticmethod
     def plain(props: dict[str, Any]) -> dict[str, Any]:
-        """Inputs with any secret wrappers removed."""
-        return {key: unwrap_secret(value) for key, value in props.items() if not key.startswith("__")}
+        """Inputs with any secret wrappers removed (and whole numbers as int, see whole_numbers)."""
+        return {key: whole_numbers(unwrap_secret(v)) for key, v in props.items() if not key.startswith("__")}
 
     @staticmethod
     def log(message: str, warning: bool = False) -> None:
         salesforce.pulumi_log(message, warning)
+
+
+def whole_numbers(value: Any) -> Any:
+    """1440.0 -> 1440, also inside lists and dicts.
+
+    The engine carries every number as a float, so an `int` the program passed (a session timeout,
+    a key size) reaches the provider as 1440.0, which xsd:int and the validators reject.
+    No Salesforce input orglink manages is fractional.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    return value
 
 
 def resource_options(
