@@ -1,0 +1,160 @@
+"""ExternalClientAppRunAsUser: turns on an External Client App's client-credentials flow for one user.
+
+On an ECA the flow needs two switches (reference section 3): ``isClientCredentialsFlowEnabled`` in
+the global OAuth settings **and** in the OAuth policies, plus the policies'
+``clientCredentialsFlowUser`` (a username). This resource owns exactly those three elements; each
+component is changed by read, merge, write under its lock, so the app and policy resources editing
+the same components at the same time lose nothing. The user is checked first (exists, active; a
+warning without API Only), as ``ClientCredentialsRunAsUser`` does for a connected app, whose inputs
+and outputs this mirrors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+
+from . import salesforce, values
+from .app_part import app_field, app_id_field, previous_values_field
+from .base import resource_options
+from .eca_app import GLOBAL_TYPE, POLICY_TYPE, find_part_name, part_name
+from .eca_policy import EcaPolicyPart, policy_name_field
+from .run_as_user import ClientCredentialsRunAsUserProvider
+from .schema import Field, Schema, flag, org_field
+
+
+class ExternalClientAppRunAsUserArgs(TypedDict, total=False):
+    org: pulumi.Input[str]
+    app: pulumi.Input[str]
+    app_id: pulumi.Input[str]
+    username: pulumi.Input[str]
+    enabled: pulumi.Input[bool]
+
+
+GLOBAL_FLAG = "isClientCredentialsFlowEnabled"
+# previous_values key of the global settings' flag (the schema's fields are the policy's).
+GLOBAL_PREVIOUS = "global_enabled"
+
+_CONNECTED_APP_USERNAME = ClientCredentialsRunAsUserProvider.schema.field("username")
+
+SCHEMA = Schema(
+    kind="ExternalClientAppRunAsUser",
+    component_type=POLICY_TYPE,
+    description=(
+        "The client credentials flow of an External Client App and the user it runs as "
+        "(global OAuth settings and OAuth policies)."
+    ),
+    notes=(
+        "Turns the flow on in both the global OAuth settings and the policies, as Salesforce requires.",
+        "Deleting it puts back what the app had before (for a new app: the flow off, no user).",
+    ),
+    fields=(
+        org_field(),
+        app_field("External Client App"),
+        app_id_field(),
+        Field(
+            "username",
+            "string",
+            "Username of the active user the client credentials flow runs as (ideally API Only).",
+            path="clientCredentialsFlowUser",
+            required=True,
+            validate=_CONNECTED_APP_USERNAME.validate,
+        ),
+        flag(
+            "enabled",
+            GLOBAL_FLAG,
+            "Enable Client Credentials Flow (false keeps the user but turns the flow off).",
+            default=True,
+        ),
+        previous_values_field(),
+        policy_name_field(),
+    ),
+)
+
+
+class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
+    schema = SCHEMA
+
+    def validate_live(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> None:
+        # The same checks as for a connected app: the user exists, is active, warn without API Only.
+        ClientCredentialsRunAsUserProvider().validate_live(client, inputs)
+
+    def _apply(self, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
+        # Global switch first: with only the policy on, the flow still fails, never half-works.
+        global_before = self._set_global_flag(inputs, bool(inputs.get("enabled", True)))
+        before = super()._apply(inputs, doing)
+        before[GLOBAL_PREVIOUS] = global_before
+        return before
+
+    def _restore(self, state: dict[str, Any]) -> bool:
+        restored = super()._restore(state)
+        previous = (state.get("previous_values") or {}).get(GLOBAL_PREVIOUS)
+        try:
+            self._set_global_flag(state, bool(previous))
+        except salesforce.SalesforceError as err:
+            if err.status_code != "NOT_FOUND":
+                raise
+            return False
+        return restored
+
+    def _set_global_flag(self, state: dict[str, Any], enabled: bool) -> bool:
+        """Set the global settings' flag; return what it was. The certificate etc. are kept as read."""
+        before = {"value": False}
+
+        def change(component: dict[str, Any]) -> dict[str, Any]:
+            before["value"] = values.boolean(component.get(GLOBAL_FLAG, False))
+            component[GLOBAL_FLAG] = enabled
+            return component
+
+        try:
+            salesforce.modify_component(
+                state["org"], GLOBAL_TYPE, part_name("global", state["app"]), change, self.describe(state)
+            )
+        except salesforce.SalesforceError as err:
+            # An app made outside orglink names its parts its own way: look the component up.
+            found = find_part_name(salesforce.org(state["org"]), GLOBAL_TYPE, state["app"])
+            if err.status_code != "NOT_FOUND" or not found:
+                raise
+            salesforce.modify_component(state["org"], GLOBAL_TYPE, found, change, self.describe(state))
+        return before["value"]
+
+    def _outputs(
+        self, inputs: dict[str, Any], component: dict[str, Any] | None, previous: dict[str, Any]
+    ) -> dict[str, Any]:
+        outs = super()._outputs(inputs, component, previous)
+        if component is not None and outs.get("enabled"):
+            # The flow works only with both switches on: show a global switch turned off in Setup.
+            client = salesforce.org(inputs["org"])
+            glob = client.read_component(GLOBAL_TYPE, part_name("global", inputs["app"])) or {}
+            outs["enabled"] = values.boolean(glob.get(GLOBAL_FLAG, False))
+        return outs
+
+
+class ExternalClientAppRunAsUser(
+    pulumi.dynamic.Resource, module="salesforce", name="ExternalClientAppRunAsUser"
+):
+    """Client credentials run-as user of an External Client App.
+
+    Type token: ``pulumi-python:dynamic/salesforce:ExternalClientAppRunAsUser``.
+    """
+
+    org: pulumi.Output[str]
+    app: pulumi.Output[str]
+    username: pulumi.Output[str]
+    enabled: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: ExternalClientAppRunAsUserArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
+        props.update(args)
+        super().__init__(
+            ExternalClientAppRunAsUserProvider(),
+            resource_name,
+            props,
+            resource_options(opts, SCHEMA.secret_outputs),
+        )

@@ -1,0 +1,159 @@
+"""Shared by the tests/test_provider_eca_*.py files: the configured emulator and the engine's calls.
+
+The providers are called directly, as the engine would (check, diff, create, read, update, delete),
+against the emulator over real HTTPS. Nothing is mocked. REQUESTS_CA_BUNDLE is removed: the
+providers must trust the emulator through the connection's own CA bundle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from pulumi.dynamic import Config, ConfigureRequest
+
+from providers import salesforce
+from providers.base import OrglinkProvider
+from providers.eca_app import ExternalClientAppProvider
+
+ORG = "orgB"
+SECRET_SETTING = "enable-client-secret-in-rest-api"
+HEADER = "ExternalClientApplication"
+GLOBAL = "ExtlClntAppGlobalOauthSettings"
+OAUTH = "ExtlClntAppOauthSettings"
+POLICY = "ExtlClntAppOauthConfigurablePolicies"
+USERS = {
+    "admin": "admin@orgb.orglink.test",
+    "integration": "integration@orgb.orglink.test",
+    "standard": "standard@orgb.orglink.test",
+    "inactive": "inactive@orgb.orglink.test",
+}
+
+
+def configure(provider: OrglinkProvider, orgs: dict[str, Any]) -> None:
+    provider.configure(ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink")))
+
+
+@pytest.fixture
+def eca_env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """orgA and orgB configured in emulator mode; consumer secrets readable through REST in orgB."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
+    salesforce.reset()
+    state_dir = str(emulator.state_dir)
+    configure(
+        ExternalClientAppProvider(),
+        {alias: {"auth": "emulator", "state_dir": state_dir} for alias in ("orgA", ORG)},
+    )
+    before = emulator.admin.settings(ORG).get(SECRET_SETTING)
+    emulator.admin.set_setting(ORG, SECRET_SETTING, True)
+    yield emulator
+    emulator.admin.set_setting(ORG, SECRET_SETTING, before)
+    emulator.admin.clear_faults(ORG)
+    salesforce.reset()
+
+
+def make_certificate() -> tuple[str, str]:
+    """(PEM, private key PEM) of a self-signed certificate valid for a year."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink eca test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), private.decode()
+
+
+def app_inputs(**overrides: Any) -> dict[str, Any]:
+    return {
+        "org": ORG,
+        "api_name": "Orglink_Eca_" + secrets.token_hex(4),
+        "contact_email": "ops@example.com",
+        "callback_urls": ["http://localhost:8081/callback"],
+        "scopes": ["api", "Perform requests at any time (refresh token, offline_access)"],
+        **overrides,
+    }
+
+
+def checked(
+    provider: OrglinkProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    result = provider.check(olds or {}, news)
+    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
+    return result.inputs
+
+
+def create(provider: OrglinkProvider, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    result = provider.create(checked(provider, news))
+    assert result.outs is not None
+    return result.id, result.outs
+
+
+def update(
+    provider: OrglinkProvider, id_: str, outs: dict[str, Any], news: dict[str, Any]
+) -> tuple[bool, dict[str, Any]]:
+    """diff, then update when it reports changes (as the engine does); returns (changed, outputs)."""
+    inputs = checked(provider, news, outs)
+    diff = provider.diff(id_, outs, inputs)
+    assert not diff.replaces, diff.replaces
+    if not diff.changes:
+        return False, outs
+    result = provider.update(id_, outs, inputs)
+    assert result.outs is not None
+    return True, result.outs
+
+
+def component(emulator: Any, mtype: str, name: str) -> dict[str, Any]:
+    """A stored component as the org holds it (secrets included), {} when it does not exist."""
+    return emulator.admin.get_component(ORG, mtype, name) or {}
+
+
+def policy_of(emulator: Any, app: str) -> dict[str, Any]:
+    return component(emulator, POLICY, f"{app}_oauthPlcy")
+
+
+def access_rows(emulator: Any, app_id: str) -> list[dict[str, Any]]:
+    return emulator.admin.query(
+        ORG, f"SELECT Id, ParentId FROM SetupEntityAccess WHERE SetupEntityId = '{app_id}'"
+    )["records"]
+
+
+def run_together(jobs: dict[str, Callable[[], Any]]) -> None:
+    """Run the callables at the same moment on threads (the engine uses 4); re-raise any failure."""
+    start = threading.Barrier(len(jobs))
+    errors: dict[str, BaseException] = {}
+
+    def run(key: str, job: Callable[[], Any]) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+            errors[key] = exc
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise AssertionError(errors)
