@@ -1,0 +1,205 @@
+"""NamedCredential: Org A's secured endpoint to Org B (Metadata API type ``NamedCredential``).
+
+A ``SecuredEndpoint`` named credential: the URL of Org B's My Domain, authenticated by an external
+credential. Apex in Org A then calls ``callout:<api_name>/services/data/...`` and Salesforce adds
+the OAuth token. This resource owns the whole component.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+
+from . import salesforce, values
+from .base import OrglinkProvider, resource_options
+from .owned_component import create_or_take_over, delete_if_present
+from .schema import Field, Schema, flag, org_field
+
+METADATA_TYPE = "NamedCredential"
+
+
+class NamedCredentialArgs(TypedDict, total=False):
+    org: pulumi.Input[str]
+    api_name: pulumi.Input[str]
+    label: pulumi.Input[str]
+    url: pulumi.Input[str]
+    external_credential: pulumi.Input[str]
+    callout_enabled: pulumi.Input[bool]
+    generate_authorization_header: pulumi.Input[bool]
+    allow_merge_fields_in_header: pulumi.Input[bool]
+    allow_merge_fields_in_body: pulumi.Input[bool]
+
+
+def _status_to_salesforce(enabled: bool) -> str:
+    return "Enabled" if enabled else "Disabled"
+
+
+def _status_from_salesforce(wire: Any) -> bool:
+    return str(wire) != "Disabled"
+
+
+SCHEMA = Schema(
+    kind="NamedCredential",
+    component_type=METADATA_TYPE,
+    description="A secured-endpoint named credential (Setup > Named Credentials).",
+    notes=(
+        "Point `external_credential` at an ExternalCredential's `api_name` output so it is created first.",
+    ),
+    fields=(
+        org_field(),
+        Field(
+            "api_name",
+            "string",
+            "API name of the named credential: Apex calls `callout:<api_name>/...`.",
+            path="fullName",
+            required=True,
+            replaces=True,
+            validate=values.api_name,
+        ),
+        Field(
+            "label",
+            "string",
+            "Label shown in Setup (default: the API name with spaces).",
+            path="label",
+            validate=values.non_empty_text,
+        ),
+        Field(
+            "url",
+            "string",
+            "The endpoint: Org B's My Domain URL, e.g. https://acme.my.salesforce.com.",
+            required=True,
+            validate=values.https_url,
+        ),
+        Field(
+            "external_credential",
+            "string",
+            "API name of the external credential that authenticates the callouts.",
+            required=True,
+            validate=values.api_name,
+        ),
+        Field(
+            "callout_enabled",
+            "boolean",
+            "Enabled for Callouts (false stops every callout through it).",
+            path="calloutStatus",
+            default=True,
+            validate=values.boolean,
+            to_salesforce=_status_to_salesforce,
+            from_salesforce=_status_from_salesforce,
+            absent_value=True,
+        ),
+        flag(
+            "generate_authorization_header",
+            "generateAuthorizationHeader",
+            "Generate Authorization Header (the OAuth token is sent as a Bearer header).",
+            default=True,
+        ),
+        flag("allow_merge_fields_in_header", "allowMergeFieldsInHeader", "Allow Formulas in HTTP Header."),
+        flag("allow_merge_fields_in_body", "allowMergeFieldsInBody", "Allow Formulas in HTTP Body."),
+    ),
+)
+
+
+def build_component(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The whole NamedCredential component for these (checked) inputs."""
+    component = SCHEMA.write({}, inputs)
+    component["label"] = inputs.get("label") or inputs["api_name"].replace("_", " ")
+    component["namedCredentialType"] = "SecuredEndpoint"
+    component["namedCredentialParameters"] = [
+        {"parameterName": "Url", "parameterType": "Url", "parameterValue": inputs["url"]},
+        {
+            "parameterName": "ExternalCredential",
+            "parameterType": "Authentication",
+            "externalCredential": inputs["external_credential"],
+        },
+    ]
+    return component
+
+
+def read_component(component: dict[str, Any]) -> dict[str, Any]:
+    """Inputs as the org has them (the inverse of build_component)."""
+    out = SCHEMA.read(component)
+    raw = component.get("namedCredentialParameters") or []
+    for param in raw if isinstance(raw, list) else [raw]:
+        if param.get("parameterType") == "Url":
+            out["url"] = param.get("parameterValue")
+        elif param.get("parameterType") == "Authentication":
+            out["external_credential"] = param.get("externalCredential")
+    out["type"] = component.get("namedCredentialType")
+    return {key: value for key, value in out.items() if value is not None}
+
+
+class NamedCredentialProvider(OrglinkProvider):
+    schema = SCHEMA
+
+    def describe(self, props: dict[str, Any]) -> str:
+        return f"NamedCredential '{props.get('api_name') or '?'}'"
+
+    def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
+        if "label" not in inputs and isinstance(inputs.get("api_name"), str):
+            inputs["label"] = inputs["api_name"].replace("_", " ")
+        return []
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.plain(props)
+        try:
+            client = salesforce.org(inputs["org"])
+            with salesforce.component_lock(client.alias, METADATA_TYPE, inputs["api_name"]):
+                create_or_take_over(client, METADATA_TYPE, build_component(inputs), read_component, self.log)
+                outs = self._outputs(client, inputs)
+        except salesforce.SalesforceError as err:
+            raise self.fail(inputs, err) from None
+        return CreateResult(f"{inputs['org']}/{inputs['api_name']}", outs or {})
+
+    def _outputs(self, client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
+        component = client.read_component(METADATA_TYPE, state["api_name"])
+        if component is None:
+            return None
+        return {**read_component(component), "org": client.alias}
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        state = self.plain(props)
+        try:
+            outs = self._outputs(salesforce.org(state["org"]), state)
+        except salesforce.SalesforceError as err:
+            raise self.fail(state, err) from None
+        return ReadResult(id_, outs) if outs is not None else ReadResult("", {})
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        new = self.plain(news)
+        try:
+            client = salesforce.org(new["org"])
+            with salesforce.component_lock(client.alias, METADATA_TYPE, new["api_name"]):
+                self.log(f"{client.alias}: updating NamedCredential {new['api_name']}")
+                client.update_component(METADATA_TYPE, build_component(new))
+                outs = self._outputs(client, new)
+        except salesforce.SalesforceError as err:
+            raise self.fail(new, err) from None
+        return UpdateResult(outs or {})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        state = self.plain(props)
+        try:
+            delete_if_present(salesforce.org(state["org"]), METADATA_TYPE, state["api_name"], self.log)
+        except salesforce.SalesforceError as err:
+            raise self.fail(state, err) from None
+
+
+class NamedCredential(pulumi.dynamic.Resource, module="salesforce", name="NamedCredential"):
+    """A named credential. Type token: ``pulumi-python:dynamic/salesforce:NamedCredential``."""
+
+    org: pulumi.Output[str]
+    api_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    external_credential: pulumi.Output[str]
+
+    def __init__(
+        self, resource_name: str, args: NamedCredentialArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
+        props.update(args)
+        super().__init__(
+            NamedCredentialProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
+        )
