@@ -1,0 +1,458 @@
+"""OrgToOrgIntegration: one Salesforce org (Org A) calling another (Org B), as one Pulumi component.
+
+Wiring (the reason this component exists):
+- Org A's Certificate (the org makes the key pair) -> Org B's app `certificate` (digital signatures);
+- Org B's app consumer key and secret -> Org A's PrincipalCredential (client id and secret);
+- Org B's token URL -> Org A's ExternalCredential `token_url`; Org B's My Domain -> NamedCredential `url`;
+- a Verification after everything else proves the integration works.
+
+Org B's side is chosen by ``app_type``. Today only ``connected_app`` exists; an External Client App
+builder (issue 7) only has to return an :class:`OrgBApp` and register in ``ORG_B_BUILDERS``.
+
+Naming (so two stacks on the same orgs never collide): every object's API name is
+``<api_name>_<name_suffix>``, where ``api_name`` defaults to the integration's ``name`` made an API
+name ("CarrierAPI App" -> ``CarrierAPI_App``) and ``name_suffix`` defaults to the stack name
+(``local-assess`` -> ``local_assess``). The Org B app's label is ``<name> (<stack>)``. Set
+``name_suffix: ""`` to use the bare names (e.g. in production, where one stack owns the orgs).
+Objects: Org B ConnectedApp ``<base>``; Org A Certificate, ExternalCredential and NamedCredential
+``<base>``, named principal ``OrgB``, permission set ``<base>_Access``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from . import values
+from .certificate import Certificate
+from .connected_app import SCHEMA as CONNECTED_APP_SCHEMA
+from .connected_app import ConnectedApp
+from .connected_app_policy import SCHEMA as POLICY_SCHEMA
+from .connected_app_policy import ConnectedAppPolicy
+from .external_credential import ExternalCredential
+from .named_credential import NamedCredential
+from .principal_access import PrincipalAccess
+from .principal_credential import PrincipalCredential
+from .profile_assignment import ConnectedAppProfileAssignment
+from .run_as_user import ClientCredentialsRunAsUser
+from .verification import Verification
+
+CONFIG_KEY = "orglink:integrations"
+ORGS_KEY = "orglink:orgs"
+APP_TYPES = ("connected_app",)
+PLANNED_APP_TYPES = ("external_client_app",)
+FLOWS = {"client_credentials": "ClientCredentialsClientSecret",
+         "client_credentials_basic": "ClientCredentialsClientSecretBasic"}  # fmt: skip
+VERIFY_MODES = ("required", "report", "off")
+PRINCIPAL_NAME = "OrgB"
+MAX_BASE_LENGTH = 70  # room for "_Access" within Salesforce's 80-character API names
+GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+
+# Keys of `app` and `policy` the integration sets itself (wired or derived from the names).
+WIRED_APP_KEYS = frozenset({"org", "api_name", "certificate"})
+WIRED_POLICY_KEYS = frozenset({"org", "app", "app_id"})
+
+
+class IntegrationConfigError(ValueError):
+    """A mistake in the stack config; the message starts with the config key to fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Options, parsed and validated from the stack config
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntegrationOptions:
+    name: str  # "CarrierAPI App": the app's label
+    api_name: str  # "CarrierAPI_App": base of every API name, before the suffix
+    name_suffix: str  # "local": keeps two stacks on the same orgs apart ("" = none)
+    stack: str
+    app_type: str = "connected_app"
+    org_a: str = "orgA"
+    org_b: str = "orgB"
+    org_b_url: str | None = None
+    flow: str = "client_credentials"
+    certificate: Mapping[str, Any] = field(default_factory=dict)
+    use_certificate: bool = True
+    app: Mapping[str, Any] = field(default_factory=dict)
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    run_as_user: str | None = None
+    profiles: tuple[str, ...] = ()
+    permission_sets: tuple[str, ...] = ()
+    principal_permission_set: str | None = None
+    verify: str = "required"
+    verify_timeout_s: int = 600
+
+    @property
+    def base_name(self) -> str:
+        return f"{self.api_name}_{self.name_suffix}" if self.name_suffix else self.api_name
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.stack})" if self.name_suffix else self.name
+
+    @property
+    def access_permission_set(self) -> str:
+        return self.principal_permission_set or f"{self.base_name}_Access"
+
+    @property
+    def output_prefix(self) -> str:
+        """Stack outputs of the 2nd, 3rd... integration: `<api_name lowercased>_consumer_key`, ..."""
+        return self.api_name.lower() + "_"
+
+
+def api_name_from(text: str) -> str:
+    """'CarrierAPI App' -> 'CarrierAPI_App'; 'local-assess' -> 'local_assess'."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+    if name and not name[0].isalpha():
+        name = "X" + name
+    return name
+
+
+def parse_integrations(raw: Any, stack: str) -> list[IntegrationOptions]:
+    """The value of `orglink:integrations` -> options; IntegrationConfigError names the bad key."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise IntegrationConfigError(f"{CONFIG_KEY}: is not valid JSON/YAML") from None
+    if raw is None:
+        raise IntegrationConfigError(
+            f"{CONFIG_KEY}: is missing; add at least one integration to the stack file"
+        )
+    if isinstance(raw, Mapping):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise IntegrationConfigError(f"{CONFIG_KEY}: must be a list of integrations (at least one)")
+    parsed = [_parse_one(item, f"{CONFIG_KEY}[{index}]", stack) for index, item in enumerate(raw)]
+    seen: dict[str, int] = {}
+    for index, options in enumerate(parsed):
+        if options.api_name.lower() in seen:
+            raise IntegrationConfigError(
+                f"{CONFIG_KEY}[{index}].name: '{options.name}' gives the same API names as "
+                f"{CONFIG_KEY}[{seen[options.api_name.lower()]}]; give one of them another name or api_name"
+            )
+        seen[options.api_name.lower()] = index
+    return parsed
+
+
+_KNOWN_KEYS = (
+    "name", "api_name", "name_suffix", "app_type", "org_a", "org_b", "org_b_url", "flow", "certificate",
+    "use_certificate", "app", "policy", "run_as_user", "profiles", "permission_sets",
+    "principal_permission_set", "verify", "verify_timeout_s",
+)  # fmt: skip
+
+
+def _parse_one(item: Any, where: str, stack: str) -> IntegrationOptions:
+    if not isinstance(item, Mapping):
+        raise IntegrationConfigError(f"{where}: must be an object with at least `name`")
+    unknown = sorted(set(item) - set(_KNOWN_KEYS))
+    if unknown:
+        raise IntegrationConfigError(
+            f"{where}.{unknown[0]}: is not an integration setting; valid settings: {', '.join(_KNOWN_KEYS)}"
+        )
+
+    def get(key: str, rule: Callable[[Any], Any], default: Any = None) -> Any:
+        value = item.get(key)
+        if value is None:
+            return default
+        try:
+            return rule(value)
+        except ValueError as exc:
+            raise IntegrationConfigError(f"{where}.{key}: {exc}") from None
+
+    name = get("name", values.non_empty_text)
+    if name is None:
+        raise IntegrationConfigError(
+            f"{where}.name: is required, e.g. `name: CarrierAPI App` (the app's label)"
+        )
+    api_name = get("api_name", values.api_name) or _derived_api_name(name, f"{where}.name")
+    suffix = get("name_suffix", values.text, api_name_from(stack))
+    if suffix:
+        suffix = _derived_api_name(suffix, f"{where}.name_suffix")
+    if len(f"{api_name}_{suffix}") > MAX_BASE_LENGTH:
+        raise IntegrationConfigError(
+            f"{where}.api_name: '{api_name}_{suffix}' is longer than {MAX_BASE_LENGTH} characters; "
+            "choose a shorter api_name or name_suffix"
+        )
+    options = IntegrationOptions(
+        name=name,
+        api_name=api_name,
+        name_suffix=suffix,
+        stack=stack,
+        app_type=get("app_type", _app_type, "connected_app"),
+        org_a=get("org_a", values.non_empty_text, "orgA"),
+        org_b=get("org_b", values.non_empty_text, "orgB"),
+        org_b_url=get("org_b_url", values.https_url),
+        flow=get("flow", values.one_of(FLOWS), "client_credentials"),
+        certificate=get("certificate", _certificate_options, {}),
+        use_certificate=get("use_certificate", values.boolean, True),
+        app=get("app", _settings(CONNECTED_APP_SCHEMA.inputs, WIRED_APP_KEYS), {}),
+        policy=get("policy", _settings(POLICY_SCHEMA.inputs, WIRED_POLICY_KEYS), {}),
+        run_as_user=get("run_as_user", values.email),
+        profiles=tuple(get("profiles", values.string_list, [])),
+        permission_sets=tuple(get("permission_sets", values.string_list, [])),
+        principal_permission_set=get("principal_permission_set", values.api_name),
+        verify=get("verify", values.one_of(VERIFY_MODES), "required"),
+        verify_timeout_s=get("verify_timeout_s", values.integer, 600),
+    )
+    if options.org_a == options.org_b:
+        raise IntegrationConfigError(f"{where}.org_b: must name another org than org_a ('{options.org_a}')")
+    if options.verify != "off" and not options.run_as_user:
+        raise IntegrationConfigError(
+            f"{where}.run_as_user: the client credentials flow needs a run-as user in Org B "
+            "(its username, ideally an API-only integration user)"
+        )
+    return options
+
+
+def _derived_api_name(text: str, where: str) -> str:
+    name = api_name_from(text)
+    try:
+        return str(values.api_name(name))
+    except ValueError as exc:
+        raise IntegrationConfigError(f"{where}: cannot make an API name from '{text}': {exc}") from None
+
+
+def _app_type(value: Any) -> str:
+    chosen = values.text(value)
+    if chosen in APP_TYPES:
+        return chosen
+    if chosen in PLANNED_APP_TYPES:
+        raise ValueError(
+            f"'{chosen}' is not available yet (External Client Apps arrive with issue 7); "
+            "use app_type: connected_app, or adopt an existing connected app with app: {adopt: true}"
+        )
+    raise ValueError(f"'{chosen}' is not an app type; use one of: {', '.join(APP_TYPES)}")
+
+
+def _certificate_options(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be an object: {key_size: 2048} or {existing: <Unique Name>}")
+    allowed = {"existing", "key_size", "label"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ValueError(f"'{unknown[0]}' is not a certificate setting; use existing, key_size or label")
+    return dict(value)
+
+
+def _settings(inputs: tuple[Any, ...], wired: frozenset[str]) -> Callable[[Any], dict[str, Any]]:
+    """A settings object whose keys must be inputs of the resource (values are checked by it)."""
+    allowed = sorted(spec.name for spec in inputs if spec.name not in wired)
+
+    def validate(value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"must be an object with any of: {', '.join(allowed)}")
+        for key in value:
+            if key in wired:
+                raise ValueError(f"'{key}' is set by the integration itself; remove it")
+            if key not in allowed:
+                raise ValueError(f"'{key}' is not a setting here; valid: {', '.join(allowed)}")
+        return dict(value)
+
+    return validate
+
+
+# ---------------------------------------------------------------------------------------------
+# Org B's My Domain, from the org connections (known at preview, no API call)
+# ---------------------------------------------------------------------------------------------
+
+
+def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
+    """Org B's My Domain URL: `instance_url`, the emulator's orgs.json, or a My Domain `login_url`."""
+    settings = (orgs or {}).get(alias) if isinstance(orgs, Mapping) else None
+    if not isinstance(settings, Mapping):
+        raise IntegrationConfigError(
+            f"{ORGS_KEY}.{alias}: is missing; add the org's connection "
+            f"(`pulumi config set --path '{ORGS_KEY}.{alias}.auth' <mode>`)"
+        )
+    if settings.get("instance_url"):
+        return str(settings["instance_url"]).rstrip("/")
+    if settings.get("auth") == "emulator" and settings.get("state_dir"):
+        orgs_file = project_dir / str(settings["state_dir"]) / "orgs.json"
+        try:
+            org = json.loads(orgs_file.read_text())[settings.get("emulator_org") or alias]
+            return str(org["instance_url"]).rstrip("/")
+        except (OSError, ValueError, KeyError, TypeError):
+            raise IntegrationConfigError(
+                f"{ORGS_KEY}.{alias}.state_dir: cannot read org '{alias}' from {orgs_file}; "
+                "start the emulator first (make emulator-start)"
+            ) from None
+    login_url = str(settings.get("login_url") or "")
+    if login_url.startswith("https://") and not any(host in login_url for host in GENERIC_LOGIN_HOSTS):
+        return login_url.rstrip("/")
+    raise IntegrationConfigError(
+        f"{ORGS_KEY}.{alias}.instance_url: is needed to know Org B's My Domain "
+        "(e.g. https://acme.my.salesforce.com), or set the integration's org_b_url"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Org B's side: one builder per app type
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrgBApp:
+    """What Org A's side needs from Org B's app, whatever kind of app it is."""
+
+    consumer_key: pulumi.Output[str]
+    consumer_secret: pulumi.Output[str]
+    app_id: pulumi.Output[str]
+    resources: list[pulumi.Resource]
+
+
+def _args(settings: Mapping[str, Any], **wired: Any) -> Any:
+    """Resource inputs: the user's settings, then what the integration wires (which wins)."""
+    return {**settings, **wired}
+
+
+def build_connected_app(
+    options: IntegrationOptions, certificate_pem: pulumi.Output[str] | None, parent: pulumi.Resource
+) -> OrgBApp:
+    child = pulumi.ResourceOptions(parent=parent)
+    name = options.base_name
+    wired: dict[str, Any] = {"org": options.org_b, "api_name": name}
+    if certificate_pem is not None:
+        wired["certificate"] = certificate_pem
+    app = ConnectedApp(f"{name}-app", _args({"label": options.label, **options.app}, **wired), child)
+    part = {"org": options.org_b, "app": app.api_name, "app_id": app.app_id}
+    policy = ConnectedAppPolicy(f"{name}-policy", _args(options.policy, **part), child)
+    resources: list[pulumi.Resource] = [app, policy]
+    if options.run_as_user:
+        run_as = _args({}, **part, username=options.run_as_user)
+        resources.append(ClientCredentialsRunAsUser(f"{name}-run-as", run_as, child))
+    # Access needs `permitted_users: AdminApprovedPreAuthorized`, which the policy sets.
+    after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[policy])
+    for profile in options.profiles:
+        access = _args({}, **part, profile=profile)
+        resources.append(
+            ConnectedAppProfileAssignment(f"{name}-profile-{api_name_from(profile)}", access, after_policy)
+        )
+    for permission_set in options.permission_sets:
+        access = _args({}, **part, permission_set=permission_set)
+        resources.append(
+            ConnectedAppProfileAssignment(f"{name}-permset-{permission_set}", access, after_policy)
+        )
+    return OrgBApp(app.consumer_key, app.consumer_secret, app.app_id, resources)
+
+
+OrgBBuilder = Callable[[IntegrationOptions, "pulumi.Output[str] | None", pulumi.Resource], OrgBApp]
+ORG_B_BUILDERS: dict[str, OrgBBuilder] = {"connected_app": build_connected_app}
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+
+
+class OrgToOrgIntegration(pulumi.ComponentResource):
+    """Org A calls Org B: certificate, Org B app, Org A credentials and a verification."""
+
+    consumer_key: pulumi.Output[str]
+    consumer_secret: pulumi.Output[str]
+    token_url: pulumi.Output[str]
+    named_credential: pulumi.Output[str]
+    certificate_fingerprint: pulumi.Output[str]
+    certificate_expires: pulumi.Output[str]
+    verification: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self, options: IntegrationOptions, org_b_url: str, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("orglink:index:OrgToOrgIntegration", options.base_name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        name = options.base_name
+        token_url = f"{org_b_url}/services/oauth2/token"
+
+        certificate = Certificate(f"{name}-certificate", self._certificate_args(options), child)
+        org_b = ORG_B_BUILDERS[options.app_type](
+            options, certificate.certificate if options.use_certificate else None, self
+        )
+        external = ExternalCredential(
+            f"{name}-external-credential",
+            {"org": options.org_a, "api_name": name, "label": options.label,
+             "variant": FLOWS[options.flow], "token_url": token_url, "principal_name": PRINCIPAL_NAME},
+            child,
+        )  # fmt: skip
+        principal = PrincipalCredential(
+            f"{name}-principal-credential",
+            {"org": options.org_a, "external_credential": external.api_name,
+             "principal_name": external.principal_name, "variant": FLOWS[options.flow],
+             "client_id": org_b.consumer_key, "client_secret": org_b.consumer_secret},
+            child,
+        )  # fmt: skip
+        named = NamedCredential(
+            f"{name}-named-credential",
+            {"org": options.org_a, "api_name": name, "label": options.label, "url": org_b_url,
+             "external_credential": external.api_name},
+            child,
+        )  # fmt: skip
+        access = PrincipalAccess(
+            f"{name}-principal-access",
+            {"org": options.org_a, "permission_set": options.access_permission_set,
+             "label": f"{options.label} access", "principal": external.principal},
+            child,
+        )  # fmt: skip
+        everything = [certificate, *org_b.resources, external, principal, named, access]
+        self.verification = self._verification(
+            options, org_b, token_url, named, certificate, principal, everything
+        )
+
+        self.consumer_key = org_b.consumer_key
+        self.consumer_secret = pulumi.Output.secret(org_b.consumer_secret)
+        self.token_url = pulumi.Output.from_input(token_url)
+        self.named_credential = named.api_name
+        self.certificate_fingerprint = certificate.fingerprint_sha256
+        self.certificate_expires = certificate.expires
+        self.register_outputs(
+            {"consumer_key": self.consumer_key, "token_url": self.token_url,
+             "named_credential": self.named_credential, "verification": self.verification}
+        )  # fmt: skip
+
+    @staticmethod
+    def _certificate_args(options: IntegrationOptions) -> Any:
+        args: dict[str, Any] = {"org": options.org_a}
+        if options.certificate.get("existing"):
+            args["existing"] = options.certificate["existing"]
+        else:
+            args.update(api_name=options.base_name, label=options.certificate.get("label") or options.label)
+            if options.certificate.get("key_size"):
+                args["key_size"] = options.certificate["key_size"]
+        return args
+
+    def _verification(
+        self,
+        options: IntegrationOptions,
+        org_b: OrgBApp,
+        token_url: str,
+        named: NamedCredential,
+        certificate: Certificate,
+        principal: PrincipalCredential,
+        everything: list[pulumi.Resource],
+    ) -> pulumi.Output[dict[str, Any]]:
+        if options.verify == "off":
+            return pulumi.Output.from_input(
+                {"ok": False, "flow": options.flow, "detail": "verification is turned off (verify: off)"}
+            )
+        verification = Verification(
+            f"{options.base_name}-verification",
+            {"org_a": options.org_a, "org_b": options.org_b, "flow": "client_credentials",
+             "token_url": token_url, "consumer_key": org_b.consumer_key,
+             "consumer_secret": org_b.consumer_secret, "named_credential": named.api_name,
+             "timeout_s": options.verify_timeout_s, "required": options.verify == "required",
+             # Prove it again when any of these change: another app, certificate or credentials.
+             "triggers": pulumi.Output.all(org_b.app_id, certificate.fingerprint_sha256,
+                                           principal.credentials_hash, options.run_as_user or "")},
+            pulumi.ResourceOptions(parent=self, depends_on=everything),
+        )  # fmt: skip
+        return pulumi.Output.all(verification.ok, verification.flow, verification.detail).apply(
+            lambda parts: {"ok": bool(parts[0]), "flow": options.flow, "detail": parts[2]}
+        )
