@@ -18,7 +18,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
 from .base import OrglinkProvider
-from .schema import Field, set_path
+from .schema import Field, as_declared, set_path
 
 
 def app_field(kind: str = "connected app") -> Field:
@@ -102,7 +102,11 @@ class AppPartProvider(OrglinkProvider):
             for spec in self.schema.component_fields:
                 # None means the element was absent: write its absence, not the schema default.
                 value = restore.get(spec.name)
-                set_path(component, spec.path or "", None if value is None else spec.to_salesforce(value))
+                set_path(
+                    component,
+                    spec.path or "",
+                    None if value is None else spec.to_salesforce(as_declared(spec, value)),
+                )
             return component
 
         try:

@@ -217,7 +217,7 @@ class Schema:
             value = inputs.get(spec.name, None if spec.computed or spec.write_only else spec.default)
             if value is None and (spec.computed or spec.write_only):
                 continue  # chosen by the provider or Salesforce: keep what the component has
-            wire = None if value is None else spec.to_salesforce(value)
+            wire = None if value is None else spec.to_salesforce(as_declared(spec, value))
             set_path(component, spec.path or "", wire)
         return component
 
@@ -246,6 +246,13 @@ class Schema:
             if value is not None:
                 out[spec.name] = value
         return out
+
+
+def as_declared(spec: Field, value: Any) -> Any:
+    """Numbers cross the engine as doubles (1440 arrives as 1440.0); xsd:int wants 1440."""
+    if spec.type == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 # ---------------------------------------------------------------------------------------------

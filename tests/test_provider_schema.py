@@ -458,3 +458,12 @@ def test_reference_docs_come_from_the_schemas() -> None:
         assert f"## {kind}\n" in text
         assert f"`pulumi-python:dynamic/salesforce:{kind}`" in text
     assert "| `session_timeout` | integer |" in text and "`oauthPolicy.ipRelaxation`" in text
+
+
+def test_numbers_that_crossed_the_engine_are_written_as_integers() -> None:
+    # The engine hands numbers back as doubles; the Metadata API's xsd:int refuses "1440.0".
+    from providers.connected_app_policy import SCHEMA as POLICY_SCHEMA
+
+    component = POLICY_SCHEMA.write({}, {"session_timeout": 1440.0})
+    assert component["sessionPolicy"]["sessionTimeout"] == 1440
+    assert isinstance(component["sessionPolicy"]["sessionTimeout"], int)
