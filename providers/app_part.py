@@ -72,14 +72,15 @@ class AppPartProvider(OrglinkProvider):
         try:
             client = salesforce.org(inputs["org"])
             self.validate_live(client, inputs)
-            previous = self._apply(inputs, "setting")
+            previous, written = self._apply(inputs, "setting")
         except salesforce.SalesforceError as err:
             raise self.fail(inputs, err) from None
-        outs = self._outputs(inputs, self._read_live(inputs), previous)
+        outs = self._outputs(inputs, written, previous)
         return CreateResult(f"{inputs['org']}/{self.component_name(inputs)}/{self.schema.kind}", outs)
 
-    def _apply(self, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
-        """Write our fields into the live component; return the values they had before."""
+    def _apply(self, inputs: dict[str, Any], doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Write our fields into the live component; return the values they had before and the
+        component as written (its outputs need no second read)."""
         before: dict[str, Any] = {}
 
         def merge(component: dict[str, Any]) -> dict[str, Any]:
@@ -87,10 +88,10 @@ class AppPartProvider(OrglinkProvider):
             return self.schema.write(component, inputs)
 
         self.log(f"{inputs['org']}: {doing} {self.describe(inputs)}")
-        salesforce.modify_component(
+        written = salesforce.modify_component(
             inputs["org"], self.component_type(), self.component_name(inputs), merge, self.describe(inputs)
         )
-        return before
+        return before, written
 
     def _restore(self, state: dict[str, Any]) -> bool:
         """Put the remembered values back; False when the component no longer exists."""
@@ -161,13 +162,12 @@ class AppPartProvider(OrglinkProvider):
             if moved and old.get("app") != new.get("app") and self._exists(old):
                 # Moved to another app that also exists: leave the old app as it was.
                 self._restore(old)
+            before, written = self._apply(new, "setting" if moved else "updating")
             if moved:
-                previous = self._apply(new, "setting")
-            else:
-                self._apply(new, "updating")
+                previous = before
         except salesforce.SalesforceError as err:
             raise self.fail(new, err) from None
-        return UpdateResult(self._outputs(new, self._read_live(new), previous))
+        return UpdateResult(self._outputs(new, written, previous))
 
     def _exists(self, state: dict[str, Any]) -> bool:
         return self._read_live(state) is not None

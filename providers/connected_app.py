@@ -294,14 +294,31 @@ class ConnectedAppProvider(OrglinkProvider):
                     secret = self._adopt(client, inputs)
                 else:
                     secret = self._create_new(client, inputs)
-                outs = self._outputs(client, inputs, secret)
         except salesforce.SalesforceError as err:
             raise self.fail(inputs, err) from None
-        if not outs:
-            raise salesforce.SalesforceError(
-                alias, self.describe(inputs), None, "NOT_FOUND", "the app was saved but cannot be read back"
-            )
+        outs = self._outputs_after_create(client, inputs, secret)
         return CreateResult(outs["app_id"] or f"{alias}/{name}", outs)
+
+    def _outputs_after_create(
+        self, client: salesforce.OrgClient, inputs: dict[str, Any], secret: str | None
+    ) -> dict[str, Any]:
+        """Outputs read back from the org. The app exists now, so a failing read must not fail the
+        create (Pulumi would forget an app that exists): fall back to what was written."""
+        try:
+            outs = self._outputs(client, inputs, secret)
+            if outs:
+                return outs
+        except salesforce.SalesforceError as err:
+            self.log(
+                f"{client.alias}: created {self.describe(inputs)} but could not read it back: {err}", True
+            )
+        outs = {k: v for k, v in inputs.items() if k not in CREDENTIAL_FIELDS}
+        outs.update(app_id="", org=client.alias)
+        if secret:
+            outs["consumer_secret"] = secret
+        if inputs.get("consumer_key"):
+            outs["consumer_key"] = inputs["consumer_key"]
+        return outs
 
     def _create_new(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
         name = inputs["api_name"]
@@ -314,7 +331,7 @@ class ConnectedAppProvider(OrglinkProvider):
                 f"a connected app '{name}' already exists; set `adopt: true` to manage it, "
                 "or choose another api_name",
             )
-        key = inputs.get("consumer_key") or values.generate_credential()
+        key = inputs.setdefault("consumer_key", values.generate_credential())
         secret = inputs.get("consumer_secret") or values.generate_credential()
         component = SCHEMA.write({}, {**inputs, "consumer_key": key, "consumer_secret": secret})
         self.log(f"{client.alias}: creating ConnectedApp {name}")
