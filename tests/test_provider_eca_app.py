@@ -253,3 +253,19 @@ def test_existing_app_is_not_taken_over(eca_env: Any) -> None:
         create(app, news)
     assert err.value.field == "api_name"
     app.delete(id_, outs)
+
+
+def test_the_secret_never_reaches_logs_or_errors(eca_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    app = ExternalClientAppProvider()
+    news = app_inputs()
+    id_, outs = create(app, news)
+    _, outs = update(app, id_, outs, {**news, "credential_generation": 3})
+    app.read(id_, outs)
+    eca_env.admin.inject_fault(ORG, "connect", "503", count=1)
+    eca_env.admin.set_setting(ORG, SECRET_SETTING, False)
+    with pytest.raises(salesforce.SalesforceError) as err:
+        update(app, id_, outs, {**news, "credential_generation": 4})
+    app.delete(id_, outs)
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err, str(err.value)):
+        assert outs["consumer_secret"] not in text
