@@ -80,12 +80,12 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
         # The same checks as for a connected app: the user exists, is active, warn without API Only.
         ClientCredentialsRunAsUserProvider().validate_live(client, inputs)
 
-    def _apply(self, inputs: dict[str, Any], doing: str) -> dict[str, Any]:
+    def _apply(self, inputs: dict[str, Any], doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
         # Global switch first: with only the policy on, the flow still fails, never half-works.
         global_before = self._set_global_flag(inputs, bool(inputs.get("enabled", True)))
-        before = super()._apply(inputs, doing)
+        before, written = super()._apply(inputs, doing)
         before[GLOBAL_PREVIOUS] = global_before
-        return before
+        return before, written
 
     def _restore(self, state: dict[str, Any]) -> bool:
         restored = super()._restore(state)
