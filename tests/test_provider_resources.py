@@ -511,3 +511,21 @@ def test_app_replacement_reapplies_dependents(env: Any) -> None:
     assign.delete(acc_outs["access_id"], acc_outs)
     policy.delete(pol_id, pol_outs)
     app.delete(new_id, new_outs)
+
+
+def test_secrets_stay_out_of_logs_and_errors(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    app = ConnectedAppProvider()
+    given_secret = "GivenSecret" + secrets.token_hex(12)
+    news = app_inputs(consumer_secret=given_secret)
+    id_, outs = create(app, news)
+    assert outs["consumer_secret"] == given_secret
+    update(app, id_, outs, {**news, "label": "Other"})
+    app.read(id_, outs)
+    clash = app_inputs(consumer_key=outs["consumer_key"], consumer_secret=given_secret)
+    with pytest.raises(salesforce.SalesforceError) as err:
+        create(app, clash)
+    app.delete(id_, outs)
+    shown = capsys.readouterr()
+    password = env.orgs[ORG]["admin_password"]
+    for text in (shown.out, shown.err, str(err.value)):
+        assert given_secret not in text and password not in text
