@@ -196,12 +196,12 @@ def test_metadata_helpers_batch_and_keep_status_codes(env: Any) -> None:
     read = client.read_metadata("ConnectedApp", names)
     assert delta(env) == {"metadata.write": 2, "metadata.read": 2}  # batches of 10
     assert all(read[n] is not None for n in names[:11]) and read[names[11]] is None
-    assert read[names[0]]["oauthConfig"]["scopes"] == ["Api"]
+    assert (read[names[0]] or {})["oauthConfig"]["scopes"] == ["Api"]
 
     again = client.create_metadata("ConnectedApp", components[:1])[0]
     assert not again.success and again.problems[0].status_code == "DUPLICATE_VALUE"
     assert client.upsert_component("ConnectedApp", {**components[1], "label": "Upserted"}) is False
-    assert client.read_component("ConnectedApp", names[1])["label"] == "Upserted"
+    assert (client.read_component("ConnectedApp", names[1]) or {})["label"] == "Upserted"
     client.rename_component("ConnectedApp", names[2], names[11])
     assert client.read_component("ConnectedApp", names[11]) is not None
     with pytest.raises(salesforce.SalesforceError) as err:
