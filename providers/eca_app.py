@@ -411,8 +411,8 @@ def save_part(
     name: str,
     app: str,
     change: Callable[[dict[str, Any]], dict[str, Any]],
-) -> None:
-    """Read-modify-write one ECA part under its lock; create it when it is missing.
+) -> bool:
+    """Read-modify-write one ECA part under its lock; create it when it is missing (returns True).
 
     Generated elements are dropped from what is written (``GENERATED``): ``oauthLink`` above all,
     which is org specific (a component copied between orgs, or a sandbox copy, carries another org's
@@ -424,9 +424,10 @@ def save_part(
         wanted = {k: v for k, v in change(base).items() if k not in GENERATED}
         if current is None:
             client.upsert_component(mtype, wanted)
-            return
+            return True
         if wanted != {k: v for k, v in current.items() if k not in GENERATED}:
             client.update_component(mtype, wanted)
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,11 +492,23 @@ class ExternalClientAppProvider(OrglinkProvider):
             self._roll_back(client, name, enabled_setting)
             raise
         state = {**inputs, "app_id": app_id, "secret_setting_enabled": enabled_setting}
-        outs = self._outputs(client, state, key, secret)
-        if not outs:
-            raise salesforce.SalesforceError(
-                client.alias, None, None, "NOT_FOUND", "the app was saved but cannot be read back"
+        try:
+            outs = self._outputs(client, state, key, secret)
+        except salesforce.SalesforceError as err:
+            outs = {}
+            self.log(
+                f"{client.alias}: reading back ExternalClientApp {name} failed ({err.status_code})", True
             )
+        # The app exists now: failing here would make Pulumi forget it. Outputs from the inputs
+        # instead; the next refresh reads the live values.
+        return outs or self._outputs_from_inputs(client, state, key, secret)
+
+    def _outputs_from_inputs(
+        self, client: salesforce.OrgClient, state: dict[str, Any], key: str, secret: str
+    ) -> dict[str, Any]:
+        outs = {f.name: state[f.name] for f in SCHEMA.inputs if state.get(f.name) is not None}
+        outs.update(org=client.alias, app_id=state["app_id"], consumer_key=key, consumer_secret=secret)
+        outs["secret_setting_enabled"] = bool(state.get("secret_setting_enabled"))
         return outs
 
     def _roll_back(self, client: salesforce.OrgClient, name: str, enabled_setting: bool) -> None:
@@ -522,16 +535,24 @@ class ExternalClientAppProvider(OrglinkProvider):
 
     def _write_parts(
         self, client: salesforce.OrgClient, inputs: dict[str, Any], parts: tuple[str, ...], rotate: bool
-    ) -> None:
-        """Write our fields into the named parts (header first: the others refer to it)."""
+    ) -> set[str]:
+        """Write our fields into the named parts (header first: the others refer to it).
+
+        Returns the parts that had to be created (a global settings part made again has new
+        consumer credentials)."""
         name = inputs["api_name"]
-        if "header" in parts:
-            save_part(client, HEADER_TYPE, name, name, lambda c: self._header(c, inputs))
+        created = set()
+        if "header" in parts and save_part(
+            client, HEADER_TYPE, name, name, lambda c: self._header(c, inputs)
+        ):
+            created.add("header")
         for part in ("global", "oauth"):
             if part in parts:
                 mtype, template = PARTS[part]
                 change = self._part_change(part, inputs, rotate and part == "global")
-                save_part(client, mtype, template.format(app=name), name, change)
+                if save_part(client, mtype, template.format(app=name), name, change):
+                    created.add(part)
+        return created
 
     @staticmethod
     def _header(component: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
@@ -621,12 +642,13 @@ class ExternalClientAppProvider(OrglinkProvider):
             if "enable_secret_in_rest_api" in changed or rotate:
                 enabled_setting = self._ensure_secret_access(client, new) or enabled_setting
             parts = self._changed_parts(changed)
+            created: set[str] = set()
             if parts or rotate:
                 what = ", ".join(sorted(changed))
                 self.log(f"{client.alias}: updating ExternalClientApp {new['api_name']}: {what}")
-                self._write_parts(client, new, parts + (("global",) if rotate else ()), rotate)
+                created = self._write_parts(client, new, parts + (("global",) if rotate else ()), rotate)
             key, secret = old.get("consumer_key"), old.get("consumer_secret")
-            if rotate:
+            if rotate or "global" in created:
                 key, secret = read_credentials(client, old["app_id"])
             state = {**new, "app_id": old.get("app_id"), "secret_setting_enabled": enabled_setting}
             outs = self._outputs(client, state, key, secret)

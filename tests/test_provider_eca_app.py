@@ -269,3 +269,21 @@ def test_the_secret_never_reaches_logs_or_errors(eca_env: Any, capsys: pytest.Ca
     captured = capsys.readouterr()
     for text in (captured.out, captured.err, str(err.value)):
         assert outs["consumer_secret"] not in text
+
+
+def test_a_part_deleted_in_setup_is_made_again_with_its_new_credentials(eca_env: Any) -> None:
+    app = ExternalClientAppProvider()
+    news = app_inputs()
+    id_, outs = create(app, news)
+    name = news["api_name"]
+    eca_env.admin.delete_component(ORG, GLOBAL, f"{name}_glbloauth")
+    refreshed = app.read(id_, outs).outs
+    assert refreshed is not None and "callback_urls" not in refreshed
+    changed, outs = update(app, id_, refreshed, news)
+    stored = component(eca_env, GLOBAL, f"{name}_glbloauth")
+    assert changed and stored["callbackUrl"] == news["callback_urls"][0]
+    assert (outs["consumer_key"], outs["consumer_secret"]) == (
+        stored["consumerKey"],
+        stored["consumerSecret"],
+    )
+    app.delete(id_, outs)
