@@ -1,0 +1,135 @@
+"""The integration's stack config: parsing, naming rules, and errors that name the config key to fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from providers.integration import (
+    IntegrationConfigError,
+    api_name_from,
+    org_my_domain,
+    parse_integrations,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+MINIMAL = {"name": "CarrierAPI App", "run_as_user": "admin@orgb.orglink.test"}
+
+
+def test_names_carry_integration_and_stack() -> None:
+    [options] = parse_integrations([MINIMAL], "local-assess")
+    assert options.base_name == "CarrierAPI_App_local_assess"
+    assert options.label == "CarrierAPI App (local-assess)"
+    assert options.access_permission_set == "CarrierAPI_App_local_assess_Access"
+
+
+def test_two_stacks_on_the_same_orgs_get_different_names() -> None:
+    [dev] = parse_integrations([MINIMAL], "dev")
+    [uat] = parse_integrations([MINIMAL], "uat")
+    assert dev.base_name != uat.base_name
+
+
+def test_empty_suffix_gives_bare_names() -> None:
+    [options] = parse_integrations([{**MINIMAL, "name_suffix": ""}], "prod")
+    assert options.base_name == "CarrierAPI_App" and options.label == "CarrierAPI App"
+
+
+def test_api_name_from_text() -> None:
+    assert api_name_from("CarrierAPI App") == "CarrierAPI_App"
+    assert api_name_from("  my--stack ") == "my_stack"
+    assert api_name_from("2024 app") == "X2024_app"
+
+
+def test_a_single_object_and_json_text_are_accepted() -> None:
+    assert parse_integrations(MINIMAL, "dev")[0].name == "CarrierAPI App"
+    assert parse_integrations(json.dumps([MINIMAL]), "dev")[0].name == "CarrierAPI App"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "words"),
+    [
+        (None, "orglink:integrations", "missing"),
+        ([], "orglink:integrations", "list"),
+        ([{"run_as_user": "a@b.cd"}], "orglink:integrations[0].name", "required"),
+        ([{**MINIMAL, "colour": "blue"}], "orglink:integrations[0].colour", "not an integration setting"),
+        (
+            [{**MINIMAL, "app_type": "external_client_app"}],
+            "orglink:integrations[0].app_type",
+            "connected_app",
+        ),
+        ([{**MINIMAL, "app_type": "web_app"}], "orglink:integrations[0].app_type", "not an app type"),
+        ([{**MINIMAL, "flow": "jwt"}], "orglink:integrations[0].flow", "client_credentials"),
+        ([{**MINIMAL, "verify": "maybe"}], "orglink:integrations[0].verify", "required, report, off"),
+        ([{**MINIMAL, "org_b": "orgA"}], "orglink:integrations[0].org_b", "another org"),
+        ([{"name": "X"}], "orglink:integrations[0].run_as_user", "run-as user"),
+        ([{**MINIMAL, "run_as_user": "admin"}], "orglink:integrations[0].run_as_user", "e-mail"),
+        (
+            [{**MINIMAL, "app": {"api_name": "Other"}}],
+            "orglink:integrations[0].app",
+            "set by the integration",
+        ),
+        ([{**MINIMAL, "app": {"scope": ["api"]}}], "orglink:integrations[0].app", "not a setting"),
+        ([{**MINIMAL, "policy": {"ip": "BYPASS"}}], "orglink:integrations[0].policy", "not a setting"),
+        ([{**MINIMAL, "certificate": {"size": 2048}}], "orglink:integrations[0].certificate", "key_size"),
+        ([{**MINIMAL, "org_b_url": "http://x"}], "orglink:integrations[0].org_b_url", "https"),
+        ([{**MINIMAL, "api_name": "Bad-Name"}], "orglink:integrations[0].api_name", "API name"),
+        ([MINIMAL, {**MINIMAL}], "orglink:integrations[1].name", "same API names"),
+        ([{**MINIMAL, "name": "A" * 75}], "orglink:integrations[0].api_name", "longer than"),
+    ],
+)
+def test_mistakes_name_the_config_key(raw: Any, key: str, words: str) -> None:
+    with pytest.raises(IntegrationConfigError) as caught:
+        parse_integrations(raw, "dev")
+    message = str(caught.value)
+    assert message.startswith(key) and words in message, message
+
+
+def test_org_b_my_domain_from_the_connections(tmp_path: Path) -> None:
+    (tmp_path / "emu").mkdir()
+    (tmp_path / "emu" / "orgs.json").write_text(
+        json.dumps({"orgB": {"instance_url": "https://127.0.0.1:9/"}})
+    )
+    emulator = {"orgB": {"auth": "emulator", "state_dir": "emu"}}
+    assert org_my_domain(emulator, "orgB", tmp_path) == "https://127.0.0.1:9"
+    explicit = {"orgB": {"auth": "jwt", "instance_url": "https://b.my.salesforce.com/"}}
+    assert org_my_domain(explicit, "orgB", tmp_path) == "https://b.my.salesforce.com"
+    my_domain_login = {"orgB": {"auth": "jwt", "login_url": "https://b.my.salesforce.com"}}
+    assert org_my_domain(my_domain_login, "orgB", tmp_path) == "https://b.my.salesforce.com"
+
+
+@pytest.mark.parametrize(
+    ("orgs", "key"),
+    [
+        ({}, "orglink:orgs.orgB"),
+        (
+            {"orgB": {"auth": "jwt", "login_url": "https://login.salesforce.com"}},
+            "orglink:orgs.orgB.instance_url",
+        ),
+        ({"orgB": {"auth": "emulator", "state_dir": "missing"}}, "orglink:orgs.orgB.state_dir"),
+    ],
+)
+def test_org_b_my_domain_errors_name_the_key(orgs: dict[str, Any], key: str, tmp_path: Path) -> None:
+    with pytest.raises(IntegrationConfigError) as caught:
+        org_my_domain(orgs, "orgB", tmp_path)
+    assert str(caught.value).startswith(key)
+
+
+@pytest.mark.parametrize("stack", ["local", "local-assess", "dev", "uat", "prod"])
+def test_shipped_stack_files_parse(stack: str) -> None:
+    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    [options] = parse_integrations(config["orglink:integrations"], stack)
+    assert options.org_a in config["orglink:orgs"] and options.org_b in config["orglink:orgs"]
+
+
+@pytest.mark.parametrize("stack", ["local", "local-assess", "dev", "uat", "prod"])
+def test_shipped_stack_files_hold_no_secret(stack: str) -> None:
+    text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+    config = yaml.safe_load(text)["config"]
+    for alias, connection in config["orglink:orgs"].items():
+        for secret_field in ("password", "security_token", "consumer_secret", "private_key", "access_token"):
+            assert secret_field not in connection, f"{stack}: orglink:orgs.{alias}.{secret_field} in the file"
+    assert "secure:" not in text  # no secret value, not even encrypted
