@@ -1,0 +1,407 @@
+"""The Org A resources and the Verification against the emulator over HTTPS, calling the providers
+as the engine would (check, diff, create, read, update, delete). Nothing is mocked; every test
+asserts on the org's real content through the admin side.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pulumi.dynamic import Config, ConfigureRequest
+
+from providers import salesforce
+from providers.base import OrglinkProvider
+from providers.certificate import CertificateProvider, parse_content
+from providers.external_credential import ExternalCredentialProvider
+from providers.named_credential import NamedCredentialProvider
+from providers.principal_access import PrincipalAccessProvider
+from providers.principal_credential import PrincipalCredentialProvider
+from providers.verification import VerificationProvider
+
+ORG = "orgA"
+
+
+@pytest.fixture
+def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Both orgs configured in emulator mode (the CA comes from orgs.json, not the environment)."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
+    salesforce.reset()
+    orgs = {alias: {"auth": "emulator", "state_dir": str(emulator.state_dir)} for alias in ("orgA", "orgB")}
+    CertificateProvider().configure(
+        ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink"))
+    )
+    yield emulator
+    salesforce.reset()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+def checked(
+    provider: OrglinkProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    result = provider.check(olds or {}, news)
+    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
+    return dict(result.inputs)
+
+
+def create(provider: OrglinkProvider, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    result = provider.create(checked(provider, news))
+    assert result.outs is not None and result.id
+    return result.id, dict(result.outs)
+
+
+def diff_changes(provider: OrglinkProvider, outs: dict[str, Any], news: dict[str, Any]) -> bool:
+    return bool(provider.diff("id", outs, checked(provider, news, outs)).changes)
+
+
+def update(provider: OrglinkProvider, outs: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+    inputs = checked(provider, news, outs)
+    diff = provider.diff("id", outs, inputs)
+    assert diff.changes and not diff.replaces, diff
+    result = provider.update("id", outs, inputs)
+    assert result.outs is not None
+    return dict(result.outs)
+
+
+def refresh(provider: OrglinkProvider, id_: str, outs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`pulumi refresh` of one resource: its id ("" when gone) and outputs."""
+    result = provider.read(id_, outs)
+    return result.id or "", dict(result.outs or {})
+
+
+def component(env: Any, mtype: str, name: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = env.admin.get_component(ORG, mtype, name)
+    return found
+
+
+def token_url(env: Any) -> str:
+    return f"{env.org('orgB')['instance_url']}/services/oauth2/token"
+
+
+# -- Certificate ---------------------------------------------------------------------------------------
+
+
+def test_certificate_lifecycle(env: Any) -> None:
+    provider = CertificateProvider()
+    news = {"org": ORG, "api_name": unique("Cert")}
+    id_, outs = create(provider, news)
+    stored = component(env, "Certificate", news["api_name"])
+    assert stored is not None and stored["keySize"] == 2048
+    assert outs["certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    assert len(outs["fingerprint_sha256"].split(":")) == 32 and outs["expires"].endswith("Z")
+    assert "PRIVATE" not in json.dumps(outs)
+
+    assert not diff_changes(provider, outs, news)  # no-op
+    relabelled = update(provider, outs, {**news, "label": "Signing for Org B"})
+    assert component(env, "Certificate", news["api_name"])["masterLabel"] == "Signing for Org B"  # type: ignore[index]
+    assert relabelled["fingerprint_sha256"] == outs["fingerprint_sha256"]  # the key pair stays
+
+    refreshed_id, refreshed = refresh(provider, id_, relabelled)
+    assert refreshed_id == id_ and refreshed["fingerprint_sha256"] == outs["fingerprint_sha256"]
+
+    provider.delete(id_, relabelled)
+    assert component(env, "Certificate", news["api_name"]) is None
+    assert provider.read(id_, relabelled).id == ""  # gone: refresh drops it
+
+
+def test_certificate_existing_is_used_and_never_deleted(env: Any) -> None:
+    provider = CertificateProvider()
+    made_id, made = create(provider, {"org": ORG, "api_name": unique("Corp_Cert")})
+    id_, outs = create(provider, {"org": ORG, "existing": made["name"]})
+    assert outs["fingerprint_sha256"] == made["fingerprint_sha256"] and outs["existing"] == made["name"]
+    provider.delete(id_, outs)
+    assert component(env, "Certificate", made["name"]) is not None
+    provider.delete(made_id, made)
+
+
+def test_certificate_existing_that_is_missing_fails_clearly(env: Any) -> None:
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(CertificateProvider(), {"org": ORG, "existing": "No_Such_Cert"})
+    assert caught.value.status_code == "NOT_FOUND" and "No_Such_Cert" in str(caught.value)
+
+
+def test_certificate_name_taken_fails_and_suggests_existing(env: Any) -> None:
+    provider = CertificateProvider()
+    id_, outs = create(provider, {"org": ORG, "api_name": unique("Taken")})
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(provider, {"org": ORG, "api_name": outs["name"]})
+    assert caught.value.status_code == "DUPLICATE_VALUE" and "existing:" in caught.value.message
+    provider.delete(id_, outs)
+
+
+def test_certificate_content_formats() -> None:
+    assert parse_content(b"") is None and parse_content(b"not a certificate") is None
+
+
+# -- ExternalCredential --------------------------------------------------------------------------------
+
+
+def test_external_credential_lifecycle(env: Any) -> None:
+    provider = ExternalCredentialProvider()
+    news = {"org": ORG, "api_name": unique("Ext"), "token_url": token_url(env), "principal_name": "OrgB"}
+    id_, outs = create(provider, news)
+    stored = component(env, "ExternalCredential", news["api_name"])
+    assert stored is not None and stored["authenticationProtocol"] == "Oauth"
+    params = {p["parameterType"]: p for p in stored["externalCredentialParameters"]}
+    assert params["AuthProtocolVariant"]["parameterValue"] == "ClientCredentialsClientSecret"
+    assert params["AuthProviderUrl"]["parameterValue"] == news["token_url"]
+    assert params["NamedPrincipal"]["parameterName"] == "OrgB"
+    assert outs["principal"] == f"{news['api_name']}-OrgB"
+
+    assert not diff_changes(provider, outs, news)
+    basic = update(provider, outs, {**news, "variant": "ClientCredentialsClientSecretBasic"})
+    assert basic["variant"] == "ClientCredentialsClientSecretBasic"
+
+    # Drift: somebody points the credential elsewhere in Setup; refresh shows it, up restores it.
+    drifted = dict(stored)
+    drifted["externalCredentialParameters"] = [
+        {**p, "parameterValue": "https://elsewhere.example.com/services/oauth2/token"}
+        if p["parameterType"] == "AuthProviderUrl"
+        else p
+        for p in stored["externalCredentialParameters"]
+    ]
+    env.admin.put_component(ORG, "ExternalCredential", news["api_name"], drifted)
+    _, refreshed = refresh(provider, id_, basic)
+    assert refreshed["token_url"].startswith("https://elsewhere")
+    restored = update(provider, refreshed, {**news, "variant": "ClientCredentialsClientSecretBasic"})
+    assert restored["token_url"] == news["token_url"]
+
+    provider.delete(id_, restored)
+    assert component(env, "ExternalCredential", news["api_name"]) is None
+
+
+def test_external_credential_identical_leftover_is_taken_over_other_is_refused(env: Any) -> None:
+    provider = ExternalCredentialProvider()
+    news = {"org": ORG, "api_name": unique("Ext"), "token_url": token_url(env)}
+    id_, outs = create(provider, news)
+    again_id, again = create(provider, news)  # e.g. after an interrupted `up`
+    assert again["api_name"] == outs["api_name"]
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(provider, {**news, "token_url": "https://other.example.com/services/oauth2/token"})
+    assert caught.value.status_code == "DUPLICATE_VALUE"
+    provider.delete(id_, outs)
+
+
+# -- PrincipalCredential -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def external(env: Any) -> Iterator[dict[str, Any]]:
+    provider = ExternalCredentialProvider()
+    id_, outs = create(
+        provider,
+        {"org": ORG, "api_name": unique("Ext"), "token_url": token_url(env), "principal_name": "OrgB"},
+    )
+    yield outs
+    provider.delete(id_, outs)
+
+
+def stored_credential(env: Any, external_name: str) -> dict[str, Any] | None:
+    for credential in env.admin.snapshot(ORG)["credentials"]:
+        if credential["externalCredential"] == external_name:
+            return dict(credential)
+    return None
+
+
+def test_principal_credential_lifecycle_never_exposes_the_secret(env: Any, external: dict[str, Any]) -> None:
+    provider = PrincipalCredentialProvider()
+    secret = "S" + secrets.token_hex(20)
+    news = {
+        "org": ORG,
+        "external_credential": external["api_name"],
+        "principal_name": "OrgB",
+        "client_id": "KEY" + secrets.token_hex(8),
+        "client_secret": secret,
+    }
+    id_, outs = create(provider, news)
+    assert secret not in json.dumps(outs)
+    assert outs["authentication_status"] == "Configured"
+    first = stored_credential(env, external["api_name"])
+    assert first is not None and first["principalName"] == "OrgB"
+
+    assert not diff_changes(provider, outs, news)  # same secret: no call
+    rotated_secret = "R" + secrets.token_hex(20)
+    rotated = update(provider, outs, {**news, "client_secret": rotated_secret})
+    assert rotated_secret not in json.dumps(rotated)
+    second = stored_credential(env, external["api_name"])
+    assert (
+        second is not None and second["credentials"]["clientSecret"] != first["credentials"]["clientSecret"]
+    )
+    assert not diff_changes(provider, rotated, {**news, "client_secret": rotated_secret})
+
+    refreshed_id, refreshed = refresh(provider, id_, rotated)
+    assert refreshed_id == id_ and refreshed["credentials_hash"] == rotated["credentials_hash"]
+    assert "client_secret" not in refreshed
+
+    provider.delete(id_, rotated)
+    assert stored_credential(env, external["api_name"]) is None
+    assert provider.read(id_, rotated).id == ""
+    provider.delete(id_, rotated)  # already gone: no error
+
+
+# -- NamedCredential -----------------------------------------------------------------------------------
+
+
+def test_named_credential_lifecycle(env: Any, external: dict[str, Any]) -> None:
+    provider = NamedCredentialProvider()
+    news = {
+        "org": ORG,
+        "api_name": unique("Named"),
+        "url": env.org("orgB")["instance_url"],
+        "external_credential": external["api_name"],
+    }
+    id_, outs = create(provider, news)
+    stored = component(env, "NamedCredential", news["api_name"])
+    assert stored is not None and stored["namedCredentialType"] == "SecuredEndpoint"
+    assert outs["url"] == news["url"] and outs["external_credential"] == external["api_name"]
+
+    assert not diff_changes(provider, outs, news)
+    disabled = update(provider, outs, {**news, "callout_enabled": False})
+    assert component(env, "NamedCredential", news["api_name"])["calloutStatus"] == "Disabled"  # type: ignore[index]
+    assert refresh(provider, id_, disabled)[1]["callout_enabled"] is False
+
+    provider.delete(id_, disabled)
+    assert component(env, "NamedCredential", news["api_name"]) is None
+
+
+def test_named_credential_with_unknown_external_credential_fails_clearly(env: Any) -> None:
+    news = {
+        "org": ORG,
+        "api_name": unique("Named"),
+        "url": "https://x.example.com",
+        "external_credential": "Nope",
+    }
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(NamedCredentialProvider(), news)
+    assert caught.value.status_code == "INVALID_CROSS_REFERENCE_KEY" or "Nope" in caught.value.message
+
+
+# -- PrincipalAccess -----------------------------------------------------------------------------------
+
+
+def access_entries(env: Any, permission_set: str) -> list[str]:
+    found = component(env, "PermissionSet", permission_set) or {}
+    return [e["externalCredentialPrincipal"] for e in found.get("externalCredentialPrincipalAccesses") or []]
+
+
+def test_principal_access_creates_and_deletes_its_own_permission_set(
+    env: Any, external: dict[str, Any]
+) -> None:
+    provider = PrincipalAccessProvider()
+    news = {"org": ORG, "permission_set": unique("Access"), "principal": external["principal"]}
+    before = env.admin.snapshot(ORG)
+    id_, outs = create(provider, news)
+    assert outs["created_permission_set"] is True
+    assert access_entries(env, news["permission_set"]) == [external["principal"]]
+    assert not diff_changes(provider, outs, news)
+    relabelled = update(provider, outs, {**news, "label": "Carrier access"})
+    assert component(env, "PermissionSet", news["permission_set"])["label"] == "Carrier access"  # type: ignore[index]
+    assert provider.read(id_, relabelled).id == id_
+    provider.delete(id_, relabelled)
+    assert component(env, "PermissionSet", news["permission_set"]) is None
+    after = env.admin.snapshot(ORG)
+    assert after["records"]["PermissionSet"] == before["records"]["PermissionSet"]
+
+
+def test_principal_access_in_an_existing_permission_set_touches_only_its_entry(
+    env: Any, external: dict[str, Any]
+) -> None:
+    name = unique("Shared")
+    env.admin.put_component(ORG, "PermissionSet", name, {"label": "Shared", "description": "someone else's"})
+    provider = PrincipalAccessProvider()
+    id_, outs = create(provider, {"org": ORG, "permission_set": name, "principal": external["principal"]})
+    assert outs["created_permission_set"] is False
+    assert access_entries(env, name) == [external["principal"]]
+    provider.delete(id_, outs)
+    kept = component(env, "PermissionSet", name)
+    assert (
+        kept is not None and kept.get("description") == "someone else's" and access_entries(env, name) == []
+    )
+    # Removed outside Pulumi: refresh drops the resource.
+    assert provider.read(id_, outs).id == ""
+    env.admin.delete_component(ORG, "PermissionSet", name)
+
+
+# -- Verification (with a real connected app in orgB) -----------------------------------------------------
+
+
+@pytest.fixture
+def wired(env: Any, external: dict[str, Any], connected_app: Any) -> Iterator[dict[str, Any]]:
+    """orgB app with client credentials; orgA principal credentials and named credential pointing at it."""
+    app = connected_app(
+        "orgB",
+        extra={"oauthPolicy": {"ipRelaxation": "BYPASS", "refreshTokenPolicy": "infinite"}},
+        isClientCredentialEnabled=True,
+        oauthClientCredentialUser=env.org("orgB")["admin_username"],
+    )
+    principal = PrincipalCredentialProvider()
+    p_id, p_outs = create(
+        principal,
+        {"org": ORG, "external_credential": external["api_name"], "principal_name": "OrgB",
+         "client_id": app.consumer_key, "client_secret": app.consumer_secret},
+    )  # fmt: skip
+    named = NamedCredentialProvider()
+    n_id, n_outs = create(
+        named,
+        {"org": ORG, "api_name": unique("Named"), "url": env.org("orgB")["instance_url"],
+         "external_credential": external["api_name"]},
+    )  # fmt: skip
+    yield {"app": app, "named_credential": n_outs["api_name"]}
+    named.delete(n_id, n_outs)
+    principal.delete(p_id, p_outs)
+    env.admin.delete_component("orgB", "ConnectedApp", app.name)
+
+
+def verification_inputs(env: Any, wired: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {
+        "org_a": "orgA",
+        "org_b": "orgB",
+        "token_url": token_url(env),
+        "consumer_key": wired["app"].consumer_key,
+        "consumer_secret": wired["app"].consumer_secret,
+        "named_credential": wired["named_credential"],
+        "timeout_s": 0,
+        **overrides,
+    }
+
+
+def test_verification_proves_token_and_callout(env: Any, wired: dict[str, Any]) -> None:
+    provider = VerificationProvider()
+    news = verification_inputs(env, wired)
+    id_, outs = create(provider, news)
+    assert outs["ok"] is True and outs["flow"] == "client_credentials"
+    assert "issued a client-credentials token" in outs["detail"] and "callout:" in outs["detail"]
+    assert wired["app"].consumer_secret not in json.dumps(outs)
+    # A no-op up makes no call: diff reports nothing, so create/update do not run.
+    env.admin.mark("orgA")
+    env.admin.mark("orgB")
+    assert not diff_changes(provider, outs, news)
+    assert refresh(provider, id_, outs)[1]["ok"] is True
+    assert all(n == 0 for n in env.admin.counters("orgA").values())
+    assert all(n == 0 for n in env.admin.counters("orgB").values())
+
+
+def test_verification_failure_fails_the_up_or_is_reported(env: Any, wired: dict[str, Any]) -> None:
+    provider = VerificationProvider()
+    wrong = verification_inputs(env, wired, consumer_secret="WRONG" + secrets.token_hex(8))
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(provider, wrong)
+    assert caught.value.status_code == "VERIFICATION_FAILED" and "invalid_client" in caught.value.message
+    assert wrong["consumer_secret"] not in str(caught.value)
+    _id, outs = create(provider, {**wrong, "required": False})
+    assert outs["ok"] is False and "refused a client-credentials token" in outs["detail"]
+    assert diff_changes(provider, outs, {**wrong, "required": False})  # a failed verification runs again
+
+
+def test_verification_reports_a_broken_callout(env: Any, wired: dict[str, Any]) -> None:
+    news = verification_inputs(env, wired, named_credential=unique("Missing"), required=False)
+    _id, outs = create(VerificationProvider(), news)
+    assert outs["ok"] is False and "could not call Org B" in outs["detail"]
