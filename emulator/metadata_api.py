@@ -864,7 +864,11 @@ def _save_settings(call: Call, mtype: str, body: Body) -> None:
     for name, fld in (ms.schema().fields(mtype) or {}).items():
         if name == "fullName" or fld.kind != "boolean":
             continue
-        call.org.set_setting(mapping.get(name, f"{mtype}.{name}"), bool(body.get(name, False)))
+        key, value = mapping.get(name, f"{mtype}.{name}"), bool(body.get(name, False))
+        # A flag deployed with the value it already has changes nothing (no new stored setting),
+        # so a snapshot after a read-modify-write of one flag differs only in that flag.
+        if bool(call.org.setting(key)) != value:
+            call.org.set_setting(key, value)
 
 
 def _read_one(call: Call, mtype: str, name: str) -> str:
