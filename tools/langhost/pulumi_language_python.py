@@ -174,7 +174,11 @@ def main(argv: list[str]) -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
-    server.wait_for_termination()
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        # The engine ends its language host with an interrupt; that is a normal shutdown, not an error.
+        server.stop(grace=None)
 
 
 if __name__ == "__main__":
