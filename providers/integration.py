@@ -6,8 +6,12 @@ Wiring (the reason this component exists):
 - Org B's token URL -> Org A's ExternalCredential `token_url`; Org B's My Domain -> NamedCredential `url`;
 - a Verification after everything else proves the integration works.
 
-Org B's side is chosen by ``app_type``. Today only ``connected_app`` exists; an External Client App
-builder (issue 7) only has to return an :class:`OrgBApp` and register in ``ORG_B_BUILDERS``.
+Org B's side is chosen by ``app_type``: ``connected_app`` or ``external_client_app``. Both are the
+same four resources (app, policy, run-as user, profile assignments) wired the same way; only the
+classes differ (:data:`APP_MODELS`). Switching an existing stack from one to the other creates the
+new app's resources (other type tokens, so other URNs), moves Org A's principal to its credentials
+in place, and only then deletes the old app: Pulumi deletes resources that left the program after
+every create and update of the run has finished.
 
 Naming (so two stacks on the same orgs never collide): every object's API name is
 ``<api_name>_<name_suffix>``, where ``api_name`` defaults to the integration's ``name`` made an API
@@ -35,18 +39,23 @@ from .connected_app import SCHEMA as CONNECTED_APP_SCHEMA
 from .connected_app import ConnectedApp
 from .connected_app_policy import SCHEMA as POLICY_SCHEMA
 from .connected_app_policy import ConnectedAppPolicy
+from .eca_app import SCHEMA as ECA_SCHEMA
+from .eca_app import ExternalClientApp
+from .eca_policy import SCHEMA as ECA_POLICY_SCHEMA
+from .eca_policy import ExternalClientAppPolicy
+from .eca_profile_assignment import ExternalClientAppProfileAssignment
+from .eca_run_as_user import ExternalClientAppRunAsUser
 from .external_credential import ExternalCredential
 from .named_credential import NamedCredential
 from .principal_access import PrincipalAccess
 from .principal_credential import PrincipalCredential
 from .profile_assignment import ConnectedAppProfileAssignment
 from .run_as_user import ClientCredentialsRunAsUser
+from .schema import Schema
 from .verification import Verification
 
 CONFIG_KEY = "orglink:integrations"
 ORGS_KEY = "orglink:orgs"
-APP_TYPES = ("connected_app",)
-PLANNED_APP_TYPES = ("external_client_app",)
 FLOWS = {"client_credentials": "ClientCredentialsClientSecret",
          "client_credentials_basic": "ClientCredentialsClientSecretBasic"}  # fmt: skip
 VERIFY_MODES = ("required", "report", "off")
@@ -61,6 +70,48 @@ WIRED_POLICY_KEYS = frozenset({"org", "app", "app_id"})
 
 class IntegrationConfigError(ValueError):
     """A mistake in the stack config; the message starts with the config key to fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# App types: the four Org B resource classes of each, and the `app`/`policy` keys they take
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppModel:
+    """One app type. Everything else about Org B's side (wiring, ordering) is shared."""
+
+    app: type[ConnectedApp] | type[ExternalClientApp]
+    policy: type[ConnectedAppPolicy] | type[ExternalClientAppPolicy]
+    run_as_user: type[ClientCredentialsRunAsUser] | type[ExternalClientAppRunAsUser]
+    access: type[ConnectedAppProfileAssignment] | type[ExternalClientAppProfileAssignment]
+    app_keys: frozenset[str]  # what `app:` may hold (the app's inputs, less what is wired)
+    policy_keys: frozenset[str]
+    # Resource names `<base>-<prefix><part>`. The connected app keeps the unprefixed names of
+    # existing stacks; the ECA's differ, so a switch reads as "create eca-*, delete the rest".
+    name_prefix: str
+
+    def keys(self, part: str) -> frozenset[str]:
+        return self.app_keys if part == "app" else self.policy_keys
+
+
+def _inputs(schema: Schema, wired: frozenset[str]) -> frozenset[str]:
+    return frozenset(spec.name for spec in schema.inputs) - wired
+
+
+APP_MODELS: dict[str, AppModel] = {
+    "connected_app": AppModel(
+        ConnectedApp, ConnectedAppPolicy, ClientCredentialsRunAsUser, ConnectedAppProfileAssignment,
+        _inputs(CONNECTED_APP_SCHEMA, WIRED_APP_KEYS), _inputs(POLICY_SCHEMA, WIRED_POLICY_KEYS), "",
+    ),
+    "external_client_app": AppModel(
+        ExternalClientApp, ExternalClientAppPolicy, ExternalClientAppRunAsUser,
+        ExternalClientAppProfileAssignment,
+        _inputs(ECA_SCHEMA, WIRED_APP_KEYS), _inputs(ECA_POLICY_SCHEMA, WIRED_POLICY_KEYS), "eca-",
+    ),
+}  # fmt: skip
+APP_TYPES = tuple(APP_MODELS)
+PLANNED_APP_TYPES: tuple[str, ...] = ()  # announced in errors before they are built; none today
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,20 +233,21 @@ def _parse_one(item: Any, where: str, stack: str) -> IntegrationOptions:
             f"{where}.api_name: '{api_name}_{suffix}' is longer than {MAX_BASE_LENGTH} characters; "
             "choose a shorter api_name or name_suffix"
         )
+    app_type = get("app_type", _app_type, "connected_app")
     options = IntegrationOptions(
         name=name,
         api_name=api_name,
         name_suffix=suffix,
         stack=stack,
-        app_type=get("app_type", _app_type, "connected_app"),
+        app_type=app_type,
         org_a=get("org_a", values.non_empty_text, "orgA"),
         org_b=get("org_b", values.non_empty_text, "orgB"),
         org_b_url=get("org_b_url", values.https_url),
         flow=get("flow", values.one_of(FLOWS), "client_credentials"),
         certificate=get("certificate", _certificate_options, {}),
         use_certificate=get("use_certificate", values.boolean, True),
-        app=get("app", _settings(CONNECTED_APP_SCHEMA.inputs, WIRED_APP_KEYS), {}),
-        policy=get("policy", _settings(POLICY_SCHEMA.inputs, WIRED_POLICY_KEYS), {}),
+        app=get("app", _settings("app", app_type, WIRED_APP_KEYS), {}),
+        policy=get("policy", _settings("policy", app_type, WIRED_POLICY_KEYS), {}),
         run_as_user=get("run_as_user", values.email),
         profiles=tuple(get("profiles", values.string_list, [])),
         permission_sets=tuple(get("permission_sets", values.string_list, [])),
@@ -226,10 +278,7 @@ def _app_type(value: Any) -> str:
     if chosen in APP_TYPES:
         return chosen
     if chosen in PLANNED_APP_TYPES:
-        raise ValueError(
-            f"'{chosen}' is not available yet (External Client Apps arrive with issue 7); "
-            "use app_type: connected_app, or adopt an existing connected app with app: {adopt: true}"
-        )
+        raise ValueError(f"'{chosen}' is not available yet; use one of: {', '.join(APP_TYPES)}")
     raise ValueError(f"'{chosen}' is not an app type; use one of: {', '.join(APP_TYPES)}")
 
 
@@ -243,9 +292,10 @@ def _certificate_options(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _settings(inputs: tuple[Any, ...], wired: frozenset[str]) -> Callable[[Any], dict[str, Any]]:
-    """A settings object whose keys must be inputs of the resource (values are checked by it)."""
-    allowed = sorted(spec.name for spec in inputs if spec.name not in wired)
+def _settings(part: str, app_type: str, wired: frozenset[str]) -> Callable[[Any], dict[str, Any]]:
+    """A settings object (`app` or `policy`) whose keys must be inputs of this app type's resource
+    (values are checked by it at preview)."""
+    allowed = sorted(APP_MODELS[app_type].keys(part))
 
     def validate(value: Any) -> dict[str, Any]:
         if not isinstance(value, Mapping):
@@ -254,10 +304,21 @@ def _settings(inputs: tuple[Any, ...], wired: frozenset[str]) -> Callable[[Any],
             if key in wired:
                 raise ValueError(f"'{key}' is set by the integration itself; remove it")
             if key not in allowed:
-                raise ValueError(f"'{key}' is not a setting here; valid: {', '.join(allowed)}")
+                raise ValueError(_not_a_setting(key, part, app_type, allowed))
         return dict(value)
 
     return validate
+
+
+def _not_a_setting(key: str, part: str, app_type: str, allowed: list[str]) -> str:
+    # A key of the other app type is the likely mistake after switching app_type: say so.
+    owners = [other for other, model in APP_MODELS.items() if key in model.keys(part)]
+    if owners:
+        return (
+            f"'{key}' is a setting of app_type {owners[0]} only, and this integration has "
+            f"app_type {app_type}; remove it or change app_type"
+        )
+    return f"'{key}' is not a setting of app_type {app_type}; valid: {', '.join(allowed)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,38 +375,53 @@ def _args(settings: Mapping[str, Any], **wired: Any) -> Any:
     return {**settings, **wired}
 
 
-def build_connected_app(
-    options: IntegrationOptions, certificate_pem: pulumi.Output[str] | None, parent: pulumi.Resource
+def build_org_b_app(
+    model: AppModel,
+    options: IntegrationOptions,
+    certificate_pem: pulumi.Output[str] | None,
+    parent: pulumi.Resource,
 ) -> OrgBApp:
+    """Org B's app, its policy, run-as user and access, of the classes of one app type."""
     child = pulumi.ResourceOptions(parent=parent)
-    name = options.base_name
-    wired: dict[str, Any] = {"org": options.org_b, "api_name": name}
+    name = f"{options.base_name}-{model.name_prefix}"
+    wired: dict[str, Any] = {"org": options.org_b, "api_name": options.base_name}
     if certificate_pem is not None:
         wired["certificate"] = certificate_pem
-    app = ConnectedApp(f"{name}-app", _args({"label": options.label, **options.app}, **wired), child)
+    app = model.app(f"{name}app", _args({"label": options.label, **options.app}, **wired), child)
     part = {"org": options.org_b, "app": app.api_name, "app_id": app.app_id}
-    policy = ConnectedAppPolicy(f"{name}-policy", _args(options.policy, **part), child)
+    policy = model.policy(f"{name}policy", _args(options.policy, **part), child)
     resources: list[pulumi.Resource] = [app, policy]
     if options.run_as_user:
         run_as = _args({}, **part, username=options.run_as_user)
-        resources.append(ClientCredentialsRunAsUser(f"{name}-run-as", run_as, child))
+        resources.append(model.run_as_user(f"{name}run-as", run_as, child))
     # Access needs `permitted_users: AdminApprovedPreAuthorized`, which the policy sets.
     after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[policy])
     for profile in options.profiles:
         access = _args({}, **part, profile=profile)
-        resources.append(
-            ConnectedAppProfileAssignment(f"{name}-profile-{api_name_from(profile)}", access, after_policy)
-        )
+        resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, after_policy))
     for permission_set in options.permission_sets:
         access = _args({}, **part, permission_set=permission_set)
-        resources.append(
-            ConnectedAppProfileAssignment(f"{name}-permset-{permission_set}", access, after_policy)
-        )
+        resources.append(model.access(f"{name}permset-{permission_set}", access, after_policy))
     return OrgBApp(app.consumer_key, app.consumer_secret, app.app_id, resources)
 
 
+def build_connected_app(
+    options: IntegrationOptions, certificate_pem: pulumi.Output[str] | None, parent: pulumi.Resource
+) -> OrgBApp:
+    return build_org_b_app(APP_MODELS["connected_app"], options, certificate_pem, parent)
+
+
+def build_external_client_app(
+    options: IntegrationOptions, certificate_pem: pulumi.Output[str] | None, parent: pulumi.Resource
+) -> OrgBApp:
+    return build_org_b_app(APP_MODELS["external_client_app"], options, certificate_pem, parent)
+
+
 OrgBBuilder = Callable[[IntegrationOptions, "pulumi.Output[str] | None", pulumi.Resource], OrgBApp]
-ORG_B_BUILDERS: dict[str, OrgBBuilder] = {"connected_app": build_connected_app}
+ORG_B_BUILDERS: dict[str, OrgBBuilder] = {
+    "connected_app": build_connected_app,
+    "external_client_app": build_external_client_app,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +463,9 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
             {"org": options.org_a, "external_credential": external.api_name,
              "principal_name": external.principal_name, "variant": FLOWS[options.flow],
              "client_id": org_b.consumer_key, "client_secret": org_b.consumer_secret},
-            child,
+            # Org A takes the credentials only of an app that can issue tokens (policy, run-as user
+            # and access applied): when app_type switches, the old app serves until then.
+            pulumi.ResourceOptions(parent=self, depends_on=org_b.resources),
         )  # fmt: skip
         named = NamedCredential(
             f"{name}-named-credential",

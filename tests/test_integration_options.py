@@ -10,6 +10,9 @@ import pytest
 import yaml
 
 from providers.integration import (
+    APP_MODELS,
+    APP_TYPES,
+    ORG_B_BUILDERS,
     IntegrationConfigError,
     api_name_from,
     org_my_domain,
@@ -57,9 +60,21 @@ def test_a_single_object_and_json_text_are_accepted() -> None:
         ([{"run_as_user": "a@b.cd"}], "orglink:integrations[0].name", "required"),
         ([{**MINIMAL, "colour": "blue"}], "orglink:integrations[0].colour", "not an integration setting"),
         (
-            [{**MINIMAL, "app_type": "external_client_app"}],
-            "orglink:integrations[0].app_type",
-            "connected_app",
+            [{**MINIMAL, "app": {"trusted_ip_ranges": ["10.0.0.1"]}}],
+            "orglink:integrations[0].app",
+            "'trusted_ip_ranges' is a setting of app_type external_client_app only, and this "
+            "integration has app_type connected_app",
+        ),
+        (
+            [{**MINIMAL, "app_type": "external_client_app", "app": {"adopt": True}}],
+            "orglink:integrations[0].app",
+            "'adopt' is a setting of app_type connected_app only, and this "
+            "integration has app_type external_client_app",
+        ),
+        (
+            [{**MINIMAL, "app_type": "external_client_app", "app": {"consumer_key": "x"}}],
+            "orglink:integrations[0].app",
+            "'consumer_key' is a setting of app_type connected_app only",
         ),
         ([{**MINIMAL, "app_type": "web_app"}], "orglink:integrations[0].app_type", "not an app type"),
         ([{**MINIMAL, "flow": "jwt"}], "orglink:integrations[0].flow", "client_credentials"),
@@ -86,6 +101,19 @@ def test_mistakes_name_the_config_key(raw: Any, key: str, words: str) -> None:
         parse_integrations(raw, "dev")
     message = str(caught.value)
     assert message.startswith(key) and words in message, message
+
+
+def test_app_type_external_client_app_takes_its_own_settings() -> None:
+    eca_only = {"trusted_ip_ranges": ["10.0.0.1"], "enable_secret_in_rest_api": True}
+    [options] = parse_integrations([{**MINIMAL, "app_type": "external_client_app", "app": eca_only}], "dev")
+    assert options.app_type == "external_client_app" and dict(options.app) == eca_only
+
+
+def test_org_b_builders_cover_every_app_type() -> None:
+    both = {"connected_app", "external_client_app"}
+    assert set(ORG_B_BUILDERS) == set(APP_MODELS) == set(APP_TYPES) == both
+    # The ECA's Org B resources are named apart from the connected app's: a switch is create + delete.
+    assert APP_MODELS["connected_app"].name_prefix != APP_MODELS["external_client_app"].name_prefix
 
 
 def test_org_b_my_domain_from_the_connections(tmp_path: Path) -> None:
@@ -118,14 +146,14 @@ def test_org_b_my_domain_errors_name_the_key(orgs: dict[str, Any], key: str, tmp
     assert str(caught.value).startswith(key)
 
 
-@pytest.mark.parametrize("stack", ["local", "local-assess", "dev", "uat", "prod"])
+@pytest.mark.parametrize("stack", ["local", "local-assess", "local-eca", "dev", "uat", "prod"])
 def test_shipped_stack_files_parse(stack: str) -> None:
     config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
     [options] = parse_integrations(config["orglink:integrations"], stack)
     assert options.org_a in config["orglink:orgs"] and options.org_b in config["orglink:orgs"]
 
 
-@pytest.mark.parametrize("stack", ["local", "local-assess", "dev", "uat", "prod"])
+@pytest.mark.parametrize("stack", ["local", "local-assess", "local-eca", "dev", "uat", "prod"])
 def test_shipped_stack_files_hold_no_secret(stack: str) -> None:
     text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
     config = yaml.safe_load(text)["config"]
