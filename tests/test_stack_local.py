@@ -55,18 +55,35 @@ def writes(emulator: Any, alias: str) -> dict[str, int]:
     return {k: n for k, n in emulator.admin.counters(alias).items() if k.endswith(".write") and n}
 
 
+# The stacks whose Org B app is an External Client App: they must work where connected apps
+# cannot be created (the org setting stays off for them).
+ECA_STACKS = {"local-eca"}
+
+
+def org_b_oauth(org_b: dict[str, Any], consumer_key: str, eca: bool) -> dict[str, Any]:
+    """The OAuth settings of Org B's only app, which must be of the stack's type and hold this key."""
+    components = org_b["components"]
+    apps = components.get("ConnectedApp", {})
+    ecas = components.get("ExtlClntAppGlobalOauthSettings", {})
+    assert not (apps if eca else ecas), "an app of the other type is left in Org B"
+    found = list(ecas.values()) if eca else [app["oauthConfig"] for app in apps.values()]
+    [oauth] = [settings for settings in found if settings.get("consumerKey") == consumer_key]
+    return oauth
+
+
 @pytest.fixture
-def connected_apps_allowed(emulator: Any) -> Any:
+def org_b_for(emulator: Any, stack: str) -> Any:
+    """The emulator, with Org B allowing connected-app creation only for connected-app stacks."""
     before = emulator.admin.settings("orgB").get(ALLOW)
-    emulator.admin.set_setting("orgB", ALLOW, True)
+    emulator.admin.set_setting("orgB", ALLOW, stack not in ECA_STACKS)
     yield emulator
     emulator.admin.set_setting("orgB", ALLOW, before)
 
 
-@pytest.mark.parametrize("stack", ["local", "local-assess"])
+@pytest.mark.parametrize("stack", ["local", "local-assess", "local-eca"])
 def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, pulumi_factory: Any,
-                                      connected_apps_allowed: Any) -> None:  # fmt: skip
-    emulator = connected_apps_allowed
+                                      org_b_for: Any) -> None:  # fmt: skip
+    emulator = org_b_for
     project = tmp_path / "project"
     copy_project(stack, project, emulator.state_dir)
     pulumi: Pulumi = pulumi_factory(project)
@@ -90,9 +107,8 @@ def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, pulumi_factory
 
     # Org B's app is the one whose key Org A's principal holds, and Org A's credentials point at it.
     live = snapshots(emulator)
-    apps = live["orgB"]["components"]["ConnectedApp"]
-    [app] = [a for a in apps.values() if a["oauthConfig"]["consumerKey"] == outputs["consumer_key"]]
-    assert app["oauthConfig"]["isClientCredentialEnabled"] is True
+    oauth = org_b_oauth(live["orgB"], outputs["consumer_key"], eca=stack in ECA_STACKS)
+    assert oauth.get("isClientCredentialsFlowEnabled" if stack in ECA_STACKS else "isClientCredentialEnabled")
     named = live["orgA"]["components"]["NamedCredential"][outputs["named_credential"]]
     assert named["namedCredentialType"] == "SecuredEndpoint"
 
