@@ -14,6 +14,7 @@ an External Client App.
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any, TypedDict
 
 import pulumi
@@ -21,7 +22,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from . import salesforce, values
 from .base import OrglinkProvider, resource_options
-from .schema import Field, Schema, flag, inverted_flag, org_field
+from .schema import Changes, Field, Schema, flag, inverted_flag, org_field
 
 METADATA_TYPE = "ConnectedApp"
 
@@ -50,6 +51,7 @@ class ConnectedAppArgs(TypedDict, total=False):
     named_user_jwt_enabled: pulumi.Input[bool]
     adopt: pulumi.Input[bool]
     delete_on_destroy: pulumi.Input[bool]
+    owner: pulumi.Input[str]
 
 
 def _callback_urls_to_salesforce(urls: list[str]) -> str:
@@ -216,6 +218,14 @@ SCHEMA = Schema(
             validate=values.boolean,
         ),
         Field(
+            "owner",
+            "string",
+            "Who creates the app, `<project>/<stack>/<resource name>` (set by the resource class; "
+            "never changes the app). A generated consumer key starts with a tag derived from it, so "
+            "an app left behind by an interrupted `pulumi up` is recognised as this resource's own.",
+            validate=values.text,
+        ),
+        Field(
             "app_id",
             "string",
             "Id of the ConnectedApplication record (also the resource id).",
@@ -227,6 +237,30 @@ SCHEMA = Schema(
 # Inputs that describe the provider's behaviour, not the app: changing them makes no API call.
 BEHAVIOUR_FIELDS = ("adopt", "delete_on_destroy")
 CREDENTIAL_FIELDS = ("consumer_key", "consumer_secret")
+# Provenance only: used when creating, never a reason to change the app (state written before it
+# existed has none, and a renamed stack must not update anything).
+PROVENANCE_FIELDS = ("owner",)
+OWNER_TAG_LENGTH = 24
+GENERATED_KEY_LENGTH = 64
+
+
+def owner_tag(owner: str, api_name: str) -> str:
+    """The start of every consumer key this resource generates: a hash of who creates which app.
+
+    Not a secret (a consumer key is public) and stable across runs: after an interrupted create the
+    next create recomputes it and knows the app it finds is its own. Another stack, another
+    resource or a person in Setup never produces it (their keys are random or their own).
+    """
+    digest = hashlib.sha256(f"orglink-consumer-key\n{owner}\n{api_name.lower()}".encode()).hexdigest()
+    return "OL" + digest[: OWNER_TAG_LENGTH - 2]
+
+
+def generate_consumer_key(owner: str | None, api_name: str) -> str:
+    """A fresh key; with an owner, tagged (the rest stays random so keys stay globally unique)."""
+    if not owner:
+        return values.generate_credential(GENERATED_KEY_LENGTH)
+    return owner_tag(owner, api_name) + values.generate_credential(GENERATED_KEY_LENGTH - OWNER_TAG_LENGTH)
+
 
 CREATION_BAN_HINT = (
     "this org does not allow creating connected apps (Salesforce blocks it since Spring '26 unless "
@@ -271,6 +305,10 @@ class ConnectedAppProvider(OrglinkProvider):
                     )
                 )
         return failures
+
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> Changes:
+        found = super().changes(olds, news)
+        return Changes(tuple(n for n in found.changed if n not in PROVENANCE_FIELDS), found.replaces)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         found = self.changes(olds, news)
@@ -322,16 +360,25 @@ class ConnectedAppProvider(OrglinkProvider):
 
     def _create_new(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
         name = inputs["api_name"]
-        if client.read_component(METADATA_TYPE, name) is not None:
-            raise salesforce.SalesforceError(
-                client.alias,
-                None,
-                "api_name",
-                "DUPLICATE_VALUE",
-                f"a connected app '{name}' already exists; set `adopt: true` to manage it, "
-                "or choose another api_name",
+        existing = client.read_component(METADATA_TYPE, name)
+        if existing is not None:
+            if not self._is_own_leftover(existing, inputs):
+                raise salesforce.SalesforceError(
+                    client.alias,
+                    None,
+                    "api_name",
+                    "DUPLICATE_VALUE",
+                    f"a connected app '{name}' already exists; set `adopt: true` to manage it, "
+                    "or choose another api_name",
+                )
+            # Our own create, interrupted before Pulumi recorded it: its secret is lost (Salesforce
+            # never returns it), so the app is useless to Org A. Make it again.
+            self.log(
+                f"{client.alias}: ConnectedApp {name} was left behind by an interrupted create of this "
+                "resource; deleting it to create it again with new credentials"
             )
-        key = inputs.setdefault("consumer_key", values.generate_credential())
+            client.delete_component(METADATA_TYPE, name)
+        key = inputs.setdefault("consumer_key", generate_consumer_key(inputs.get("owner"), name))
         secret = inputs.get("consumer_secret") or values.generate_credential()
         component = SCHEMA.write({}, {**inputs, "consumer_key": key, "consumer_secret": secret})
         self.log(f"{client.alias}: creating ConnectedApp {name}")
@@ -339,6 +386,25 @@ class ConnectedAppProvider(OrglinkProvider):
         if not result.success:
             self._raise_create_failure(client, result, name, key)
         return secret
+
+    @staticmethod
+    def _is_own_leftover(existing: dict[str, Any], inputs: dict[str, Any]) -> bool:
+        """True when an app of our name carries the key this resource would have given it.
+
+        A key the user chose is globally unique, so an app holding it is theirs; a generated key is
+        ours only when it carries this resource's owner tag. Anything else is someone else's app.
+        """
+        live_key = str(existing.get("oauthConfig", {}).get("consumerKey") or "")
+        if not live_key:
+            return False
+        if inputs.get("consumer_key"):
+            return live_key == inputs["consumer_key"]
+        owner = inputs.get("owner")
+        return (
+            bool(owner)
+            and len(live_key) == GENERATED_KEY_LENGTH
+            and live_key.startswith(owner_tag(str(owner), str(inputs["api_name"])))
+        )
 
     def _raise_create_failure(
         self, client: salesforce.OrgClient, result: salesforce.MetadataResult, name: str, key: str
@@ -423,6 +489,8 @@ class ConnectedAppProvider(OrglinkProvider):
         outs["org"] = client.alias
         for behaviour in BEHAVIOUR_FIELDS:
             outs[behaviour] = bool(state.get(behaviour, False))
+        if state.get("owner"):
+            outs["owner"] = state["owner"]
         if secret:
             outs["consumer_secret"] = secret
         # The record Id survives renames and label changes: look it up only once.
@@ -496,6 +564,9 @@ class ConnectedApp(pulumi.dynamic.Resource, module="salesforce", name="Connected
     ) -> None:
         props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
         props.update(args)
+        if props.get("owner") is None:
+            # What a Pulumi URN says, known here and not in the provider (which gets no URN).
+            props["owner"] = f"{pulumi.get_project()}/{pulumi.get_stack()}/ConnectedApp/{resource_name}"
         super().__init__(
             ConnectedAppProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
         )

@@ -19,7 +19,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
 from providers.base import OrglinkProvider
-from providers.connected_app import ConnectedAppProvider
+from providers.connected_app import ConnectedAppProvider, owner_tag
 from providers.connected_app_policy import ConnectedAppPolicyProvider
 from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.run_as_user import ClientCredentialsRunAsUserProvider
@@ -265,6 +265,42 @@ def test_creating_over_an_existing_app_points_to_adopt(env: Any) -> None:
         create(ConnectedAppProvider(), news)
     assert err.value.field == "api_name"
     env.admin.delete_component(ORG, "ConnectedApp", news["api_name"])
+
+
+def test_an_app_left_by_an_interrupted_create_is_made_again(env: Any) -> None:
+    # `pulumi up` killed after Salesforce created the app but before Pulumi recorded it: the
+    # app's secret is lost. The next create of the same resource knows the app by its tagged
+    # consumer key, deletes it and creates it again, with new credentials.
+    app = ConnectedAppProvider()
+    news = app_inputs(owner="orglink/dev/ConnectedApp/test-app")
+    _lost_id, lost = create(app, news)
+    id_, outs = create(app, news)
+    assert outs["consumer_key"].startswith(owner_tag(news["owner"], news["api_name"]))
+    assert outs["consumer_key"] != lost["consumer_key"]
+    component = live(env, news["api_name"]) or {}
+    assert component["oauthConfig"]["consumerKey"] == outs["consumer_key"]
+    assert component["oauthConfig"]["consumerSecret"] == outs["consumer_secret"]
+    app.delete(id_, outs)
+
+
+def test_another_owners_app_of_the_same_name_is_never_taken(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs(owner="orglink/prod/ConnectedApp/test-app")
+    _id, theirs = create(app, {**news, "owner": "other-project/prod/ConnectedApp/test-app"})
+    for mine in (news, {**news, "owner": None}):
+        with pytest.raises(salesforce.SalesforceError, match="set `adopt: true`"):
+            create(app, mine)
+    assert (live(env, news["api_name"]) or {})["oauthConfig"]["consumerKey"] == theirs["consumer_key"]
+    env.admin.delete_component(ORG, "ConnectedApp", news["api_name"])
+
+
+def test_owner_is_provenance_not_a_change(env: Any) -> None:
+    # State written before `owner` existed, or a renamed stack, must not update the app.
+    app = ConnectedAppProvider()
+    news = app_inputs(owner="orglink/dev/ConnectedApp/test-app", consumer_key="K" * 20)
+    inputs = checked(app, news)
+    assert app.diff("id", {**inputs, "owner": None}, inputs).changes is False
+    assert app.diff("id", {**inputs, "owner": "orglink/renamed/ConnectedApp/x"}, inputs).changes is False
 
 
 def test_duplicate_consumer_key_names_the_field(env: Any) -> None:
