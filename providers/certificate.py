@@ -133,6 +133,16 @@ def describe_certificate(cert: x509.Certificate) -> dict[str, str]:
     }
 
 
+def _as_created(component: dict[str, Any]) -> tuple[Any, ...]:
+    """What a create decides about a self-signed certificate (the org adds content and expiry)."""
+    return (
+        str(component.get("masterLabel") or ""),
+        values.integer(component.get("keySize") or 0),
+        bool(component.get("caSigned")),
+        bool(component.get("privateKeyExportable")),
+    )
+
+
 class CertificateProvider(OrglinkProvider):
     schema = SCHEMA
 
@@ -193,12 +203,6 @@ class CertificateProvider(OrglinkProvider):
 
     def _create_in_org(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> None:
         name = inputs["api_name"]
-        if client.read_component(METADATA_TYPE, name) is not None:
-            raise salesforce.SalesforceError(
-                client.alias, None, "api_name", "DUPLICATE_VALUE",
-                f"a certificate '{name}' already exists; use `existing: {name}` to use it, "
-                "or choose another api_name",
-            )  # fmt: skip
         component = {
             "fullName": name,
             "masterLabel": inputs.get("label") or name.replace("_", " "),
@@ -206,6 +210,20 @@ class CertificateProvider(OrglinkProvider):
             "keySize": int(inputs.get("key_size", 2048)),  # numbers reach providers as floats
             "privateKeyExportable": False,
         }
+        existing = client.read_component(METADATA_TYPE, name)
+        if existing is not None:
+            if _as_created(existing) != _as_created(component):
+                raise salesforce.SalesforceError(
+                    client.alias, None, "api_name", "DUPLICATE_VALUE",
+                    f"a certificate '{name}' already exists; use `existing: {name}` to use it, "
+                    "or choose another api_name",
+                )  # fmt: skip
+            # Exactly what this resource creates (its name carries the stack, its label the
+            # integration): the leftover of an interrupted `pulumi up`. Its key pair never left
+            # the org, so it is as good as a new one: take it over.
+            self.log(f"{client.alias}: Certificate {name} already exists as this resource creates it; "
+                     "taking it over")  # fmt: skip
+            return
         self.log(f"{client.alias}: creating Certificate {name} (the org generates its key pair)")
         result = client.create_metadata(METADATA_TYPE, [component])[0]
         if result.success:

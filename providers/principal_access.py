@@ -116,6 +116,25 @@ def _with_access(component: dict[str, Any], principal: str) -> dict[str, Any]:
     return component
 
 
+def _label(inputs: dict[str, Any]) -> str:
+    return str(inputs.get("label") or inputs["permission_set"].replace("_", " "))
+
+
+def _is_as_created(component: dict[str, Any], label: str, principal: str) -> bool:
+    """The permission set holds nothing but what this resource's create puts in: its label and
+    the one principal access. Anybody's real permission set holds more, or another label."""
+    entries = [
+        (str(e.get("externalCredentialPrincipal", "")).lower(), values.boolean(e.get("enabled", True)))
+        for e in _entries(component)
+    ]
+    others = {k: v for k, v in component.items() if k not in ("fullName", "label", ACCESS_LIST)}
+    return (
+        component.get("label") == label
+        and entries == [(principal.lower(), True)]
+        and not any(v not in (None, False, "", [], {}) for v in others.values())
+    )
+
+
 def _without_access(component: dict[str, Any], principal: str) -> dict[str, Any]:
     kept = [
         e
@@ -152,10 +171,15 @@ class PrincipalAccessProvider(OrglinkProvider):
             current = client.read_component(METADATA_TYPE, name)
             if current is None:
                 self.log(f"{client.alias}: creating PermissionSet {name} with access to {principal}")
-                label = inputs.get("label") or name.replace("_", " ")
                 client.create_component(
-                    METADATA_TYPE, _with_access({"fullName": name, "label": label}, principal)
+                    METADATA_TYPE, _with_access({"fullName": name, "label": _label(inputs)}, principal)
                 )
+                return self._outputs(inputs, created=True, pre_existing=False)
+            if _is_as_created(current, _label(inputs), principal):
+                # Exactly the permission set this resource creates (its name carries the stack):
+                # the leftover of an interrupted `pulumi up`. Own it, so destroy removes it.
+                self.log(f"{client.alias}: PermissionSet {name} already exists as this resource creates it; "
+                         "taking it over")  # fmt: skip
                 return self._outputs(inputs, created=True, pre_existing=False)
             if _has_access(current, principal):
                 self.log(f"{client.alias}: {self.describe(inputs)} already exists; it stays on destroy")

@@ -131,10 +131,23 @@ def test_certificate_existing_that_is_missing_fails_clearly(env: Any) -> None:
 def test_certificate_name_taken_fails_and_suggests_existing(env: Any) -> None:
     provider = CertificateProvider()
     id_, outs = create(provider, {"org": ORG, "api_name": unique("Taken")})
+    # Another certificate of that name (another label: not what this resource creates) is not ours.
     with pytest.raises(salesforce.SalesforceError) as caught:
-        create(provider, {"org": ORG, "api_name": outs["name"]})
+        create(provider, {"org": ORG, "api_name": outs["name"], "label": "Somebody else's"})
     assert caught.value.status_code == "DUPLICATE_VALUE" and "existing:" in caught.value.message
     provider.delete(id_, outs)
+
+
+def test_certificate_left_by_an_interrupted_create_is_taken_over(env: Any) -> None:
+    # A create whose answer never reached Pulumi (a killed `pulumi up`) leaves the certificate;
+    # the next create of the same resource finds exactly what it makes and takes it over.
+    provider = CertificateProvider()
+    news = {"org": ORG, "api_name": unique("Leftover")}
+    _first_id, first = create(provider, news)
+    id_, again = create(provider, news)
+    assert again["fingerprint_sha256"] == first["fingerprint_sha256"]
+    provider.delete(id_, again)
+    assert component(env, "Certificate", news["api_name"]) is None
 
 
 def test_certificate_content_formats() -> None:
