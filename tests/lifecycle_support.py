@@ -1,0 +1,141 @@
+"""Helpers shared by the tests/test_lifecycle_*.py files: org content diffs that never show values
+(snapshots hold consumer secrets and private keys, and a failing assert must not print them), secret
+searches that name what leaked without showing it, and a project+stack on the test emulator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from tests.engine import Pulumi
+from tests.stack_project import ORGS, StackProject, org_snapshots
+
+ALLOW = "allow-connected-app-creation"
+ECA_STACKS = frozenset({"local-eca"})
+# Bookkeeping the emulator adds to every component (who/when): a write changes it, nobody reads it.
+AUDIT_KEY = "_audit"
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """{"a": {"b": [1]}} -> {"a.b[0]": 1}; `_audit` entries left out."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key != AUDIT_KEY:
+                out.update(flatten(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            out.update(flatten(item, f"{path}[{index}]"))
+    else:
+        out[path] = value
+    return out
+
+
+def changed_paths(before: Any, after: Any) -> list[str]:
+    """Where two snapshots differ, as paths only (never the values: they include secrets)."""
+    old, new = flatten(before), flatten(after)
+    missing = object()
+    return sorted(key for key in old.keys() | new.keys() if old.get(key, missing) != new.get(key, missing))
+
+
+def component_names(snapshot: dict[str, Any]) -> set[str]:
+    """{"ConnectedApp/CarrierAPI_App_local", ...} of one org snapshot."""
+    return {f"{mtype}/{name}" for mtype, items in snapshot["components"].items() for name in items}
+
+
+def record_ids(snapshot: dict[str, Any]) -> set[str]:
+    return {f"{sobject}/{record['Id']}" for sobject, rows in snapshot["records"].items() for record in rows}
+
+
+def secrets_found(text: str, secrets: dict[str, str]) -> list[str]:
+    """Names (never values) of the secrets that occur in a text."""
+    return sorted(name for name, value in secrets.items() if value and value in text)
+
+
+def access_tokens(state_dir: Path) -> dict[str, str]:
+    """Every access token (session id) the emulator orgs issued, read from their SQLite files."""
+    found: dict[str, str] = {}
+    for alias in ORGS:
+        with sqlite3.connect(f"file:{state_dir / f'{alias}.sqlite'}?mode=ro", uri=True) as db:
+            for index, (token,) in enumerate(db.execute("SELECT token FROM tokens WHERE kind = 'access'")):
+                found[f"{alias} access token {index}"] = str(token)
+    return found
+
+
+def asking(pulumi: Pulumi) -> Pulumi:
+    """The same CLI without PULUMI_SKIP_CONFIRMATIONS (it implies --yes, which --preview-only refuses)."""
+    return dataclasses.replace(pulumi, extra_env={**pulumi.extra_env, "PULUMI_SKIP_CONFIRMATIONS": "false"})
+
+
+@contextmanager
+def connected_apps_allowed(admin: Any, stack: str) -> Iterator[None]:
+    """Org B lets the connected-app stacks create apps (most real orgs no longer do)."""
+    if stack in ECA_STACKS:
+        yield
+        return
+    before = admin.settings("orgB").get(ALLOW)
+    admin.set_setting("orgB", ALLOW, True)
+    try:
+        yield
+    finally:
+        admin.set_setting("orgB", ALLOW, before)
+
+
+def base_name(stack: str) -> str:
+    """The API name every object of the shipped CarrierAPI stacks starts with."""
+    return "CarrierAPI_App_" + stack.replace("-", "_")
+
+
+def owned_by(names: set[str], stack_base: str) -> set[str]:
+    return {name for name in names if name.split("/", 1)[1].startswith(stack_base)}
+
+
+def all_components(admin: Any) -> dict[str, set[str]]:
+    return {alias: component_names(snapshot) for alias, snapshot in org_snapshots(admin).items()}
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids below `pid` (the plugins the CLI started), from /proc: ours to end."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a CLI process and every plugin it started, by id (as a crash or `kill -9` would)."""
+    for victim in [pid, *descendants(pid)]:
+        with suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def wait_until(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def new_project(base: Path, emulator_state_dir: Path) -> StackProject:
+    return StackProject(base / "project", emulator_state_dir, base / "pulumi")
