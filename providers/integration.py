@@ -35,6 +35,7 @@ import pulumi
 
 from . import values
 from .certificate import Certificate
+from .connected_app import PROVENANCE_FIELDS as CONNECTED_APP_PROVENANCE
 from .connected_app import SCHEMA as CONNECTED_APP_SCHEMA
 from .connected_app import ConnectedApp
 from .connected_app_policy import SCHEMA as POLICY_SCHEMA
@@ -64,7 +65,8 @@ MAX_BASE_LENGTH = 70  # room for "_Access" within Salesforce's 80-character API 
 GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
 
 # Keys of `app` and `policy` the integration sets itself (wired or derived from the names).
-WIRED_APP_KEYS = frozenset({"org", "api_name", "certificate"})
+# (`owner` and other provenance inputs are the resource's own, made from the stack and resource name.)
+WIRED_APP_KEYS = frozenset({"org", "api_name", "certificate", *CONNECTED_APP_PROVENANCE})
 WIRED_POLICY_KEYS = frozenset({"org", "app", "app_id"})
 
 

@@ -87,6 +87,7 @@ def test_a_single_object_and_json_text_are_accepted() -> None:
             "orglink:integrations[0].app",
             "set by the integration",
         ),
+        ([{**MINIMAL, "app": {"owner": "x"}}], "orglink:integrations[0].app", "set by the integration"),
         ([{**MINIMAL, "app": {"scope": ["api"]}}], "orglink:integrations[0].app", "not a setting"),
         ([{**MINIMAL, "policy": {"ip": "BYPASS"}}], "orglink:integrations[0].policy", "not a setting"),
         ([{**MINIMAL, "certificate": {"size": 2048}}], "orglink:integrations[0].certificate", "key_size"),
