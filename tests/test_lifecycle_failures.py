@@ -1,0 +1,275 @@
+"""When things go wrong, through the real Pulumi CLI, checked in both orgs' content (issue 8):
+5. two stacks applied at the same time on the same two orgs;
+6. a `pulumi up` killed mid-apply, then the steps the README gives ("When an update is interrupted");
+7. transient faults (503, UNKNOWN_EXCEPTION, REQUEST_LIMIT_EXCEEDED, ALREADY_IN_PROCESS, connection
+   resets, expired sessions) during up, refresh and destroy; permanent errors that name the
+   resource, the org and Salesforce's code, and converge once their cause is fixed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine import TOOLS_BIN, PulumiError, change_counts
+from tests.lifecycle_support import (
+    ALLOW,
+    base_name,
+    changed_paths,
+    component_names,
+    connected_apps_allowed,
+    kill_tree,
+    new_project,
+    owned_by,
+    wait_until,
+)
+from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings
+
+# Retries fast enough for a test, and a budget that gives up on a permanent fault in seconds.
+FAST_RETRIES = {"ORGLINK_RETRY_BASE_S": "0.05", "ORGLINK_RETRY_BUDGET_S": "8"}
+
+
+def expected_components(base: str) -> dict[str, set[str]]:
+    """What one connected-app integration owns in each org."""
+    return {
+        "orgA": {f"Certificate/{base}", f"ExternalCredential/{base}", f"NamedCredential/{base}",
+                 f"PermissionSet/{base}_Access"},
+        "orgB": {f"ConnectedApp/{base}"},
+    }  # fmt: skip
+
+
+def owned_components(admin: Any, base: str) -> dict[str, set[str]]:
+    snapshots = org_snapshots(admin)
+    return {alias: owned_by(component_names(snapshots[alias]), base) for alias in ORGS}
+
+
+def app_records(admin: Any, label: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = admin.snapshot("orgB")["records"].get("ConnectedApplication", [])
+    return [row for row in rows if row.get("Name") == label]
+
+
+def assert_converged(project: StackProject, stack: str, admin: Any) -> None:
+    """Exactly one of everything, wired together, and the integration works."""
+    base = base_name(stack)
+    assert owned_components(admin, base) == expected_components(base)
+    assert len(app_records(admin, f"CarrierAPI App ({stack})")) == 1
+    outputs = project.pulumi.outputs(stack)
+    assert outputs["verification"]["ok"] is True, outputs["verification"]
+    app = admin.get_component("orgB", "ConnectedApp", base)
+    assert app["oauthConfig"]["consumerKey"] == outputs["consumer_key"]
+    # One profile access for the app, not one per attempt.
+    [record] = app_records(admin, f"CarrierAPI App ({stack})")
+    access = [r for r in admin.snapshot("orgB")["records"].get("SetupEntityAccess", [])
+              if r.get("SetupEntityId") == record["Id"]]  # fmt: skip
+    assert len(access) == 1
+
+
+@pytest.fixture
+def allowed(emulator: Any) -> Iterator[Any]:
+    with connected_apps_allowed(emulator.admin, "local"):
+        yield emulator
+    for alias in ORGS:
+        emulator.admin.clear_faults(alias)
+
+
+def project_with(tmp_path: Path, emulator: Any, *stacks: str) -> StackProject:
+    project = new_project(tmp_path, emulator.state_dir)
+    for stack in stacks:
+        project.init_stack(stack, shipped_stack_settings("local"))
+    project.pulumi = dataclasses.replace(project.pulumi, extra_env=dict(FAST_RETRIES))
+    return project
+
+
+def start_up(project: StackProject, stack: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(TOOLS_BIN / "pulumi"), "up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive"],
+        cwd=project.directory, env=project.pulumi.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+
+
+# -- 5. two stacks at once --------------------------------------------------------------------------
+
+
+def test_two_stacks_at_once_keep_apart(tmp_path: Path, allowed: Any) -> None:
+    admin = allowed.admin
+    project = project_with(tmp_path, allowed, "team-a", "team-b")
+    before = org_snapshots(admin)
+    runs = {stack: start_up(project, stack) for stack in ("team-a", "team-b")}
+    for stack, run in runs.items():
+        output, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, f"{stack}: {output[-3000:]}"
+    for stack in runs:
+        assert_converged(project, stack, admin)
+    keys = {project.pulumi.outputs(stack)["consumer_key"] for stack in runs}
+    assert len(keys) == 2
+
+    # Destroying one leaves every object of the other exactly as it was.
+    team_b = {alias: s for alias, s in org_snapshots(admin).items()}
+    project.pulumi.run("destroy", "--yes", "--stack", "team-a")
+    assert owned_components(admin, base_name("team-a")) == {"orgA": set(), "orgB": set()}
+    assert owned_components(admin, base_name("team-b")) == expected_components(base_name("team-b"))
+    after = org_snapshots(admin)
+    b_paths = [p for p in changed_paths(team_b, after) if base_name("team-b") in p]
+    assert b_paths == []
+    project.pulumi.run("destroy", "--yes", "--stack", "team-b")
+    assert changed_paths(before, org_snapshots(admin)) == []
+
+
+# -- 6. an up killed mid-apply -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("org", ["orgA", "orgB"])
+def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path, allowed: Any) -> None:
+    """Kill -9 while the org is creating its first object (Org A: the certificate and external
+    credential; Org B: the connected app): the org finishes the create, Pulumi never records it."""
+    admin, stack = allowed.admin, "interrupted"
+    project = project_with(tmp_path, allowed, stack)
+    before = org_snapshots(admin)
+    admin.mark(org)
+    # Every metadata request to that org takes a while, so the kill lands inside a create.
+    admin.inject_fault(org, "metadata", "delay", count=1000, delay_s=1.0)
+    run = start_up(project, stack)
+    try:
+        wait_until(lambda: admin.counters(org).get("metadata.write", 0) >= 1, 120, f"a write to {org}")
+    finally:
+        kill_tree(run.pid)
+        run.communicate()
+    time.sleep(1.5)  # the org completes the request it was working on
+    admin.clear_faults(org)
+    leftovers = owned_components(admin, base_name(stack))
+    assert leftovers[org], "the kill should leave an object Pulumi does not know about"
+
+    # Without the steps, the stack is locked.
+    locked = project.pulumi.run("up", "--yes", "--skip-preview", "--stack", stack, check=False)
+    assert locked.returncode != 0 and "pulumi cancel" in locked.stderr
+    # The steps in README.md, "When an update is interrupted":
+    project.pulumi.run("cancel", "--yes", "--stack", stack)  # 1. release the dead update's lock
+    # 2. forget the creates Pulumi never saw finish (left alone, they stay in the state for good)
+    pending = project.pulumi.export_state(stack)["deployment"].get("pending_operations") or []
+    assert pending and {op["type"] for op in pending} == {"creating"}
+    project.pulumi.run("refresh", "--clear-pending-creates", "--yes", "--stack", stack)
+    assert not project.pulumi.export_state(stack)["deployment"].get("pending_operations")
+    project.pulumi.up(stack)  # 3. orglink recognises what those creates left in the orgs
+    assert_converged(project, stack, admin)
+    assert change_counts(project.pulumi.preview_json(stack)) == {}
+    project.pulumi.run("destroy", "--yes", "--stack", stack)
+    assert changed_paths(before, org_snapshots(admin)) == []
+
+
+# -- 7. faults -----------------------------------------------------------------------------------------
+
+TRANSIENT = ("503", "UNKNOWN_EXCEPTION", "REQUEST_LIMIT_EXCEEDED", "ALREADY_IN_PROCESS", "reset")
+
+
+def inject_transient_faults(admin: Any) -> None:
+    """Each kind of transient failure, on each API the stack uses, in both orgs."""
+    for alias in ORGS:
+        for api in ("metadata", "rest"):
+            for fault in TRANSIENT:
+                admin.inject_fault(alias, api, fault, count=1)
+        admin.inject_fault(alias, "soap_login", "503", count=1)
+
+
+@dataclasses.dataclass
+class SessionExpirer:
+    """Expires both orgs' sessions once, as soon as the command starts writing (mid-run)."""
+
+    admin: Any
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    expired: int = 0
+
+    def __enter__(self) -> SessionExpirer:
+        for alias in ORGS:
+            self.admin.mark(alias)
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.done.is_set():
+            counts = [self.admin.counters(alias) for alias in ORGS]
+            if any(n for c in counts for kind, n in c.items() if kind.endswith(".write")):
+                self.expired = sum(self.admin.expire_sessions(alias) for alias in ORGS)
+                return
+            time.sleep(0.02)
+
+    def __exit__(self, *_exc: object) -> None:
+        self.done.set()
+
+
+def test_transient_faults_during_up_refresh_and_destroy(tmp_path: Path, allowed: Any) -> None:
+    admin, stack = allowed.admin, "flaky"
+    project = project_with(tmp_path, allowed, stack)
+    before = org_snapshots(admin)
+
+    inject_transient_faults(admin)
+    with SessionExpirer(admin) as expirer:
+        up = project.pulumi.up(stack)
+    assert expirer.expired > 0
+    assert "retry" in up.stdout and "session expired" in up.stdout
+    assert_converged(project, stack, admin)
+
+    inject_transient_faults(admin)
+    refreshed = project.pulumi.run("refresh", "--yes", "--stack", stack)
+    assert "retry" in refreshed.stdout
+    assert change_counts(project.pulumi.preview_json(stack)) == {}
+
+    inject_transient_faults(admin)
+    with SessionExpirer(admin):
+        project.pulumi.run("destroy", "--yes", "--stack", stack)
+    for alias in ORGS:
+        admin.clear_faults(alias)
+    assert changed_paths(before, org_snapshots(admin)) == []
+
+
+def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Path, allowed: Any) -> None:
+    admin, stack = allowed.admin, "blocked"
+    project = project_with(tmp_path, allowed, stack)
+    before = org_snapshots(admin)
+    base = base_name(stack)
+
+    # Org B refuses new connected apps (as most orgs do since Spring '26).
+    admin.set_setting("orgB", ALLOW, False)
+    failed = project.pulumi.up(stack, check=False)
+    assert failed.returncode != 0
+    text = failed.stdout + failed.stderr
+    assert f"ConnectedApp '{base}' in org 'orgB'" in text
+    assert "adopt: true" in text and "external_client_app" in text
+    assert "Traceback" not in text
+
+    # Creation allowed again, but Org B's Metadata API keeps failing.
+    admin.set_setting("orgB", ALLOW, True)
+    admin.inject_fault("orgB", "metadata", "UNKNOWN_EXCEPTION", count=100_000)
+    failed = project.pulumi.up(stack, check=False)
+    assert failed.returncode != 0
+    text = failed.stdout + failed.stderr
+    assert f"ConnectedApp '{base}' in org 'orgB'" in text and "UNKNOWN_EXCEPTION" in text
+
+    admin.clear_faults("orgB")
+    project.pulumi.up(stack)
+    assert_converged(project, stack, admin)
+    project.pulumi.run("destroy", "--yes", "--stack", stack)
+    assert changed_paths(before, org_snapshots(admin)) == []
+
+
+def test_error_text_carries_no_traceback_for_a_failed_command(tmp_path: Path, allowed: Any) -> None:
+    # A permanent failure of destroy is reported as such, and the stack keeps what it could not delete.
+    admin, stack = allowed.admin, "stuck"
+    project = project_with(tmp_path, allowed, stack)
+    before = org_snapshots(admin)
+    project.pulumi.up(stack)
+    admin.inject_fault("orgA", "metadata", "UNKNOWN_EXCEPTION", count=100_000)
+    with pytest.raises(PulumiError) as failed:
+        project.pulumi.run("destroy", "--yes", "--stack", stack)
+    assert "in org 'orgA'" in str(failed.value) and "UNKNOWN_EXCEPTION" in str(failed.value)
+    admin.clear_faults("orgA")
+    assert project.pulumi.export_state(stack)["deployment"].get("resources")
+    project.pulumi.run("destroy", "--yes", "--stack", stack)
+    assert changed_paths(before, org_snapshots(admin)) == []
