@@ -31,8 +31,22 @@ class OrglinkProvider(ResourceProvider):
         inputs, failures = self.schema.check(whole_numbers(news))
         failures += failures_for_alias(inputs.get("org"), salesforce.configured_aliases())
         if not failures:
+            failures += self._connection_failures(inputs.get("org"))
+        if not failures:
             failures += self.check_more(_olds, inputs)
         return CheckResult(inputs, failures)
+
+    @staticmethod
+    def _connection_failures(alias: Any) -> list[CheckFailure]:
+        """A connection setting that cannot work (unknown auth mode, http:// URL, missing field) is
+        known without calling the org: report it at preview, not halfway through an up."""
+        if not isinstance(alias, str) or salesforce.configured_aliases() is None:
+            return []
+        try:
+            salesforce.connection(alias)
+        except salesforce.SalesforceError as err:
+            return [CheckFailure("org", f"{err.field or 'org'}: {err.message}")]
+        return []
 
     def check_more(self, _olds: dict[str, Any], _inputs: dict[str, Any]) -> list[CheckFailure]:
         """Rules that span fields; inputs are already validated and normalised."""
