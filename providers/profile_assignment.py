@@ -92,9 +92,12 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
     def _parent_id(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
         if inputs.get("profile"):
             name = inputs["profile"]
-            rows = client.query(
-                "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                f"AND Profile.Name = {_quoted(name)}"
+            rows = client.lookup(
+                f"Profile {name.lower()}",
+                lambda: client.query(
+                    "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
+                    f"AND Profile.Name = {_quoted(name)}"
+                ),
             )
             if not rows:
                 raise salesforce.SalesforceError(
@@ -104,8 +107,11 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
                 )  # fmt: skip
         else:
             name = inputs["permission_set"]
-            rows = client.query(
-                f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {_quoted(name)}"
+            rows = client.lookup(
+                f"PermissionSet {name.lower()}",
+                lambda: client.query(
+                    f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {_quoted(name)}"
+                ),
             )
             if not rows:
                 raise salesforce.SalesforceError(

@@ -7,6 +7,7 @@ and warns when the user lacks API Only (Salesforce recommends an API-only integr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import pulumi
@@ -70,46 +71,57 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def check_run_as_user(client: salesforce.OrgClient, username: str, warn: Callable[[str], None]) -> None:
+    """Raise SalesforceError unless the org has an active user of this username; ``warn`` when it
+    lacks API Only. Shared by the run-as user resources and the integration's Preflight, which asks
+    before anything is written."""
+    users = client.lookup(
+        f"User {username.lower()}",
+        lambda: client.query(
+            "SELECT Id, IsActive, Profile.PermissionsApiUserOnly FROM User "
+            f"WHERE Username = {_quoted(username)}"
+        ),
+    )
+    if not users:
+        raise salesforce.SalesforceError(
+            client.alias, None, "username", "NOT_FOUND",
+            f"there is no user with username '{username}'; use the Username from the user's "
+            "detail page in Setup (it is not always the e-mail address)",
+        )  # fmt: skip
+    user = users[0]
+    if not user.get("IsActive"):
+        raise salesforce.SalesforceError(
+            client.alias, None, "username", "INACTIVE_USER",
+            f"user '{username}' is inactive: activate it in Setup or choose another run-as user",
+        )  # fmt: skip
+    api_only = client.lookup(
+        f"ApiOnly {user['Id']}", lambda: "yes" if _is_api_only(client, user) else "no"
+    )
+    if api_only == "no":
+        warn(
+            f"{client.alias}: run-as user '{username}' does not have API Only; Salesforce "
+            "recommends an API-only integration user for the client credentials flow"
+        )
+
+
+def _is_api_only(client: salesforce.OrgClient, user: dict[str, Any]) -> bool:
+    if (user.get("Profile") or {}).get("PermissionsApiUserOnly"):
+        return True
+    try:
+        granted = client.query(
+            "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = "
+            f"{_quoted(str(user['Id']))} AND PermissionSet.PermissionsApiUserOnly = true"
+        )
+    except salesforce.SalesforceError:
+        return True  # cannot tell: do not warn
+    return bool(granted)
+
+
 class ClientCredentialsRunAsUserProvider(AppPartProvider):
     schema = SCHEMA
 
     def validate_live(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> None:
-        username = inputs["username"]
-        users = client.query(
-            "SELECT Id, IsActive, Profile.PermissionsApiUserOnly FROM User "
-            f"WHERE Username = {_quoted(username)}"
-        )
-        if not users:
-            raise salesforce.SalesforceError(
-                client.alias, None, "username", "NOT_FOUND",
-                f"there is no user with username '{username}'; use the Username from the user's "
-                "detail page in Setup (it is not always the e-mail address)",
-            )  # fmt: skip
-        user = users[0]
-        if not user.get("IsActive"):
-            raise salesforce.SalesforceError(
-                client.alias, None, "username", "INACTIVE_USER",
-                f"user '{username}' is inactive: activate it in Setup or choose another run-as user",
-            )  # fmt: skip
-        if not self._is_api_only(client, user):
-            self.log(
-                f"{client.alias}: run-as user '{username}' does not have API Only; Salesforce "
-                "recommends an API-only integration user for the client credentials flow",
-                warning=True,
-            )
-
-    @staticmethod
-    def _is_api_only(client: salesforce.OrgClient, user: dict[str, Any]) -> bool:
-        if (user.get("Profile") or {}).get("PermissionsApiUserOnly"):
-            return True
-        try:
-            granted = client.query(
-                "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = "
-                f"{_quoted(str(user['Id']))} AND PermissionSet.PermissionsApiUserOnly = true"
-            )
-        except salesforce.SalesforceError:
-            return True  # cannot tell: do not warn
-        return bool(granted)
+        check_run_as_user(client, inputs["username"], lambda message: self.log(message, warning=True))
 
 
 class ClientCredentialsRunAsUser(

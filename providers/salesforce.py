@@ -781,6 +781,11 @@ class OrgClient:
         self.api_version = conn.api_version
         self.retry = retry or _retry_policy_from_env()
         self._lock = threading.Lock()
+        # The components this process last read or wrote (see known_component); one provider
+        # process lives for one pulumi operation, so this never outlives it.
+        self._known: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lookups: dict[str, Any] = {}
+        self._known_lock = threading.Lock()
         self._session = _new_session(conn.ca_bundle)
         self._login_result = self._login_with_retries()
         self.sf = self._rest_client()
@@ -792,6 +797,43 @@ class OrgClient:
         self._metadata = self._zeep.create_service(
             "{http://soap.sforce.com/2006/04/metadata}MetadataBinding", self.sf.metadata_url
         )
+
+    # -- what this process last saw of each component ------------------------------------------
+
+    def known_component(self, mtype: str, full_name: str) -> dict[str, Any] | None:
+        """The component as this process last read or wrote it, or None when it has not seen it since.
+
+        Lets a read-modify-write skip the read when a sibling resource of the same operation has
+        just read or written the component (an app's policy after the app's create, its run-as user
+        after the policy). Every write that does not go through modify_component forgets it.
+        """
+        with self._known_lock:
+            found = self._known.get((mtype, full_name.lower()))
+        return copy.deepcopy(found) if found is not None else None
+
+    def remember_component(self, mtype: str, full_name: str, component: dict[str, Any] | None) -> None:
+        with self._known_lock:
+            if component is None:
+                self._known.pop((mtype, full_name.lower()), None)
+            else:
+                self._known[(mtype, full_name.lower())] = copy.deepcopy(component)
+
+    def _forget(self, mtype: str, full_names: list[str]) -> None:
+        for name in full_names:
+            self.remember_component(mtype, name, None)
+
+    def lookup(self, key: str, ask: Callable[[], T]) -> T:
+        """``ask()`` once per process for a fact that does not change during one operation (a
+        user's profile, a profile's permission set Id): K integrations share one query, not K.
+        Failures and empty answers (nothing found yet: it may be made later) are not remembered."""
+        with self._known_lock:
+            if key in self._lookups:
+                return copy.deepcopy(self._lookups[key])  # type: ignore[no-any-return]
+        answer = ask()
+        if answer:
+            with self._known_lock:
+                self._lookups[key] = copy.deepcopy(answer)
+        return answer
 
     # -- session ---------------------------------------------------------------------------
 
@@ -927,6 +969,8 @@ class OrgClient:
                         (n for n in batch if n.lower() == str(plain["fullName"]).lower()), plain["fullName"]
                     )
                     found[key] = plain
+        for name, component in found.items():
+            self.remember_component(mtype, name, component)
         return found
 
     def read_component(self, mtype: str, full_name: str) -> dict[str, Any] | None:
@@ -947,6 +991,7 @@ class OrgClient:
         return self._save("upsertMetadata", mtype, components)
 
     def delete_metadata(self, mtype: str, full_names: list[str]) -> list[MetadataResult]:
+        self._forget(mtype, full_names)
         results: list[MetadataResult] = []
         for batch in _batches(full_names):
             results.extend(
@@ -957,6 +1002,7 @@ class OrgClient:
         return results
 
     def rename_metadata(self, mtype: str, old_full_name: str, new_full_name: str) -> MetadataResult:
+        self._forget(mtype, [old_full_name, new_full_name])
         rename = partial(self._soap, "renameMetadata", mtype, old_full_name, new_full_name)
         return self._with_transient_results(f"rename {mtype}", lambda: [rename()])[0]
 
@@ -966,11 +1012,17 @@ class OrgClient:
         for batch in _batches(components):
             # A typed top-level object: a plain dict would go out without xsi:type.
             typed = [component_type(**component) for component in batch]
-            results.extend(
-                self._with_transient_results(
-                    f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
+            names = [str(component.get("fullName", "")) for component in batch]
+            # Before and after: a write racing a modify_component must leave nothing stale behind.
+            self._forget(mtype, names)
+            try:
+                results.extend(
+                    self._with_transient_results(
+                        f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
+                    )
                 )
-            )
+            finally:
+                self._forget(mtype, names)
         return results
 
     def _with_transient_results(self, what: str, request: Callable[[], Any]) -> list[MetadataResult]:
@@ -1100,16 +1152,22 @@ def modify_component(
 ) -> dict[str, Any]:
     """Read a component, apply ``change`` to a copy, write it back if it changed; return what was written.
 
+    The read is skipped when this process has just read or written the component (the app's create
+    read it back, a sibling part wrote it): within one operation that copy is what the org holds,
+    since a metadata update replaces the whole component and every writer here holds its lock.
     Raises SalesforceError NOT_FOUND when the component does not exist.
     """
     client = org(alias)
     with component_lock(alias, mtype, full_name):
-        current = client.read_component(mtype, full_name)
+        current = client.known_component(mtype, full_name)
+        if current is None:
+            current = client.read_component(mtype, full_name)
         if current is None:
             raise SalesforceError(alias, resource, None, "NOT_FOUND", f"{mtype} '{full_name}' does not exist")
         wanted = change(copy.deepcopy(current))
         if wanted != current:
             client.update_component(mtype, wanted)
+            client.remember_component(mtype, full_name, wanted)
         return wanted
 
 
