@@ -23,6 +23,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from . import salesforce, values
 from .base import OrglinkProvider, resource_options
+from .owned_component import DUPLICATE_CODES
 from .schema import Field, Schema, org_field
 
 METADATA_TYPE = "Certificate"
@@ -210,28 +211,25 @@ class CertificateProvider(OrglinkProvider):
             "keySize": int(inputs.get("key_size", 2048)),  # numbers reach providers as floats
             "privateKeyExportable": False,
         }
-        existing = client.read_component(METADATA_TYPE, name)
-        if existing is not None:
-            if _as_created(existing) != _as_created(component):
-                raise salesforce.SalesforceError(
-                    client.alias, None, "api_name", "DUPLICATE_VALUE",
-                    f"a certificate '{name}' already exists; use `existing: {name}` to use it, "
-                    "or choose another api_name",
-                )  # fmt: skip
-            # Exactly what this resource creates (its name carries the stack, its label the
-            # integration): the leftover of an interrupted `pulumi up`. Its key pair never left
-            # the org, so it is as good as a new one: take it over.
-            self.log(f"{client.alias}: Certificate {name} already exists as this resource creates it; "
-                     "taking it over")  # fmt: skip
-            return
+        # Create first, read only when the name is taken (one request fewer in the usual case).
         self.log(f"{client.alias}: creating Certificate {name} (the org generates its key pair)")
         result = client.create_metadata(METADATA_TYPE, [component])[0]
         if result.success:
             return
-        if any(p.status_code == "DUPLICATE_VALUE" for p in result.problems):
-            # We checked under the lock that it did not exist: this is our own create, retried.
-            return
-        raise result.error(client.alias, "create Certificate")
+        if not any(p.status_code in DUPLICATE_CODES for p in result.problems):
+            raise result.error(client.alias, "create Certificate")
+        existing = client.read_component(METADATA_TYPE, name)
+        if existing is not None and _as_created(existing) != _as_created(component):
+            raise salesforce.SalesforceError(
+                client.alias, None, "api_name", "DUPLICATE_VALUE",
+                f"a certificate '{name}' already exists; use `existing: {name}` to use it, "
+                "or choose another api_name",
+            )  # fmt: skip
+        # Exactly what this resource creates (its name carries the stack, its label the
+        # integration): our own retried create, or the leftover of an interrupted `pulumi up`. Its
+        # key pair never left the org, so it is as good as a new one: take it over.
+        self.log(f"{client.alias}: Certificate {name} already exists as this resource creates it; "
+                 "taking it over")  # fmt: skip
 
     # -- read ----------------------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from . import salesforce
 
+# How the Metadata API says a create's name is taken (the second for some types on real orgs).
+DUPLICATE_CODES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})
+
 
 def create_or_take_over(
     client: salesforce.OrgClient,
@@ -21,24 +24,28 @@ def create_or_take_over(
     comparable: Callable[[dict[str, Any]], dict[str, Any]],
     log: Callable[[str], None],
 ) -> None:
-    """Create ``wanted`` unless the org already has the same component; the caller holds its lock."""
+    """Create ``wanted`` unless the org already has the same component; the caller holds its lock.
+
+    Create first and read only when the name is taken: a leftover is rare, and reading before
+    every create cost one request per component.
+    """
     name = str(wanted["fullName"])
-    existing = client.read_component(mtype, name)
-    if existing is not None:
-        if comparable(existing) != comparable(wanted):
-            raise salesforce.SalesforceError(
-                client.alias, None, "api_name", "DUPLICATE_VALUE",
-                f"a {mtype} '{name}' with other settings already exists in the org; choose another "
-                "name (or delete it in Setup if it is a leftover)",
-            )  # fmt: skip
-        log(f"{client.alias}: {mtype} {name} already exists as wanted; taking it over")
-        return
     log(f"{client.alias}: creating {mtype} {name}")
     result = client.create_metadata(mtype, [wanted])[0]
-    # We checked it was absent under the component lock: DUPLICATE_VALUE is our own retried create.
-    if result.success or any(p.status_code == "DUPLICATE_VALUE" for p in result.problems):
+    if result.success:
         return
-    raise result.error(client.alias, f"create {mtype}")
+    if not any(p.status_code in DUPLICATE_CODES for p in result.problems):
+        raise result.error(client.alias, f"create {mtype}")
+    # Taken: our own create retried after a lost answer, a leftover of an interrupted up, or
+    # somebody else's component.
+    existing = client.read_component(mtype, name)
+    if existing is not None and comparable(existing) != comparable(wanted):
+        raise salesforce.SalesforceError(
+            client.alias, None, "api_name", "DUPLICATE_VALUE",
+            f"a {mtype} '{name}' with other settings already exists in the org; choose another "
+            "name (or delete it in Setup if it is a leftover)",
+        )  # fmt: skip
+    log(f"{client.alias}: {mtype} {name} already exists as wanted; taking it over")
 
 
 def delete_if_present(
