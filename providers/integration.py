@@ -1,6 +1,8 @@
 """OrgToOrgIntegration: one Salesforce org (Org A) calling another (Org B), as one Pulumi component.
 
 Wiring (the reason this component exists):
+- a Preflight asks both orgs, read-only, what only they know (profiles, run-as user, an existing
+  certificate, the credentials) before any other resource writes to either;
 - Org A's Certificate (the org makes the key pair) -> Org B's app `certificate` (digital signatures);
 - Org B's app consumer key and secret -> Org A's PrincipalCredential (client id and secret);
 - Org B's token URL -> Org A's ExternalCredential `token_url`; Org B's My Domain -> NamedCredential `url`;
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ from .eca_profile_assignment import ExternalClientAppProfileAssignment
 from .eca_run_as_user import ExternalClientAppRunAsUser
 from .external_credential import ExternalCredential
 from .named_credential import NamedCredential
+from .preflight import Preflight
 from .principal_access import PrincipalAccess
 from .principal_credential import PrincipalCredential
 from .profile_assignment import ConnectedAppProfileAssignment
@@ -142,6 +145,7 @@ class IntegrationOptions:
     principal_permission_set: str | None = None
     verify: str = "required"
     verify_timeout_s: int = 600
+    config_key: str = CONFIG_KEY  # "orglink:integrations[0]": where messages send the user
 
     @property
     def base_name(self) -> str:
@@ -256,6 +260,7 @@ def _parse_one(item: Any, where: str, stack: str) -> IntegrationOptions:
         principal_permission_set=get("principal_permission_set", values.api_name),
         verify=get("verify", values.one_of(VERIFY_MODES), "required"),
         verify_timeout_s=get("verify_timeout_s", values.integer, 600),
+        config_key=where,
     )
     if options.org_a == options.org_b:
         raise IntegrationConfigError(f"{where}.org_b: must name another org than org_a ('{options.org_a}')")
@@ -382,9 +387,11 @@ def build_org_b_app(
     options: IntegrationOptions,
     certificate_pem: pulumi.Output[str] | None,
     parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
 ) -> OrgBApp:
-    """Org B's app, its policy, run-as user and access, of the classes of one app type."""
-    child = pulumi.ResourceOptions(parent=parent)
+    """Org B's app, its policy, run-as user and access, of the classes of one app type; none of them
+    starts before the resources in ``after`` (the integration's Preflight)."""
+    child = pulumi.ResourceOptions(parent=parent, depends_on=list(after))
     name = f"{options.base_name}-{model.name_prefix}"
     wired: dict[str, Any] = {"org": options.org_b, "api_name": options.base_name}
     if certificate_pem is not None:
@@ -397,7 +404,7 @@ def build_org_b_app(
         run_as = _args({}, **part, username=options.run_as_user)
         resources.append(model.run_as_user(f"{name}run-as", run_as, child))
     # Access needs `permitted_users: AdminApprovedPreAuthorized`, which the policy sets.
-    after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[policy])
+    after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[*after, policy])
     for profile in options.profiles:
         access = _args({}, **part, profile=profile)
         resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, after_policy))
@@ -408,18 +415,26 @@ def build_org_b_app(
 
 
 def build_connected_app(
-    options: IntegrationOptions, certificate_pem: pulumi.Output[str] | None, parent: pulumi.Resource
+    options: IntegrationOptions,
+    certificate_pem: pulumi.Output[str] | None,
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
 ) -> OrgBApp:
-    return build_org_b_app(APP_MODELS["connected_app"], options, certificate_pem, parent)
+    return build_org_b_app(APP_MODELS["connected_app"], options, certificate_pem, parent, after)
 
 
 def build_external_client_app(
-    options: IntegrationOptions, certificate_pem: pulumi.Output[str] | None, parent: pulumi.Resource
+    options: IntegrationOptions,
+    certificate_pem: pulumi.Output[str] | None,
+    parent: pulumi.Resource,
+    after: Sequence[pulumi.Resource] = (),
 ) -> OrgBApp:
-    return build_org_b_app(APP_MODELS["external_client_app"], options, certificate_pem, parent)
+    return build_org_b_app(APP_MODELS["external_client_app"], options, certificate_pem, parent, after)
 
 
-OrgBBuilder = Callable[[IntegrationOptions, "pulumi.Output[str] | None", pulumi.Resource], OrgBApp]
+OrgBBuilder = Callable[
+    [IntegrationOptions, "pulumi.Output[str] | None", pulumi.Resource, Sequence[pulumi.Resource]], OrgBApp
+]
 ORG_B_BUILDERS: dict[str, OrgBBuilder] = {
     "connected_app": build_connected_app,
     "external_client_app": build_external_client_app,
@@ -446,13 +461,18 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
         self, options: IntegrationOptions, org_b_url: str, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("orglink:index:OrgToOrgIntegration", options.base_name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         name = options.base_name
         token_url = f"{org_b_url}/services/oauth2/token"
+        # Asks both orgs what only they know before anything is written to either: every other
+        # resource waits for it, so a mistake found there leaves no partial integration behind.
+        preflight = Preflight(
+            f"{name}-preflight", self._preflight_args(options), pulumi.ResourceOptions(parent=self)
+        )
+        child = pulumi.ResourceOptions(parent=self, depends_on=[preflight])
 
         certificate = Certificate(f"{name}-certificate", self._certificate_args(options), child)
         org_b = ORG_B_BUILDERS[options.app_type](
-            options, certificate.certificate if options.use_certificate else None, self
+            options, certificate.certificate if options.use_certificate else None, self, [preflight]
         )
         external = ExternalCredential(
             f"{name}-external-credential",
@@ -467,7 +487,7 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
              "client_id": org_b.consumer_key, "client_secret": org_b.consumer_secret},
             # Org A takes the credentials only of an app that can issue tokens (policy, run-as user
             # and access applied): when app_type switches, the old app serves until then.
-            pulumi.ResourceOptions(parent=self, depends_on=org_b.resources),
+            pulumi.ResourceOptions(parent=self, depends_on=[preflight, *org_b.resources]),
         )  # fmt: skip
         named = NamedCredential(
             f"{name}-named-credential",
@@ -481,7 +501,7 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
              "label": f"{options.label} access", "principal": external.principal},
             child,
         )  # fmt: skip
-        everything = [certificate, *org_b.resources, external, principal, named, access]
+        everything = [preflight, certificate, *org_b.resources, external, principal, named, access]
         self.verification = self._verification(
             options, org_b, token_url, named, certificate, principal, everything
         )
@@ -496,6 +516,15 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
             {"consumer_key": self.consumer_key, "token_url": self.token_url,
              "named_credential": self.named_credential, "verification": self.verification}
         )  # fmt: skip
+
+    @staticmethod
+    def _preflight_args(options: IntegrationOptions) -> Any:
+        return {
+            "integration": options.base_name, "config_key": options.config_key,
+            "org_a": options.org_a, "org_b": options.org_b,
+            "profiles": list(options.profiles), "permission_sets": list(options.permission_sets),
+            "run_as_user": options.run_as_user, "existing_certificate": options.certificate.get("existing"),
+        }  # fmt: skip
 
     @staticmethod
     def _certificate_args(options: IntegrationOptions) -> Any:

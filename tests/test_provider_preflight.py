@@ -1,0 +1,189 @@
+"""Preflight: the read-only checks of both orgs, called as the engine would, against the emulator.
+
+What only the orgs know (profiles, permission sets, the run-as user, an existing certificate, the
+credentials) must fail here, with the config key to fix, and without a single write to either org.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pulumi.dynamic import Config, ConfigureRequest
+
+from providers import salesforce
+from providers.preflight import (
+    PreflightProvider,
+    certificate_problem,
+    missing_holders,
+    permission_set_query,
+)
+from tests.stack_project import write_counts
+
+KEY = "orglink:integrations[0]"
+LOGINS = ("soap_login.", "oauth.")
+NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+
+
+def certificate_pem(not_after: datetime.datetime) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "preflight")])
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(not_after - datetime.timedelta(days=30)).not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def as_stored(pem: str) -> str:
+    """A certificate as the emulator stores `content`: base64Binary of the .crt body (base64 DER)."""
+    der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(base64.b64encode(der)).decode()
+
+
+# -- the pure parts ------------------------------------------------------------------------------
+
+
+def test_one_query_asks_for_every_profile_and_permission_set() -> None:
+    soql = permission_set_query(["System Administrator", "O'Brien"], ["Orglink_Integration_Access"])
+    assert soql.count("SELECT") == 1
+    assert "Profile.Name IN ('System Administrator', 'O\\'Brien')" in soql
+    assert "Name IN ('Orglink_Integration_Access')" in soql
+    assert " OR " not in permission_set_query(["System Administrator"], [])
+
+
+def test_missing_holders_compare_names_case_insensitively() -> None:
+    rows = [
+        {"Name": "X00ex", "IsOwnedByProfile": True, "Profile": {"Name": "System Administrator"}},
+        {"Name": "Orglink_Integration_Access", "IsOwnedByProfile": False, "Profile": None},
+    ]
+    found = missing_holders(
+        rows, ["system administrator", "Sys Admin"], ["orglink_integration_access", "Nope"]
+    )
+    assert found == (["Sys Admin"], ["Nope"])
+
+
+def test_certificate_problems() -> None:
+    valid = {"content": certificate_pem(NOW + datetime.timedelta(days=300))}
+    expired = {"content": certificate_pem(NOW - datetime.timedelta(days=1))}
+    garbage = {"content": base64.b64encode(b"not a certificate").decode()}
+    assert certificate_problem(valid, "Good", NOW) is None
+    none_code, none_message = certificate_problem(None, "Gone", NOW) or ("", "")
+    assert none_code == "NOT_FOUND" and "'Gone'" in none_message and "existing" in none_message
+    assert (certificate_problem(expired, "Old", NOW) or ("",))[0] == "CERTIFICATE_EXPIRED"
+    assert "X.509" in (certificate_problem(garbage, "Junk", NOW) or ("", ""))[1]
+
+
+def test_moving_the_integration_in_the_list_is_no_change() -> None:
+    provider = PreflightProvider()
+    olds = {"integration": "A_dev", "config_key": "orglink:integrations[0]", "org_a": "orgA", "org_b": "orgB",
+            "profiles": ["System Administrator"]}  # fmt: skip
+    moved = {**olds, "config_key": "orglink:integrations[1]"}
+    assert provider.diff("id", olds, moved).changes is False
+    assert provider.diff("id", olds, {**moved, "profiles": ["Standard User"]}).changes is True
+
+
+# -- against the emulator ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orgs(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "5")
+    salesforce.reset()
+    local = {"auth": "emulator", "state_dir": str(emulator.state_dir)}
+    configure({alias: dict(local) for alias in ("orgA", "orgB")})
+    yield emulator
+    salesforce.reset()
+
+
+def configure(orgs: dict[str, Any]) -> None:
+    request = ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink"))
+    PreflightProvider().configure(request)
+
+
+def inputs(**overrides: Any) -> dict[str, Any]:
+    news = {"integration": "Preflight_Test", "config_key": KEY, "org_a": "orgA", "org_b": "orgB",
+            "profiles": ["System Administrator"], "permission_sets": ["Orglink_Integration_Access"],
+            "run_as_user": "integration@orgb.orglink.test", **overrides}  # fmt: skip
+    result = PreflightProvider().check({}, news)
+    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
+    return dict(result.inputs)
+
+
+def mark(admin: Any) -> None:
+    for alias in ("orgA", "orgB"):
+        admin.mark(alias)
+
+
+def writes(admin: Any, alias: str) -> dict[str, int]:
+    """Writes to the org's content (a login's new session counts as a write too, but changes none)."""
+    return {kind: n for kind, n in write_counts(admin, alias).items() if not kind.startswith(LOGINS)}
+
+
+def test_a_sound_integration_passes_with_few_reads_and_no_write(orgs: Any) -> None:
+    mark(orgs.admin)
+    result = PreflightProvider().create(inputs())
+    assert result.outs is not None and result.outs["checked_at"]
+    assert result.id == "orgA->orgB/Preflight_Test"
+    for alias in ("orgA", "orgB"):
+        assert writes(orgs.admin, alias) == {}
+    # Org B: the permission sets in one query and the run-as user in one; Org A: only the login.
+    assert orgs.admin.counters("orgB").get("rest.read", 0) <= 2
+    assert orgs.admin.counters("orgA").get("rest.read", 0) == 0
+
+
+def test_every_org_only_mistake_is_named_in_one_error(orgs: Any) -> None:
+    expired = as_stored(certificate_pem(datetime.datetime(2020, 2, 1, tzinfo=datetime.UTC)))
+    orgs.admin.put_component("orgA", "Certificate", "Preflight_Expired", {
+        "masterLabel": "x", "caSigned": False, "keySize": 2048, "content": expired})  # fmt: skip
+    mark(orgs.admin)
+    try:
+        with pytest.raises(salesforce.SalesforceError) as caught:
+            PreflightProvider().create(inputs(
+                profiles=["Sys Admin"], permission_sets=["No_Such_Set"],
+                run_as_user="inactive@orgb.orglink.test", existing_certificate="Preflight_Expired",
+            ))  # fmt: skip
+    finally:
+        orgs.admin.delete_component("orgA", "Certificate", "Preflight_Expired")
+    text = str(caught.value)
+    for expected in (f"{KEY}.profiles: there is no profile 'Sys Admin'",
+                     f"{KEY}.permission_sets: there is no permission set with API name 'No_Such_Set'",
+                     f"{KEY}.run_as_user: user 'inactive@orgb.orglink.test' is inactive",
+                     f"{KEY}.certificate.existing: certificate 'Preflight_Expired' expired on 2020-02-01",
+                     "nothing was created or changed in either org"):  # fmt: skip
+        assert expected in text
+    for alias in ("orgA", "orgB"):
+        assert writes(orgs.admin, alias) == {}
+
+
+def test_wrong_org_b_credentials_name_the_connection_not_the_password(orgs: Any) -> None:
+    org_b = orgs.org("orgB")
+    configure({
+        "orgA": {"auth": "emulator", "state_dir": str(orgs.state_dir)},
+        "orgB": {"auth": "password", "login_url": org_b["login_url"], "ca_bundle": orgs.ca_bundle,
+                 "username": org_b["admin_username"], "password": "Wrong-Password-123"},
+    })  # fmt: skip
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        PreflightProvider().create(inputs())
+    text = str(caught.value)
+    assert "orglink:orgs.orgB" in text and "INVALID_LOGIN" in text
+    assert "Wrong-Password-123" not in text
+
+
+def test_read_and_delete_ask_nobody(orgs: Any) -> None:
+    state = inputs()
+    mark(orgs.admin)
+    assert PreflightProvider().read("id", state).outs == state
+    PreflightProvider().delete("id", state)
+    for alias in ("orgA", "orgB"):
+        assert {k: n for k, n in orgs.admin.counters(alias).items() if n} == {}
