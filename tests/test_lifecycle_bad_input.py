@@ -1,9 +1,17 @@
 """Mistakes users make in a stack file, through the real Pulumi CLI (issue 8, item 8).
 
 Each case takes the shipped `local` stack, makes one mistake, and runs `pulumi preview` (where the
-mistake can be known without the org) or `pulumi up` (where only the org knows). The error must
-name the setting and say how to fix it, come without a Python traceback, and leave both orgs
-exactly as they were.
+mistake can be known without the org) or `pulumi preview` then `pulumi up` (where only the org
+knows: the integration's Preflight asks both orgs before anything is written). The error must name
+the setting and say how to fix it, come without a Python traceback or the secret involved, and leave
+both orgs exactly as they were.
+
+Speed: the cases run several at once in one project, each with its own config file
+(`--config-file`): the previews share one stack (a preview writes no state), the ups take one of a
+few stacks of their own (an up locks its stack; a failed one leaves it empty for the next). Both
+orgs are snapshotted around the whole catalogue and every request counted: no content write at all
+may happen, which is stricter than comparing snapshots per case (it also catches an object made and
+removed again).
 """
 
 # The catalogue below is a table, one mistake per line: long lines read better than wrapped ones.
@@ -14,21 +22,30 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
+import os
+import queue
+import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.lifecycle_support import changed_paths, connected_apps_allowed, new_project
-from tests.stack_project import StackProject, org_snapshots, shipped_stack_settings
+from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings, write_counts
 
 STACK = "mistakes"
 # Filled in with the test emulator's values (they are known only once it runs).
-LOGIN_URL, CA_BUNDLE = "<orgA login_url>", "<emulator ca_bundle>"
+LOGIN_URL, LOGIN_URL_B, CA_BUNDLE = "<orgA login_url>", "<orgB login_url>", "<emulator ca_bundle>"
+PASSWORD_B = "<orgB admin_password>"
+WRONG_PASSWORD = "Wrong-Password-4711"  # must never show in the CLI's output
+# CLI runs at once: each is mostly process start-up; more than this only queues on 2 cores.
+WORKERS = int(os.environ.get("ORGLINK_CATALOGUE_WORKERS", "4"))
 Config = dict[str, Any]
 
 
@@ -38,7 +55,10 @@ class Mistake:
     change: Callable[[Config], None]
     expected: tuple[str, ...]  # every one must be in the error output
     at: str = "preview"  # or "up": only the org can tell
-    known_gap: str = ""  # why it still leaves objects behind (an xfail that must keep failing)
+
+    @property
+    def config_file(self) -> str:
+        return f"stacks/mistake-{MISTAKES.index(self)}.yaml"
 
 
 def integration(config: Config) -> dict[str, Any]:
@@ -76,14 +96,10 @@ def drop_org(alias: str) -> Callable[[Config], None]:
     return lambda config: config["orglink:orgs"].pop(alias)
 
 
-PARTIAL = (
-    "the org is asked about users and profiles only when their resource is created, after the app "
-    "and Org A's objects: needs a read-only preflight of both orgs before the first write"
-)
-EXISTING = (
-    "Org A's external credential does not wait for the certificate and is created while the existing "
-    "certificate is read: the same preflight would catch it"
-)
+def org_b_login(login_url: str, password: str) -> Callable[[Config], None]:
+    """Org B by username and password, as on a real org (the emulator's admin of Org B)."""
+    return org("orgB", auth="password", login_url=login_url, ca_bundle=CA_BUNDLE,
+               username="admin@orgb.orglink.test", password=password)  # fmt: skip
 
 # fmt: off
 MISTAKES = [
@@ -132,19 +148,23 @@ MISTAKES = [
         ("login_url", "https"),
     ),  # fmt: skip
     Mistake("org connection missing", drop_org("orgA"), ("orgA",)),
-    # Only the org knows these: they fail at `up`; the xfails still leave objects behind (known gap).
-    Mistake("unknown profile", setting(profiles=["Sys Admin"]), ("profile", "Sys Admin"), "up", PARTIAL),
-    Mistake("unknown run-as user", setting(run_as_user="nobody@orgb.orglink.test"), ("nobody@orgb", "username"), "up", PARTIAL),
-    Mistake("inactive run-as user", setting(run_as_user="inactive@orgb.orglink.test"), ("inactive",), "up", PARTIAL),
-    Mistake("wrong password", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password="wrong-password"), ("orgA", "INVALID_LOGIN"), "up"),
-    Mistake("unknown existing certificate", setting(certificate={"existing": "No_Such_Cert"}), ("No_Such_Cert",), "up", EXISTING),
-    Mistake("expired existing certificate", setting(certificate={"existing": "Orglink_Expired_Cert"}), ("expired",), "up", EXISTING),
-    Mistake("garbage existing certificate", setting(certificate={"existing": "Orglink_Garbage_Cert"}), ("X.509",), "up", EXISTING),
+    # Only the orgs know these: they pass preview and fail at `up`, in the Preflight, before any write.
+    Mistake("unknown profile", setting(profiles=["Sys Admin"]), ("integrations[0].profiles", "Sys Admin"), "up"),
+    Mistake("unknown permission set", setting(permission_sets=["Integration_Acess"]), ("integrations[0].permission_sets", "Integration_Acess"), "up"),
+    Mistake("unknown run-as user", setting(run_as_user="nobody@orgb.orglink.test"), ("integrations[0].run_as_user", "nobody@orgb", "username"), "up"),
+    Mistake("run-as user of the other org", setting(run_as_user="integration@orga.orglink.test"), ("integrations[0].run_as_user", "integration@orga"), "up"),
+    Mistake("inactive run-as user", setting(run_as_user="inactive@orgb.orglink.test"), ("integrations[0].run_as_user", "inactive"), "up"),
+    Mistake("wrong password", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgA", "INVALID_LOGIN"), "up"),
+    Mistake("wrong Org B credentials", org_b_login(LOGIN_URL_B, WRONG_PASSWORD), ("orglink:orgs.orgB", "INVALID_LOGIN"), "up"),
+    Mistake("wrong Org B login URL", org_b_login(LOGIN_URL, PASSWORD_B), ("orglink:orgs.orgB", "INVALID_LOGIN", "login_url"), "up"),
+    Mistake("unknown existing certificate", setting(certificate={"existing": "No_Such_Cert"}), ("certificate.existing", "No_Such_Cert"), "up"),
+    Mistake("expired existing certificate", setting(certificate={"existing": "Orglink_Expired_Cert"}), ("certificate.existing", "expired"), "up"),
+    Mistake("garbage existing certificate", setting(certificate={"existing": "Orglink_Garbage_Cert"}), ("certificate.existing", "X.509"), "up"),
 ]
 # fmt: on
 
 
-def expired_certificate_pem() -> str:
+def expired_certificate_content() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "expired")])
     past = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
@@ -153,14 +173,15 @@ def expired_certificate_pem() -> str:
         .serial_number(1).not_valid_before(past).not_valid_after(past + datetime.timedelta(days=30))
         .sign(key, hashes.SHA256())
     )  # fmt: skip
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    # Stored as the Metadata API returns it: base64Binary of the .crt file (base64 DER, no PEM lines).
+    return base64.b64encode(base64.b64encode(cert.public_bytes(serialization.Encoding.DER))).decode()
 
 
 @pytest.fixture(scope="module")
 def mistakes_project(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProject]:
     admin = emulator.admin
     certificates = {
-        "Orglink_Expired_Cert": expired_certificate_pem(),
+        "Orglink_Expired_Cert": expired_certificate_content(),
         # The Metadata API's content is base64: garbage is base64 of bytes that are no certificate.
         "Orglink_Garbage_Cert": base64.b64encode(b"this is not a certificate").decode(),
     }
@@ -179,51 +200,121 @@ def test_the_catalogue_is_big_enough() -> None:
     assert len({m.name for m in MISTAKES}) == len(MISTAKES) >= 25
 
 
-CASES = [
-    pytest.param(
-        m, id=m.name, marks=[pytest.mark.xfail(strict=True, reason=m.known_gap)] if m.known_gap else []
-    )
-    for m in MISTAKES
-]
+@dataclass
+class Outcome:
+    """What one mistake's CLI runs gave."""
+
+    text: str = ""  # the failing command's stdout and stderr
+    returncode: int = 0
+    preview: subprocess.CompletedProcess[str] | None = None  # an up case's preview, which must pass
+    resources: list[str] = field(default_factory=list)  # dynamic resources in the state afterwards
 
 
-@pytest.mark.parametrize("mistake", CASES)
-def test_mistake_is_explained_and_leaves_the_orgs_alone(
-    mistake: Mistake, mistakes_project: StackProject, emulator: Any
-) -> None:
+@dataclass
+class Catalogue:
+    outcomes: dict[str, Outcome]
+    leftovers: list[str]  # where the orgs' snapshots differ after every case ran
+    writes: dict[str, dict[str, int]]  # content writes to each org while they ran
+
+
+def mistaken_config(mistake: Mistake, emulator: Any) -> Config:
     config = copy.deepcopy(shipped_stack_settings("local"))
     mistake.change(config)
+    placeholders = {
+        LOGIN_URL: emulator.org("orgA")["login_url"],
+        LOGIN_URL_B: emulator.org("orgB")["login_url"],
+        PASSWORD_B: emulator.org("orgB")["admin_password"],
+        CA_BUNDLE: emulator.ca_bundle,
+    }
     for connection in config["orglink:orgs"].values():
         for key, value in connection.items():
-            if value == LOGIN_URL:
-                connection[key] = emulator.org("orgA")["login_url"]
-            elif value == CA_BUNDLE:
-                connection[key] = emulator.ca_bundle
-    mistakes_project.write_stack(STACK, config)
-    before = org_snapshots(emulator.admin)
-    state: list[dict[str, Any]] = []  # the stack's resources after the failure
+            if isinstance(value, str) and value in placeholders:
+                connection[key] = placeholders[value]
+    return config
+
+
+def write_config_file(mistake: Mistake, project: StackProject, emulator: Any) -> None:
+    """The mistake's stack config, with the state_dir aimed at the emulator (as write_stack does)."""
+    config = copy.deepcopy(mistaken_config(mistake, emulator))
+    for connection in config.get("orglink:orgs", {}).values():
+        if connection.get("auth") == "emulator":
+            connection["state_dir"] = str(project.emulator_state_dir)
+    stack_file = yaml.safe_load((project.directory / "stacks" / f"Pulumi.{STACK}.yaml").read_text())
+    settings = {"encryptionsalt": stack_file["encryptionsalt"], "config": config}
+    (project.directory / mistake.config_file).write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def run_mistake(mistake: Mistake, project: StackProject, up_stacks: queue.Queue[str]) -> Outcome:
+    """A preview, or (only the org can tell) a preview that passes and a failing up."""
+    pulumi, config = project.pulumi, ("--config-file", mistake.config_file)
+    outcome = Outcome()
     if mistake.at == "preview":
-        result = mistakes_project.pulumi.run("preview", "--stack", STACK, check=False)
-        leftovers = changed_paths(before, org_snapshots(emulator.admin))
+        result = pulumi.run("preview", "--stack", STACK, *config, check=False)
     else:
-        # The same mistake passes preview (only the org knows), then fails at up.
-        mistakes_project.pulumi.run("preview", "--stack", STACK)
+        stack = up_stacks.get()
         try:
-            result = mistakes_project.pulumi.up(STACK, check=False)
-            leftovers = changed_paths(before, org_snapshots(emulator.admin))
-            state = mistakes_project.pulumi.export_state(STACK)["deployment"].get("resources") or []
+            outcome.preview = pulumi.run("preview", "--stack", stack, *config, check=False)
+            result = pulumi.up(stack, *config, check=False)
+            outcome.resources = dynamic_resources(pulumi.export_state(stack))
+            if outcome.resources:  # this case fails; still, leave the stack empty for the next one
+                pulumi.run("destroy", "--yes", "--stack", stack, *config, check=False)
         finally:
-            # Whatever this case left, the next one starts from the same orgs and an empty stack.
-            mistakes_project.write_stack(STACK, shipped_stack_settings("local"))
-            mistakes_project.pulumi.run("destroy", "--yes", "--stack", STACK, check=False)
-    text = result.stdout + result.stderr
-    assert result.returncode != 0
+            up_stacks.put(stack)
+    outcome.text, outcome.returncode = result.stdout + result.stderr, result.returncode
+    return outcome
+
+
+def dynamic_resources(state: dict[str, Any]) -> list[str]:
+    resources = state["deployment"].get("resources") or []
+    return [r["type"] for r in resources if r["type"].startswith("pulumi-python:dynamic")]
+
+
+def content_writes(admin: Any) -> dict[str, dict[str, int]]:
+    """Writes since the mark, per org, less logins (a new session changes no content)."""
+    logins = ("soap_login.", "oauth.")
+    found = {alias: write_counts(admin, alias) for alias in ORGS}
+    return {
+        alias: {k: n for k, n in kinds.items() if not k.startswith(logins)} for alias, kinds in found.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def catalogue(mistakes_project: StackProject, emulator: Any) -> Catalogue:
+    admin = emulator.admin
+    up_stacks: queue.Queue[str] = queue.Queue()
+    for index in range(WORKERS):
+        mistakes_project.init_stack(f"{STACK}-up-{index}", shipped_stack_settings("local"))
+        up_stacks.put(f"{STACK}-up-{index}")
+    for mistake in MISTAKES:
+        write_config_file(mistake, mistakes_project, emulator)
+    before = org_snapshots(admin)
+    for alias in ORGS:
+        admin.mark(alias)
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        # The slow ones (up) first, so the pool does not end waiting on them.
+        order = sorted(MISTAKES, key=lambda m: m.at != "up")
+        futures = {m.name: pool.submit(run_mistake, m, mistakes_project, up_stacks) for m in order}
+        outcomes = {name: future.result() for name, future in futures.items()}
+    return Catalogue(outcomes, changed_paths(before, org_snapshots(admin)), content_writes(admin))
+
+
+@pytest.mark.parametrize("mistake", [pytest.param(m, id=m.name) for m in MISTAKES])
+def test_mistake_is_explained_and_leaves_the_orgs_alone(mistake: Mistake, catalogue: Catalogue) -> None:
+    outcome = catalogue.outcomes[mistake.name]
+    if outcome.preview is not None:
+        # Only the org can tell: the same mistake passes preview, then fails at up.
+        preview_text = outcome.preview.stdout + outcome.preview.stderr
+        assert outcome.preview.returncode == 0, preview_text[-3000:]
+    text = outcome.text
+    assert outcome.returncode != 0
     missing = [word for word in mistake.expected if word.lower() not in text.lower()]
     assert missing == [], text[-3000:]
     assert "Traceback" not in text, text[-3000:]
-    assert leftovers == []
-    # Nothing half-made is left in the state either.
-    assert [r["type"] for r in state if r["type"].startswith("pulumi-python:dynamic")] == []
+    assert WRONG_PASSWORD not in text  # (never printed: the assert names the constant only)
+    # No case left or even briefly made anything in either org, nor anything half-made in its state.
+    assert catalogue.leftovers == []
+    assert catalogue.writes == {alias: {} for alias in ORGS}
+    assert outcome.resources == []
 
 
 def test_the_shipped_config_still_previews(mistakes_project: StackProject) -> None:
