@@ -8,9 +8,10 @@ org or the other. Every other resource of an integration depends on its Prefligh
 found first and the failed `up` leaves both orgs as they were.
 
 Cost: logging in to both orgs (which every later resource reuses), then in Org B one query for all
-profiles and permission sets and the run-as user's checks (shared with ``ClientCredentialsRunAsUser``),
-and in Org A one read of an `existing` certificate. It runs on create and when its inputs change;
-a no-op `up`, `refresh` and `destroy` make no call.
+profiles and permission sets and the run-as user's checks (``check_run_as_user``, whose answers the
+run-as user resource then reuses), and in Org A one read of an `existing` certificate. Answers are
+asked once per operation (``OrgClient.lookup``), so integrations naming the same ones share them.
+It runs on create and when its inputs change; a no-op `up`, `refresh` and `destroy` make no call.
 
 Not checked: whether Org B still lets orglink create a connected app (Spring '26 blocks it unless
 Support enables it). Salesforce offers no read-only way to ask; the app's create says so instead.
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypedDict
 
 import pulumi
@@ -251,8 +253,10 @@ class PreflightProvider(OrglinkProvider):
         problems: list[Problem] = []
         profiles, permission_sets = inputs.get("profiles") or [], inputs.get("permission_sets") or []
         if profiles or permission_sets:
+            soql = permission_set_query(profiles, permission_sets)
             try:
-                rows = client.query(permission_set_query(profiles, permission_sets))
+                # Integrations of one stack mostly name the same profiles: they share one answer.
+                rows = client.lookup(f"Preflight {soql}", partial(client.query, soql))
             except salesforce.SalesforceError as err:
                 return [Problem(f"{key}.profiles", client.alias, "profiles", err.status_code, err.message)]
             no_profiles, no_sets = missing_holders(rows, profiles, permission_sets)
