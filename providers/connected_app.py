@@ -255,6 +255,32 @@ def owner_tag(owner: str, api_name: str) -> str:
     return "OL" + digest[: OWNER_TAG_LENGTH - 2]
 
 
+def default_owner(resource_name: str) -> str:
+    """The `owner` a ConnectedApp named ``resource_name`` gives itself (what its URN says).
+
+    The integration's Preflight computes it too, to tell this resource's own leftover app from an
+    unrelated one of the same name."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}/ConnectedApp/{resource_name}"
+
+
+def is_own_app(existing: dict[str, Any], api_name: str, owner: str | None, consumer_key: str | None) -> bool:
+    """True when an app of our name carries the key this resource would have given it.
+
+    A key the user chose is globally unique, so an app holding it is theirs; a generated key is
+    ours only when it carries this resource's owner tag. Anything else is someone else's app.
+    """
+    live_key = str(existing.get("oauthConfig", {}).get("consumerKey") or "")
+    if not live_key:
+        return False
+    if consumer_key:
+        return live_key == consumer_key
+    return (
+        bool(owner)
+        and len(live_key) == GENERATED_KEY_LENGTH
+        and live_key.startswith(owner_tag(str(owner), api_name))
+    )
+
+
 def generate_consumer_key(owner: str | None, api_name: str) -> str:
     """A fresh key; with an owner, tagged (the rest stays random so keys stay globally unique)."""
     if not owner:
@@ -389,22 +415,7 @@ class ConnectedAppProvider(OrglinkProvider):
 
     @staticmethod
     def _is_own_leftover(existing: dict[str, Any], inputs: dict[str, Any]) -> bool:
-        """True when an app of our name carries the key this resource would have given it.
-
-        A key the user chose is globally unique, so an app holding it is theirs; a generated key is
-        ours only when it carries this resource's owner tag. Anything else is someone else's app.
-        """
-        live_key = str(existing.get("oauthConfig", {}).get("consumerKey") or "")
-        if not live_key:
-            return False
-        if inputs.get("consumer_key"):
-            return live_key == inputs["consumer_key"]
-        owner = inputs.get("owner")
-        return (
-            bool(owner)
-            and len(live_key) == GENERATED_KEY_LENGTH
-            and live_key.startswith(owner_tag(str(owner), str(inputs["api_name"])))
-        )
+        return is_own_app(existing, str(inputs["api_name"]), inputs.get("owner"), inputs.get("consumer_key"))
 
     def _raise_create_failure(
         self, client: salesforce.OrgClient, result: salesforce.MetadataResult, name: str, key: str
@@ -566,7 +577,7 @@ class ConnectedApp(pulumi.dynamic.Resource, module="salesforce", name="Connected
         props.update(args)
         if props.get("owner") is None:
             # What a Pulumi URN says, known here and not in the provider (which gets no URN).
-            props["owner"] = f"{pulumi.get_project()}/{pulumi.get_stack()}/ConnectedApp/{resource_name}"
+            props["owner"] = default_owner(resource_name)
         super().__init__(
             ConnectedAppProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
         )

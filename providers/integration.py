@@ -39,7 +39,7 @@ from . import values
 from .certificate import Certificate
 from .connected_app import PROVENANCE_FIELDS as CONNECTED_APP_PROVENANCE
 from .connected_app import SCHEMA as CONNECTED_APP_SCHEMA
-from .connected_app import ConnectedApp
+from .connected_app import ConnectedApp, default_owner
 from .connected_app_policy import SCHEMA as POLICY_SCHEMA
 from .connected_app_policy import ConnectedAppPolicy
 from .eca_app import SCHEMA as ECA_SCHEMA
@@ -519,12 +519,21 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
 
     @staticmethod
     def _preflight_args(options: IntegrationOptions) -> Any:
-        return {
+        args = {
             "integration": options.base_name, "config_key": options.config_key,
             "org_a": options.org_a, "org_b": options.org_b,
             "profiles": list(options.profiles), "permission_sets": list(options.permission_sets),
             "run_as_user": options.run_as_user, "existing_certificate": options.certificate.get("existing"),
         }  # fmt: skip
+        if options.app_type == "connected_app":
+            # What the app's create would find out only after Org A's certificate exists.
+            model = APP_MODELS["connected_app"]
+            args.update(
+                app_api_name=options.base_name, app_adopt=bool(options.app.get("adopt")),
+                app_consumer_key=options.app.get("consumer_key"),
+                app_owner=default_owner(f"{options.base_name}-{model.name_prefix}app"),
+            )  # fmt: skip
+        return args
 
     @staticmethod
     def _certificate_args(options: IntegrationOptions) -> Any:

@@ -43,6 +43,8 @@ STACK = "mistakes"
 # Filled in with the test emulator's values (they are known only once it runs).
 LOGIN_URL, LOGIN_URL_B, CA_BUNDLE = "<orgA login_url>", "<orgB login_url>", "<emulator ca_bundle>"
 PASSWORD_B = "<orgB admin_password>"
+# A connected app a person made in Org B's Setup (the fixture puts it there): not orglink's.
+UNRELATED_APP, TAKEN_KEY = "Orglink_Unrelated_App", "OrglinkUnrelatedKey0001"
 WRONG_PASSWORD = "Wrong-Password-4711"  # must never show in the CLI's output
 # CLI runs at once: each is mostly process start-up; more than this only queues on 2 cores.
 WORKERS = int(os.environ.get("ORGLINK_CATALOGUE_WORKERS", "4"))
@@ -160,6 +162,9 @@ MISTAKES = [
     Mistake("unknown existing certificate", setting(certificate={"existing": "No_Such_Cert"}), ("certificate.existing", "No_Such_Cert"), "up"),
     Mistake("expired existing certificate", setting(certificate={"existing": "Orglink_Expired_Cert"}), ("certificate.existing", "expired"), "up"),
     Mistake("garbage existing certificate", setting(certificate={"existing": "Orglink_Garbage_Cert"}), ("certificate.existing", "X.509"), "up"),
+    Mistake("adopt of an app Org B does not have", app(adopt=True), ("integrations[0].app.adopt", "no connected app"), "up"),
+    Mistake("app name of an unrelated connected app", setting(api_name=UNRELATED_APP, name_suffix=""), ("integrations[0].app", UNRELATED_APP, "adopt: true"), "up"),
+    Mistake("consumer key of another app", app(consumer_key=TAKEN_KEY), ("integrations[0].app.consumer_key", UNRELATED_APP), "up"),
 ]
 # fmt: on
 
@@ -188,12 +193,17 @@ def mistakes_project(emulator: Any, tmp_path_factory: pytest.TempPathFactory) ->
     for name, content in certificates.items():
         admin.put_component("orgA", "Certificate", name, {
             "masterLabel": name, "caSigned": False, "keySize": 2048, "content": content})  # fmt: skip
+    admin.put_component("orgB", "ConnectedApp", UNRELATED_APP, {
+        "label": "Unrelated", "contactEmail": "x@example.com",
+        "oauthConfig": {"callbackUrl": "http://localhost", "consumerKey": TAKEN_KEY,
+                        "consumerSecret": "UnrelatedSecret0001", "scopes": ["Api"]}})  # fmt: skip
     with connected_apps_allowed(admin, "local"):
         project = new_project(tmp_path_factory.mktemp("mistakes"), emulator.state_dir)
         project.init_stack(STACK, shipped_stack_settings("local"))
         yield project
     for name in certificates:
         admin.delete_component("orgA", "Certificate", name)
+    admin.delete_component("orgB", "ConnectedApp", UNRELATED_APP)
 
 
 def test_the_catalogue_is_big_enough() -> None:
