@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -164,7 +165,23 @@ def find_app(ctx: Ctx, client_id: str) -> App:
     if found is None or (ctx.org is not None and found[0] is not ctx.org):
         raise OAuthError("invalid_client_id", "client identifier invalid")
     org, mtype, comp = found
+    if _still_propagating(org, comp):
+        raise OAuthError("invalid_client_id", "client identifier invalid")
     return _connected_app(org, comp) if mtype == "ConnectedApp" else _external_client_app(org, comp)
+
+
+def _still_propagating(org: OrgStore, comp: dict) -> bool:
+    """A real org's login servers learn of a new or changed app 2-10 minutes late; the opt-in
+    setting `app-propagation-seconds` makes the token endpoint refuse it that long after the
+    component holding its OAuth settings and credentials was last written."""
+    delay = float(org.setting("app-propagation-seconds") or 0)
+    changed = str((comp.get("_audit") or {}).get("lastModifiedDate") or "")
+    if delay <= 0 or not changed:
+        return False
+    written = dt.datetime.strptime(changed, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    # The stamp has whole seconds: count from the end of that second, never less than asked.
+    age = (dt.datetime.now(dt.UTC) - written).total_seconds() - 1.0
+    return age < delay
 
 
 def check_secret(app: App, secret: str | None, required: bool = True) -> None:

@@ -31,6 +31,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "enable-client-secret-in-rest-api": False,
     # Access token lifetime; Salesforce's default session timeout is 2 hours.
     "session-timeout-s": 7200,
+    # Seconds a new or changed app's token endpoint answers invalid_client_id (real orgs: 2-10
+    # minutes); 0 = at once, as tests mostly want.
+    "app-propagation-seconds": 0,
 }
 
 # Key prefixes of the sObjects the emulator knows; unknown types get a neutral prefix.

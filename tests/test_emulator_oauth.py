@@ -504,3 +504,31 @@ def test_basic_auth_header_is_base64(emulator) -> None:
         headers={"Authorization": "Basic " + base64.b64encode(b"only-an-id").decode()},
     )
     assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
+
+
+def test_a_changed_app_is_unknown_until_it_propagates(emulator, connected_app) -> None:
+    # Opt-in: a real org's token endpoint refuses a new or changed app for minutes.
+    def now_stamp(seconds_ago: float = 0.0) -> dict[str, str]:
+        when = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds_ago)
+        return {"lastModifiedDate": when.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+
+    app = connected_app("orgB", extra={"_audit": now_stamp()}, isClientCredentialEnabled=True,
+                        oauthClientCredentialUser="integration@orgb.orglink.test")  # fmt: skip
+    form = {"grant_type": "client_credentials", "client_id": app.consumer_key,
+            "client_secret": app.consumer_secret}  # fmt: skip
+    url = emulator.orgs["orgB"]["token_url"]
+    emulator.admin.set_setting("orgB", "app-propagation-seconds", 2)
+    try:
+        assert _error(_token(emulator, url, form)) == (400, "invalid_client_id", "client identifier invalid")
+        time.sleep(3.2)
+        assert _token(emulator, url, form).status_code == 200
+        # Changed again (a write stamps it anew): refused again, then accepted.
+        emulator.admin.put_component("orgB", "ConnectedApp", app.name, {**app.body, "_audit": now_stamp()})
+        assert _error(_token(emulator, url, form))[1] == "invalid_client_id"
+        # Long since written: accepted at once.
+        emulator.admin.put_component("orgB", "ConnectedApp", app.name, {**app.body, "_audit": now_stamp(60)})
+        assert _token(emulator, url, form).status_code == 200
+    finally:
+        emulator.admin.set_setting("orgB", "app-propagation-seconds", 0)
+    emulator.admin.put_component("orgB", "ConnectedApp", app.name, {**app.body, "_audit": now_stamp()})
+    assert _token(emulator, url, form).status_code == 200  # off (the default): at once
