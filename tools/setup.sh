@@ -17,13 +17,14 @@ fail() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 python_environment() {
   local stamp=.venv/.orglink-deps
   local wanted
-  wanted=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || fail "Python 3.11 or newer is needed (found $("$PYTHON" --version)); set PYTHON=/path/to/python3.11"
+  # Only the pins matter: editing tool settings in pyproject.toml must not reinstall anything.
+  wanted=$( { "$PYTHON" tools/pinned_requirements.py; cat constraints.txt; } | sha256sum | cut -c1-16)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     step "Python environment .venv is up to date"
     return
   fi
-  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || fail "Python 3.11 or newer is needed (found $("$PYTHON" --version)); set PYTHON=/path/to/python3.11"
   [ -x .venv/bin/python ] || { step "Creating .venv with $("$PYTHON" --version)"; "$PYTHON" -m venv .venv; }
   step "Installing pinned Python dependencies into .venv"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check \
