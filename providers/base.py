@@ -7,7 +7,8 @@ registry, filled here by configure().
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
@@ -98,6 +99,33 @@ def whole_numbers(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: whole_numbers(item) for key, item in value.items()}
     return value
+
+
+ArgsT = TypeVar("ArgsT", bound=Mapping[str, Any])
+
+
+class OrglinkResource(pulumi.dynamic.Resource, Generic[ArgsT]):
+    """Base class of orglink's resources: subclasses set ``provider_class`` and name their type token.
+
+    ``class Foo(OrglinkResource[FooArgs], module="salesforce", name="Foo")``: pulumi.dynamic.Resource
+    forms the token (``pulumi-python:dynamic/salesforce:Foo``) from those class keywords, so each
+    subclass keeps its own; this class itself is never instantiated.
+    """
+
+    provider_class: ClassVar[type[OrglinkProvider]]
+
+    def __init__(self, resource_name: str, args: ArgsT, opts: pulumi.ResourceOptions | None = None) -> None:
+        schema = self.provider_class.schema
+        # Every field a property, so each output is an attribute of the resource.
+        props: dict[str, Any] = {f.name: None for f in schema.fields}
+        props.update(args)
+        self.prepare(resource_name, props)
+        super().__init__(
+            self.provider_class(), resource_name, props, resource_options(opts, schema.secret_outputs)
+        )
+
+    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
+        """Fill in, in place, what only the program knows (no Salesforce call happens here)."""
 
 
 def resource_options(

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .owned_component import DUPLICATE_CODES
 from .schema import Field, Schema, org_field
 
@@ -312,7 +312,7 @@ class CertificateProvider(OrglinkProvider):
             raise self.fail(state, err) from None
 
 
-class Certificate(pulumi.dynamic.Resource, module="salesforce", name="Certificate"):
+class Certificate(OrglinkResource[CertificateArgs], module="salesforce", name="Certificate"):
     """A certificate in an org. Type token: ``pulumi-python:dynamic/salesforce:Certificate``."""
 
     org: pulumi.Output[str]
@@ -321,11 +321,4 @@ class Certificate(pulumi.dynamic.Resource, module="salesforce", name="Certificat
     fingerprint_sha256: pulumi.Output[str]
     expires: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: CertificateArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            CertificateProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = CertificateProvider

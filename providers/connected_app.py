@@ -21,7 +21,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .schema import Changes, Field, Schema, flag, inverted_flag, org_field
 
 METADATA_TYPE = "ConnectedApp"
@@ -557,7 +557,7 @@ class ConnectedAppProvider(OrglinkProvider):
             raise self.fail(state, err) from None
 
 
-class ConnectedApp(pulumi.dynamic.Resource, module="salesforce", name="ConnectedApp"):
+class ConnectedApp(OrglinkResource[ConnectedAppArgs], module="salesforce", name="ConnectedApp"):
     """A connected app in a Salesforce org. Type token: ``pulumi-python:dynamic/salesforce:ConnectedApp``."""
 
     org: pulumi.Output[str]
@@ -570,14 +570,9 @@ class ConnectedApp(pulumi.dynamic.Resource, module="salesforce", name="Connected
     scopes: pulumi.Output[list[str]]
     callback_urls: pulumi.Output[list[str]]
 
-    def __init__(
-        self, resource_name: str, args: ConnectedAppArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
+    provider_class = ConnectedAppProvider
+
+    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
         if props.get("owner") is None:
             # What a Pulumi URN says, known here and not in the provider (which gets no URN).
             props["owner"] = default_owner(resource_name)
-        super().__init__(
-            ConnectedAppProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )

@@ -14,7 +14,7 @@ import pulumi
 
 from . import values
 from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
-from .base import resource_options
+from .base import OrglinkResource
 from .connected_app import METADATA_TYPE
 from .schema import Field, Schema, flag, org_field
 
@@ -137,7 +137,9 @@ class ConnectedAppPolicyProvider(AppPartProvider):
     schema = SCHEMA
 
 
-class ConnectedAppPolicy(pulumi.dynamic.Resource, module="salesforce", name="ConnectedAppPolicy"):
+class ConnectedAppPolicy(
+    OrglinkResource[ConnectedAppPolicyArgs], module="salesforce", name="ConnectedAppPolicy"
+):
     """Policies of a connected app. Type token: ``pulumi-python:dynamic/salesforce:ConnectedAppPolicy``."""
 
     org: pulumi.Output[str]
@@ -147,11 +149,4 @@ class ConnectedAppPolicy(pulumi.dynamic.Resource, module="salesforce", name="Con
     refresh_token_policy: pulumi.Output[str]
     session_timeout: pulumi.Output[int]
 
-    def __init__(
-        self, resource_name: str, args: ConnectedAppPolicyArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ConnectedAppPolicyProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = ConnectedAppPolicyProvider

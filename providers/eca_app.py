@@ -35,7 +35,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .schema import Field, Schema, flag, inverted_flag, org_field
 
 HEADER_TYPE = "ExternalClientApplication"
@@ -696,7 +696,9 @@ class ExternalClientAppProvider(OrglinkProvider):
         return f"ExternalClientApp '{props.get('api_name') or '?'}'"
 
 
-class ExternalClientApp(pulumi.dynamic.Resource, module="salesforce", name="ExternalClientApp"):
+class ExternalClientApp(
+    OrglinkResource[ExternalClientAppArgs], module="salesforce", name="ExternalClientApp"
+):
     """An External Client App. Type token: ``pulumi-python:dynamic/salesforce:ExternalClientApp``."""
 
     org: pulumi.Output[str]
@@ -709,11 +711,4 @@ class ExternalClientApp(pulumi.dynamic.Resource, module="salesforce", name="Exte
     scopes: pulumi.Output[list[str]]
     callback_urls: pulumi.Output[list[str]]
 
-    def __init__(
-        self, resource_name: str, args: ExternalClientAppArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ExternalClientAppProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = ExternalClientAppProvider

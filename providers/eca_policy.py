@@ -24,7 +24,7 @@ from pulumi.dynamic import CreateResult, UpdateResult
 
 from . import salesforce, values
 from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
-from .base import resource_options
+from .base import OrglinkResource
 from .eca_app import POLICY_TYPE, find_part_name
 from .schema import Field, Schema, flag, org_field, set_path
 
@@ -338,7 +338,9 @@ class ExternalClientAppPolicyProvider(EcaPolicyPart):
         return True
 
 
-class ExternalClientAppPolicy(pulumi.dynamic.Resource, module="salesforce", name="ExternalClientAppPolicy"):
+class ExternalClientAppPolicy(
+    OrglinkResource[ExternalClientAppPolicyArgs], module="salesforce", name="ExternalClientAppPolicy"
+):
     """OAuth policies of an External Client App.
 
     Type token: ``pulumi-python:dynamic/salesforce:ExternalClientAppPolicy``.
@@ -352,17 +354,4 @@ class ExternalClientAppPolicy(pulumi.dynamic.Resource, module="salesforce", name
     session_timeout: pulumi.Output[int]
     policy_name: pulumi.Output[str]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ExternalClientAppPolicyArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ExternalClientAppPolicyProvider(),
-            resource_name,
-            props,
-            resource_options(opts, SCHEMA.secret_outputs),
-        )
+    provider_class = ExternalClientAppPolicyProvider

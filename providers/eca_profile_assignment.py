@@ -21,7 +21,7 @@ import pulumi
 
 from . import salesforce, values
 from .app_part import app_field, app_id_field
-from .base import resource_options
+from .base import OrglinkResource
 from .eca_app import find_app_id
 from .profile_assignment import SCHEMA as CONNECTED_APP_SCHEMA
 from .profile_assignment import ConnectedAppProfileAssignmentProvider
@@ -99,7 +99,9 @@ class ExternalClientAppProfileAssignmentProvider(ConnectedAppProfileAssignmentPr
 
 
 class ExternalClientAppProfileAssignment(
-    pulumi.dynamic.Resource, module="salesforce", name="ExternalClientAppProfileAssignment"
+    OrglinkResource[ExternalClientAppProfileAssignmentArgs],
+    module="salesforce",
+    name="ExternalClientAppProfileAssignment",
 ):
     """Profile access to an External Client App.
 
@@ -113,17 +115,4 @@ class ExternalClientAppProfileAssignment(
     setup_entity_id: pulumi.Output[str]
     pre_existing: pulumi.Output[bool]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ExternalClientAppProfileAssignmentArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ExternalClientAppProfileAssignmentProvider(),
-            resource_name,
-            props,
-            resource_options(opts, SCHEMA.secret_outputs),
-        )
+    provider_class = ExternalClientAppProfileAssignmentProvider

@@ -17,7 +17,7 @@ import pulumi
 
 from . import salesforce, values
 from .app_part import app_field, app_id_field, previous_values_field
-from .base import resource_options
+from .base import OrglinkResource
 from .eca_app import GLOBAL_TYPE, POLICY_TYPE, find_part_name, part_name
 from .eca_policy import EcaPolicyPart, policy_name_field
 from .run_as_user import ClientCredentialsRunAsUserProvider
@@ -132,7 +132,7 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
 
 
 class ExternalClientAppRunAsUser(
-    pulumi.dynamic.Resource, module="salesforce", name="ExternalClientAppRunAsUser"
+    OrglinkResource[ExternalClientAppRunAsUserArgs], module="salesforce", name="ExternalClientAppRunAsUser"
 ):
     """Client credentials run-as user of an External Client App.
 
@@ -144,17 +144,4 @@ class ExternalClientAppRunAsUser(
     username: pulumi.Output[str]
     enabled: pulumi.Output[bool]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ExternalClientAppRunAsUserArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ExternalClientAppRunAsUserProvider(),
-            resource_name,
-            props,
-            resource_options(opts, SCHEMA.secret_outputs),
-        )
+    provider_class = ExternalClientAppRunAsUserProvider

@@ -20,7 +20,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .owned_component import create_or_take_over, delete_if_present
 from .schema import Field, Schema, org_field
 
@@ -250,7 +250,9 @@ class ExternalCredentialProvider(OrglinkProvider):
             raise self.fail(state, err) from None
 
 
-class ExternalCredential(pulumi.dynamic.Resource, module="salesforce", name="ExternalCredential"):
+class ExternalCredential(
+    OrglinkResource[ExternalCredentialArgs], module="salesforce", name="ExternalCredential"
+):
     """An OAuth external credential. Type token: ``pulumi-python:dynamic/salesforce:ExternalCredential``."""
 
     org: pulumi.Output[str]
@@ -260,11 +262,4 @@ class ExternalCredential(pulumi.dynamic.Resource, module="salesforce", name="Ext
     token_url: pulumi.Output[str]
     variant: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: ExternalCredentialArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ExternalCredentialProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = ExternalCredentialProvider

@@ -13,7 +13,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .owned_component import create_or_take_over, delete_if_present
 from .schema import Field, Schema, flag, org_field
 
@@ -187,7 +187,7 @@ class NamedCredentialProvider(OrglinkProvider):
             raise self.fail(state, err) from None
 
 
-class NamedCredential(pulumi.dynamic.Resource, module="salesforce", name="NamedCredential"):
+class NamedCredential(OrglinkResource[NamedCredentialArgs], module="salesforce", name="NamedCredential"):
     """A named credential. Type token: ``pulumi-python:dynamic/salesforce:NamedCredential``."""
 
     org: pulumi.Output[str]
@@ -195,11 +195,4 @@ class NamedCredential(pulumi.dynamic.Resource, module="salesforce", name="NamedC
     url: pulumi.Output[str]
     external_credential: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: NamedCredentialArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            NamedCredentialProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = NamedCredentialProvider

@@ -16,7 +16,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .schema import Field, Schema, org_field
 
 METADATA_TYPE = "PermissionSet"
@@ -257,7 +257,7 @@ class PrincipalAccessProvider(OrglinkProvider):
             client.update_component(METADATA_TYPE, _without_access(current, principal))
 
 
-class PrincipalAccess(pulumi.dynamic.Resource, module="salesforce", name="PrincipalAccess"):
+class PrincipalAccess(OrglinkResource[PrincipalAccessArgs], module="salesforce", name="PrincipalAccess"):
     """Principal access in a permission set.
 
     Type token: ``pulumi-python:dynamic/salesforce:PrincipalAccess``.
@@ -268,11 +268,4 @@ class PrincipalAccess(pulumi.dynamic.Resource, module="salesforce", name="Princi
     principal: pulumi.Output[str]
     created_permission_set: pulumi.Output[bool]
 
-    def __init__(
-        self, resource_name: str, args: PrincipalAccessArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            PrincipalAccessProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = PrincipalAccessProvider

@@ -19,7 +19,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .external_credential import CLIENT_CREDENTIALS_VARIANTS
 from .schema import Field, Schema, is_unknown, org_field, unwrap_secret
 
@@ -250,7 +250,9 @@ class PrincipalCredentialProvider(OrglinkProvider):
             raise self.fail(state, err) from None
 
 
-class PrincipalCredential(pulumi.dynamic.Resource, module="salesforce", name="PrincipalCredential"):
+class PrincipalCredential(
+    OrglinkResource[PrincipalCredentialArgs], module="salesforce", name="PrincipalCredential"
+):
     """Named principal credentials. Type token: ``pulumi-python:dynamic/salesforce:PrincipalCredential``."""
 
     org: pulumi.Output[str]
@@ -260,14 +262,9 @@ class PrincipalCredential(pulumi.dynamic.Resource, module="salesforce", name="Pr
     credentials_hash: pulumi.Output[str]
     authentication_status: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: PrincipalCredentialArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
+    provider_class = PrincipalCredentialProvider
+
+    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
         # The secret is an input only; make sure it is a Pulumi secret even if a plain value is given.
         if props.get("client_secret") is not None:
             props["client_secret"] = pulumi.Output.secret(props["client_secret"])
-        super().__init__(
-            PrincipalCredentialProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )

@@ -15,7 +15,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
 from .app_part import app_field, app_id_field
-from .base import OrglinkProvider, resource_options
+from .base import OrglinkProvider, OrglinkResource
 from .connected_app import METADATA_TYPE, find_app_id
 from .schema import Field, Schema, org_field
 
@@ -235,7 +235,9 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
 
 
 class ConnectedAppProfileAssignment(
-    pulumi.dynamic.Resource, module="salesforce", name="ConnectedAppProfileAssignment"
+    OrglinkResource[ConnectedAppProfileAssignmentArgs],
+    module="salesforce",
+    name="ConnectedAppProfileAssignment",
 ):
     """Profile access to a connected app.
 
@@ -249,17 +251,4 @@ class ConnectedAppProfileAssignment(
     setup_entity_id: pulumi.Output[str]
     pre_existing: pulumi.Output[bool]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ConnectedAppProfileAssignmentArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ConnectedAppProfileAssignmentProvider(),
-            resource_name,
-            props,
-            resource_options(opts, SCHEMA.secret_outputs),
-        )
+    provider_class = ConnectedAppProfileAssignmentProvider

@@ -14,7 +14,7 @@ import pulumi
 
 from . import salesforce, values
 from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
-from .base import resource_options
+from .base import OrglinkResource
 from .connected_app import METADATA_TYPE
 from .schema import Field, Schema, flag, org_field
 
@@ -94,9 +94,7 @@ def check_run_as_user(client: salesforce.OrgClient, username: str, warn: Callabl
             client.alias, None, "username", "INACTIVE_USER",
             f"user '{username}' is inactive: activate it in Setup or choose another run-as user",
         )  # fmt: skip
-    api_only = client.lookup(
-        f"ApiOnly {user['Id']}", lambda: "yes" if _is_api_only(client, user) else "no"
-    )
+    api_only = client.lookup(f"ApiOnly {user['Id']}", lambda: "yes" if _is_api_only(client, user) else "no")
     if api_only == "no":
         warn(
             f"{client.alias}: run-as user '{username}' does not have API Only; Salesforce "
@@ -125,7 +123,7 @@ class ClientCredentialsRunAsUserProvider(AppPartProvider):
 
 
 class ClientCredentialsRunAsUser(
-    pulumi.dynamic.Resource, module="salesforce", name="ClientCredentialsRunAsUser"
+    OrglinkResource[ClientCredentialsRunAsUserArgs], module="salesforce", name="ClientCredentialsRunAsUser"
 ):
     """Client credentials run-as user.
 
@@ -137,17 +135,4 @@ class ClientCredentialsRunAsUser(
     username: pulumi.Output[str]
     enabled: pulumi.Output[bool]
 
-    def __init__(
-        self,
-        resource_name: str,
-        args: ClientCredentialsRunAsUserArgs,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            ClientCredentialsRunAsUserProvider(),
-            resource_name,
-            props,
-            resource_options(opts, SCHEMA.secret_outputs),
-        )
+    provider_class = ClientCredentialsRunAsUserProvider
