@@ -56,7 +56,7 @@ from .principal_credential import PrincipalCredential
 from .profile_assignment import ConnectedAppProfileAssignment
 from .run_as_user import ClientCredentialsRunAsUser
 from .schema import Schema
-from .verification import Verification
+from .verification import Verification, VerificationArgs
 
 CONFIG_KEY = "orglink:integrations"
 ORGS_KEY = "orglink:orgs"
@@ -480,14 +480,16 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
              "variant": FLOWS[options.flow], "token_url": token_url, "principal_name": PRINCIPAL_NAME},
             child,
         )  # fmt: skip
+        gate = self._token_gate(options, org_b, token_url, certificate, [preflight, *org_b.resources])
         principal = PrincipalCredential(
             f"{name}-principal-credential",
             {"org": options.org_a, "external_credential": external.api_name,
              "principal_name": external.principal_name, "variant": FLOWS[options.flow],
              "client_id": org_b.consumer_key, "client_secret": org_b.consumer_secret},
             # Org A takes the credentials only of an app that can issue tokens (policy, run-as user
-            # and access applied): when app_type switches, the old app serves until then.
-            pulumi.ResourceOptions(parent=self, depends_on=[preflight, *org_b.resources]),
+            # and access applied, and Org B's token endpoint accepting them: a new app propagates
+            # for minutes): when app_type switches, the old app serves until then.
+            pulumi.ResourceOptions(parent=self, depends_on=[preflight, *org_b.resources, *gate]),
         )  # fmt: skip
         named = NamedCredential(
             f"{name}-named-credential",
@@ -501,9 +503,9 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
              "label": f"{options.label} access", "principal": external.principal},
             child,
         )  # fmt: skip
-        everything = [preflight, certificate, *org_b.resources, external, principal, named, access]
+        everything = [preflight, certificate, *org_b.resources, *gate, external, principal, named, access]
         self.verification = self._verification(
-            options, org_b, token_url, named, certificate, principal, everything
+            options, org_b, token_url, named, certificate, principal, everything, gate
         )
 
         self.consumer_key = org_b.consumer_key
@@ -546,6 +548,35 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
                 args["key_size"] = options.certificate["key_size"]
         return args
 
+    def _token_gate(
+        self,
+        options: IntegrationOptions,
+        org_b: OrgBApp,
+        token_url: str,
+        certificate: Certificate,
+        after: list[pulumi.Resource],
+    ) -> list[Verification]:
+        """The verification's first half, Org B issuing a token to the app, made before Org A
+        takes the app's credentials (none with `verify: off`, which asks nothing)."""
+        if options.verify == "off":
+            return []
+        return [Verification(
+            f"{options.base_name}-token-gate",
+            {**self._verification_args(options, org_b, token_url), "checks": "token",
+             # The named credential is only named (the gate runs before Org A's side changes).
+             "named_credential": options.base_name,
+             "triggers": pulumi.Output.all(org_b.app_id, certificate.fingerprint_sha256,
+                                           options.run_as_user or "")},
+            pulumi.ResourceOptions(parent=self, depends_on=after),
+        )]  # fmt: skip
+
+    @staticmethod
+    def _verification_args(options: IntegrationOptions, org_b: OrgBApp, token_url: str) -> VerificationArgs:
+        return {"org_a": options.org_a, "org_b": options.org_b, "flow": "client_credentials",
+                "token_url": token_url, "consumer_key": org_b.consumer_key,
+                "consumer_secret": org_b.consumer_secret, "timeout_s": options.verify_timeout_s,
+                "required": options.verify == "required"}  # fmt: skip
+
     def _verification(
         self,
         options: IntegrationOptions,
@@ -555,22 +586,23 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
         certificate: Certificate,
         principal: PrincipalCredential,
         everything: list[pulumi.Resource],
+        gate: list[Verification],
     ) -> pulumi.Output[dict[str, Any]]:
-        if options.verify == "off":
+        if options.verify == "off" or not gate:
             return pulumi.Output.from_input(
                 {"ok": False, "flow": options.flow, "detail": "verification is turned off (verify: off)"}
             )
         verification = Verification(
             f"{options.base_name}-verification",
-            {"org_a": options.org_a, "org_b": options.org_b, "flow": "client_credentials",
-             "token_url": token_url, "consumer_key": org_b.consumer_key,
-             "consumer_secret": org_b.consumer_secret, "named_credential": named.api_name,
-             "timeout_s": options.verify_timeout_s, "required": options.verify == "required",
+            {**self._verification_args(options, org_b, token_url), "checks": "callout",
+             "named_credential": named.api_name,
              # Prove it again when any of these change: another app, certificate or credentials.
              "triggers": pulumi.Output.all(org_b.app_id, certificate.fingerprint_sha256,
                                            principal.credentials_hash, options.run_as_user or "")},
             pulumi.ResourceOptions(parent=self, depends_on=everything),
         )  # fmt: skip
-        return pulumi.Output.all(verification.ok, verification.flow, verification.detail).apply(
-            lambda parts: {"ok": bool(parts[0]), "flow": options.flow, "detail": parts[2]}
-        )
+        # One result of both halves, as before the split: ok only if both passed.
+        return pulumi.Output.all(gate[0].ok, gate[0].detail, verification.ok, verification.detail).apply(
+            lambda parts: {"ok": bool(parts[0]) and bool(parts[2]), "flow": options.flow,
+                           "detail": "; ".join(str(part) for part in (parts[1], parts[3]) if part)}
+        )  # fmt: skip

@@ -48,6 +48,7 @@ from .run_as_user import check_run_as_user
 from .schema import Field, Schema, failures_for_alias
 
 ORGS_KEY = "orglink:orgs"
+APP_CHECK_FIELDS = ("app_api_name", "app_adopt", "app_consumer_key")
 
 
 class PreflightArgs(TypedDict, total=False):
@@ -315,8 +316,9 @@ class PreflightProvider(OrglinkProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Moving the integration within the list renames its config key, and renaming the stack
-        # the app's owner: neither is a reason to ask the orgs again.
-        ignored = ("config_key", "app_owner")
+        # the app's owner: neither is a reason to ask the orgs again; nor dropping the app checks
+        # (a switch to an External Client App).
+        ignored = ("config_key", "app_owner", *(() if news.get("app_api_name") else APP_CHECK_FIELDS))
         changed = [name for name in self.changes(olds, news).changed if name not in ignored]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 

@@ -8,6 +8,11 @@ Two checks, both against the real orgs:
    ``executeAnonymous`` makes ``callout:<NamedCredential>/services/data/vXX.X/limits`` and throws
    on a non-2xx answer (the local emulator also reports the callout's answer in ``calloutResponse``).
 
+``checks`` picks them: ``both`` (the default), ``token`` alone or ``callout`` alone. The integration
+makes two resources of one run's work: a token gate (check 1) that Org A's PrincipalCredential
+depends on, so Org A takes new credentials only once Org B's token endpoint accepts them (a new app
+propagates for minutes), and the callout check (2) after Org A has them.
+
 Outputs ``{ok, flow, detail, checked_at}``. It runs on create and whenever an input changes (the
 secret is compared through a salted hash, as in PrincipalCredential); an unchanged integration is not
 called again, so a no-op `up` makes no request. A failed check fails the `up` when ``required``
@@ -17,6 +22,7 @@ and retried on the next `up`.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from datetime import UTC, datetime
@@ -32,8 +38,13 @@ from .principal_credential import credentials_hash
 from .schema import Field, Schema, failures_for_alias, is_unknown, unwrap_secret
 
 FLOWS = ("client_credentials",)
+CHECKS = ("both", "token", "callout")
 RETRY_CODES = ("invalid_client_id",)  # the app has not reached the login servers yet
-RETRY_EVERY_S = 10.0
+
+
+def retry_every_s() -> float:
+    """Seconds between tries while an app propagates (10; tests of the window set less)."""
+    return float(os.environ.get("ORGLINK_VERIFY_RETRY_S", "10"))
 
 
 class VerificationArgs(TypedDict, total=False):
@@ -44,6 +55,7 @@ class VerificationArgs(TypedDict, total=False):
     consumer_key: pulumi.Input[str]
     consumer_secret: pulumi.Input[str]
     named_credential: pulumi.Input[str]
+    checks: pulumi.Input[str]
     api_version: pulumi.Input[str]
     timeout_s: pulumi.Input[int]
     required: pulumi.Input[bool]
@@ -103,6 +115,15 @@ SCHEMA = Schema(
             "Org A's named credential to call Org B through.",
             required=True,
             validate=values.api_name,
+        ),
+        Field(
+            "checks",
+            "string",
+            "Which checks: `both`, `token` (Org B issues a token: the gate before Org A takes new "
+            "credentials) or `callout` (Org A calls Org B).",
+            default="both",
+            validate=values.one_of(CHECKS),
+            docs_values=", ".join(CHECKS),
         ),
         Field(
             "api_version", "string", "API version of the callout path.", default="63.0", validate=_api_version
@@ -219,9 +240,12 @@ class VerificationProvider(OrglinkProvider):
     def _verify(self, inputs: dict[str, Any]) -> dict[str, Any]:
         deadline = time.monotonic() + float(inputs.get("timeout_s", 600))
         steps: list[str] = []
+        checks = inputs.get("checks") or "both"
         try:
-            steps.append(self._token_from_org_b(inputs, deadline))
-            steps.append(self._callout_from_org_a(inputs, deadline))
+            if checks in ("both", "token"):
+                steps.append(self._token_from_org_b(inputs, deadline))
+            if checks in ("both", "callout"):
+                steps.append(self._callout_from_org_a(inputs, deadline))
             ok, detail = True, "; ".join(steps)
         except VerificationFailed as failure:
             ok, detail = False, "; ".join([*steps, str(failure)])
@@ -253,10 +277,11 @@ class VerificationProvider(OrglinkProvider):
                 client = salesforce.OrgClient(conn)
                 break
             except salesforce.SalesforceError as err:
-                if err.status_code in RETRY_CODES and time.monotonic() + RETRY_EVERY_S < deadline:
+                every = retry_every_s()
+                if err.status_code in RETRY_CODES and time.monotonic() + every < deadline:
                     self.log(f"{org_b}: the app is not known to the token endpoint yet ({err.status_code}); "
-                             f"retrying in {RETRY_EVERY_S:.0f}s")  # fmt: skip
-                    time.sleep(RETRY_EVERY_S)
+                             f"retrying in {every:.0f}s")  # fmt: skip
+                    time.sleep(every)
                     continue
                 raise VerificationFailed(
                     f"Org B '{org_b}' refused a client-credentials token: {err.status_code}: {err.message}"
@@ -275,11 +300,10 @@ class VerificationProvider(OrglinkProvider):
             problem = callout_outcome(result)
             if problem is None:
                 return f"Org A '{org_a}' called Org B through callout:{name} (HTTP 2xx)"
-            if any(code in problem for code in RETRY_CODES) and time.monotonic() + RETRY_EVERY_S < deadline:
-                self.log(
-                    f"{org_a}: callout through {name} not accepted yet; retrying in {RETRY_EVERY_S:.0f}s"
-                )
-                time.sleep(RETRY_EVERY_S)
+            every = retry_every_s()
+            if any(code in problem for code in RETRY_CODES) and time.monotonic() + every < deadline:
+                self.log(f"{org_a}: callout through {name} not accepted yet; retrying in {every:.0f}s")
+                time.sleep(every)
                 continue
             raise VerificationFailed(
                 f"Org A '{org_a}' could not call Org B through callout:{name}: {problem}"

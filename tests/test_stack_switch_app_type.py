@@ -14,6 +14,11 @@ Proved two ways while `pulumi up` switches:
   "ConnectedApp delete began".
 Afterwards Org B has only the ECA, Org A's principal holds its key, the verification is ok, and a
 destroy leaves both orgs as they were.
+
+Run twice: with apps usable at once, and with the emulator refusing a new or changed app for a few
+seconds (`app-propagation-seconds`, as a real org does for minutes). Then only the integration's
+token gate, which Org A's PrincipalCredential waits for, keeps the probe from seeing a refusal; and
+the first `up` from empty orgs still succeeds, the gate waiting out the window.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from tests.stack_project import Settings, StackProject, org_snapshots, shipped_s
 
 STACK = "switch"
 ALLOW = "allow-connected-app-creation"
+PROPAGATION = "app-propagation-seconds"
 DYNAMIC = "pulumi-python:dynamic/salesforce:"
 CONNECTED_APP_TYPES = ("ConnectedApp", "ConnectedAppPolicy", "ClientCredentialsRunAsUser",
                        "ConnectedAppProfileAssignment")  # fmt: skip
@@ -101,12 +107,15 @@ class Probe:
         return f"HTTP {answer.status_code} {answer.json().get('error')}"  # never the secret
 
 
-@pytest.fixture
-def connected_apps_allowed(emulator: Any) -> Iterator[Any]:
-    before = emulator.admin.settings("orgB").get(ALLOW)
-    emulator.admin.set_setting("orgB", ALLOW, True)
+@pytest.fixture(params=[0, 3], ids=["apps-usable-at-once", "apps-propagate-3s"])
+def connected_apps_allowed(emulator: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    settings = {ALLOW: True, PROPAGATION: request.param}
+    before = {name: emulator.admin.settings("orgB").get(name) for name in settings}
+    for name, value in settings.items():
+        emulator.admin.set_setting("orgB", name, value)
     yield emulator
-    emulator.admin.set_setting("orgB", ALLOW, before)
+    for name, value in before.items():
+        emulator.admin.set_setting("orgB", name, value)
 
 
 def to_external_client_app(config: Settings) -> None:
@@ -137,6 +146,7 @@ def test_switch_to_external_client_app_keeps_org_a_working(
 ) -> None:
     emulator = connected_apps_allowed
     project = StackProject(tmp_path / "project", emulator.state_dir, tmp_path / "pulumi-state")
+    project.pulumi.extra_env["ORGLINK_VERIFY_RETRY_S"] = "1"  # seconds of window, not minutes
     before = org_snapshots(emulator.admin)
     project.init_stack(STACK, shipped_stack_settings("local"))
     project.pulumi.up(STACK)
@@ -144,7 +154,8 @@ def test_switch_to_external_client_app_keeps_org_a_working(
 
     project.edit_stack(STACK, to_external_client_app)
     preview = project.pulumi.preview_json(STACK)
-    assert change_counts(preview) == {"create": 4, "update": 2, "delete": 4}, change_counts(preview)
+    # Updated: the token gate, Org A's principal, the verification.
+    assert change_counts(preview) == {"create": 4, "update": 3, "delete": 4}, change_counts(preview)
 
     probe = Probe(emulator.admin, emulator.org("orgB")["token_url"], emulator.org("orgB")["ca_bundle"])
     thread = threading.Thread(target=probe.run, daemon=True)
@@ -169,6 +180,10 @@ def test_switch_to_external_client_app_keeps_org_a_working(
     steps = engine_steps(up.stdout)
     principal_done = position(steps, "resOutputsEvent", "update", "PrincipalCredential")
     assert position(steps, "resOutputsEvent", "create", "ExternalClientApp") < principal_done
+    # The token gate (the first Verification to finish) passed before Org A took the ECA's key.
+    assert position(steps, "resOutputsEvent", "update", "Verification") < position(
+        steps, "resourcePreEvent", "update", "PrincipalCredential"
+    )
     for type_ in (*ECA_TYPES[1:], "Verification"):
         op = "update" if type_ == "Verification" else "create"
         assert position(steps, "resOutputsEvent", op, type_) < position(
