@@ -69,12 +69,10 @@ class AppPartProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        try:
+        with self.reporting(inputs):
             client = salesforce.org(inputs["org"])
             self.validate_live(client, inputs)
             previous, written = self._apply(inputs, "setting")
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         outs = self._outputs(inputs, written, previous)
         return CreateResult(f"{inputs['org']}/{self.component_name(inputs)}/{self.schema.kind}", outs)
 
@@ -142,10 +140,8 @@ class AppPartProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             component = self._read_live(state)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         if component is None:
             return ReadResult("", {})  # the app is gone, and with it these settings
         return ReadResult(id_, self._outputs(state, component, state.get("previous_values") or {}))
@@ -155,7 +151,7 @@ class AppPartProvider(OrglinkProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = self.plain(olds), self.plain(news)
         previous = old.get("previous_values") or {}
-        try:
+        with self.reporting(new):
             client = salesforce.org(new["org"])
             self.validate_live(client, new)
             moved = old.get("app") != new.get("app") or old.get("app_id") != new.get("app_id")
@@ -165,8 +161,6 @@ class AppPartProvider(OrglinkProvider):
             before, written = self._apply(new, "setting" if moved else "updating")
             if moved:
                 previous = before
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(self._outputs(new, written, previous))
 
     def _exists(self, state: dict[str, Any]) -> bool:
@@ -176,9 +170,7 @@ class AppPartProvider(OrglinkProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             self.log(f"{state['org']}: restoring {self.describe(state)}")
             if not self._restore(state):
                 self.log(f"{state['org']}: '{state['app']}' no longer exists; nothing to restore")
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None

@@ -7,7 +7,8 @@ registry, filled here by configure().
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
 import pulumi
@@ -74,6 +75,14 @@ class OrglinkProvider(ResourceProvider):
         return salesforce.SalesforceError(
             err.org, self.describe(props), field or err.field, err.status_code, err.message
         )
+
+    @contextmanager
+    def reporting(self, props: dict[str, Any]) -> Iterator[None]:
+        """Raise any Salesforce error from the block as this resource's (see fail)."""
+        try:
+            yield
+        except salesforce.SalesforceError as err:
+            raise self.fail(props, err) from None
 
     @staticmethod
     def plain(props: dict[str, Any]) -> dict[str, Any]:

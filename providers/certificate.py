@@ -182,15 +182,13 @@ class CertificateProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        try:
+        with self.reporting(inputs):
             client = salesforce.org(inputs["org"])
             name = inputs.get("existing") or inputs["api_name"]
             with salesforce.component_lock(client.alias, METADATA_TYPE, name):
                 if not inputs.get("existing"):
                     self._create_in_org(client, inputs)
                 outs = self._outputs(client, inputs)
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         if outs is None:
             raise self.fail(
                 inputs,
@@ -256,23 +254,19 @@ class CertificateProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             outs = self._outputs(salesforce.org(state["org"]), state)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         return ReadResult(id_, outs) if outs is not None else ReadResult("", {})
 
     # -- update: only the label can change in place ---------------------------------------------------
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         new = self.plain(news)
-        try:
+        with self.reporting(new):
             client = salesforce.org(new["org"])
             if not new.get("existing"):
                 self._set_label(client, new)
             outs = self._outputs(client, new)
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         if outs is None:
             raise self.fail(new, self._gone(new))
         return UpdateResult(outs)
@@ -303,13 +297,11 @@ class CertificateProvider(OrglinkProvider):
         if state.get("existing"):
             self.log(f"{state['org']}: leaving existing Certificate {state['existing']} in place")
             return
-        try:
+        with self.reporting(state):
             client = salesforce.org(state["org"])
             with salesforce.component_lock(client.alias, METADATA_TYPE, state["api_name"]):
                 self.log(f"{client.alias}: deleting Certificate {state['api_name']}")
                 client.delete_component(METADATA_TYPE, state["api_name"])
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
 
 
 class Certificate(OrglinkResource[CertificateArgs], module="salesforce", name="Certificate"):

@@ -351,15 +351,13 @@ class ConnectedAppProvider(OrglinkProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
         alias, name = inputs["org"], inputs["api_name"]
-        try:
+        with self.reporting(inputs):
             client = salesforce.org(alias)
             with salesforce.component_lock(alias, METADATA_TYPE, name):
                 if inputs.get("adopt"):
                     secret = self._adopt(client, inputs)
                 else:
                     secret = self._create_new(client, inputs)
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         outs = self._outputs_after_create(client, inputs, secret)
         return CreateResult(outs["app_id"] or f"{alias}/{name}", outs)
 
@@ -480,11 +478,9 @@ class ConnectedAppProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             client = salesforce.org(state["org"])
             outs = self._outputs(client, state, state.get("consumer_secret"))
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         if not outs:
             return ReadResult("", {})  # deleted outside Pulumi: drop it from the state
         return ReadResult(outs["app_id"] or id_, outs)
@@ -514,7 +510,7 @@ class ConnectedAppProvider(OrglinkProvider):
         old, new = self.plain(olds), self.plain(news)
         alias = old["org"]
         changed = set(self.changes(old, new).changed)
-        try:
+        with self.reporting(new):
             client = salesforce.org(alias)
             name = old["api_name"]
             if "api_name" in changed and new["api_name"] != name:
@@ -536,8 +532,6 @@ class ConnectedAppProvider(OrglinkProvider):
                         )
                     self._write_own_fields(client, current, {**new, "api_name": name}, "updating")
             outs = self._outputs(client, {**new, "app_id": old.get("app_id")}, old.get("consumer_secret"))
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(outs)
 
     # -- delete --------------------------------------------------------------------------------------
@@ -548,13 +542,11 @@ class ConnectedAppProvider(OrglinkProvider):
         if state.get("adopt") and not state.get("delete_on_destroy"):
             self.log(f"{alias}: releasing adopted ConnectedApp {name} (left in place)")
             return
-        try:
+        with self.reporting(state):
             client = salesforce.org(alias)
             with salesforce.component_lock(alias, METADATA_TYPE, name):
                 self.log(f"{alias}: deleting ConnectedApp {name}")
                 client.delete_component(METADATA_TYPE, name)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
 
 
 class ConnectedApp(OrglinkResource[ConnectedAppArgs], module="salesforce", name="ConnectedApp"):

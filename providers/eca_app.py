@@ -455,7 +455,7 @@ class ExternalClientAppProvider(OrglinkProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
         alias, name = inputs["org"], inputs["api_name"]
-        try:
+        with self.reporting(inputs):
             client = salesforce.org(alias)
             with salesforce.component_lock(alias, HEADER_TYPE, name):
                 if client.read_component(HEADER_TYPE, name) is not None:
@@ -467,8 +467,6 @@ class ExternalClientAppProvider(OrglinkProvider):
                 # Checked before anything is created: a missing setting must not leave a half app.
                 enabled_setting = self._ensure_secret_access(client, inputs)
                 outs = self._create_parts(client, inputs, enabled_setting)
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         return CreateResult(outs["app_id"], outs)
 
     def _create_parts(
@@ -604,12 +602,10 @@ class ExternalClientAppProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             client = salesforce.org(state["org"])
             key, secret = self._live_credentials(client, state)
             outs = self._outputs(client, state, key, secret)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         if not outs:
             return ReadResult("", {})  # deleted outside Pulumi: drop it from the state
         return ReadResult(outs["app_id"] or id_, outs)
@@ -636,7 +632,7 @@ class ExternalClientAppProvider(OrglinkProvider):
         old, new = self.plain(olds), self.plain(news)
         changed = set(self.changes(old, new).changed)
         rotate = "credential_generation" in changed
-        try:
+        with self.reporting(new):
             client = salesforce.org(old["org"])
             enabled_setting = bool(old.get("secret_setting_enabled"))
             if "enable_secret_in_rest_api" in changed or rotate:
@@ -652,8 +648,6 @@ class ExternalClientAppProvider(OrglinkProvider):
                 key, secret = read_credentials(client, old["app_id"])
             state = {**new, "app_id": old.get("app_id"), "secret_setting_enabled": enabled_setting}
             outs = self._outputs(client, state, key, secret)
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(outs)
 
     @staticmethod
@@ -670,15 +664,13 @@ class ExternalClientAppProvider(OrglinkProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             client = salesforce.org(state["org"])
             self.log(f"{client.alias}: deleting ExternalClientApp {state['api_name']}")
             self._delete_app(client, state["api_name"])
             if state.get("secret_setting_enabled"):
                 self.log(f"{client.alias}: turning {SETTINGS_TYPE}.{SECRET_SETTING} off again")
                 set_secret_access(client, False, self.describe(state))
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
 
     @staticmethod
     def _delete_app(client: salesforce.OrgClient, name: str) -> None:

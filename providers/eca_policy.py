@@ -290,10 +290,8 @@ class EcaPolicyPart(AppPartProvider):
 
     def _with_policy_name(self, props: dict[str, Any]) -> dict[str, Any]:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             self.component_name(state)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         return {**props, "policy_name": state["policy_name"]}
 
     def _read_live(self, state: dict[str, Any]) -> dict[str, Any] | None:

@@ -144,13 +144,11 @@ class NamedCredentialProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        try:
+        with self.reporting(inputs):
             client = salesforce.org(inputs["org"])
             with salesforce.component_lock(client.alias, METADATA_TYPE, inputs["api_name"]):
                 create_or_take_over(client, METADATA_TYPE, build_component(inputs), read_component, self.log)
                 outs = self._outputs(client, inputs)
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         return CreateResult(f"{inputs['org']}/{inputs['api_name']}", outs or {})
 
     def _outputs(self, client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
@@ -161,30 +159,24 @@ class NamedCredentialProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             outs = self._outputs(salesforce.org(state["org"]), state)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         return ReadResult(id_, outs) if outs is not None else ReadResult("", {})
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         new = self.plain(news)
-        try:
+        with self.reporting(new):
             client = salesforce.org(new["org"])
             with salesforce.component_lock(client.alias, METADATA_TYPE, new["api_name"]):
                 self.log(f"{client.alias}: updating NamedCredential {new['api_name']}")
                 client.update_component(METADATA_TYPE, build_component(new))
                 outs = self._outputs(client, new)
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(outs or {})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             delete_if_present(salesforce.org(state["org"]), METADATA_TYPE, state["api_name"], self.log)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
 
 
 class NamedCredential(OrglinkResource[NamedCredentialArgs], module="salesforce", name="NamedCredential"):

@@ -158,10 +158,8 @@ class PrincipalAccessProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        try:
+        with self.reporting(inputs):
             outs = self._grant(inputs)
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         return CreateResult(f"{inputs['org']}/{inputs['permission_set']}/{inputs['principal']}", outs)
 
     def _grant(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -198,10 +196,8 @@ class PrincipalAccessProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             current = salesforce.org(state["org"]).read_component(METADATA_TYPE, state["permission_set"])
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         if current is None or not _has_access(current, state["principal"]):
             return ReadResult("", {})  # the access (or its permission set) was removed outside Pulumi
         outs = self._outputs(
@@ -214,11 +210,9 @@ class PrincipalAccessProvider(OrglinkProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = self.plain(olds), self.plain(news)
         created = bool(old.get("created_permission_set"))
-        try:
+        with self.reporting(new):
             if created and new.get("label"):
                 self._relabel(new)
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(self._outputs(new, created, bool(old.get("pre_existing"))))
 
     def _relabel(self, state: dict[str, Any]) -> None:
@@ -234,10 +228,8 @@ class PrincipalAccessProvider(OrglinkProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             self._revoke(state)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
 
     def _revoke(self, state: dict[str, Any]) -> None:
         client = salesforce.org(state["org"])

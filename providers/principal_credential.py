@@ -170,20 +170,16 @@ class PrincipalCredentialProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        try:
+        with self.reporting(inputs):
             outs = self._set(inputs, first="POST")
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         return CreateResult(
             f"{inputs['org']}/{inputs['external_credential']}-{inputs['principal_name']}", outs
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         new = self.plain(news)
-        try:
+        with self.reporting(new):
             outs = self._set(new, first="PUT")
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(outs)
 
     def _set(self, inputs: dict[str, Any], first: str) -> dict[str, Any]:

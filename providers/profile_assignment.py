@@ -145,10 +145,8 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        try:
+        with self.reporting(inputs):
             outs = self._grant(inputs)
-        except salesforce.SalesforceError as err:
-            raise self.fail(inputs, err) from None
         return CreateResult(outs["access_id"], outs)
 
     def _grant(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -192,13 +190,11 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             client = salesforce.org(state["org"])
             rows = client.query(
                 f"SELECT Id, ParentId, SetupEntityId FROM {SOBJECT} WHERE Id = {_quoted(id_)}"
             )
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
         if not rows:
             return ReadResult("", {})
         row = rows[0]
@@ -208,14 +204,12 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = self.plain(olds), self.plain(news)
-        try:
+        with self.reporting(new):
             outs = self._grant(new)
             if outs["access_id"] != old.get("access_id"):
                 self._revoke(old)
             elif old.get("pre_existing"):
                 outs["pre_existing"] = True
-        except salesforce.SalesforceError as err:
-            raise self.fail(new, err) from None
         return UpdateResult(outs)
 
     def _revoke(self, state: dict[str, Any]) -> None:
@@ -228,10 +222,8 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         state = self.plain(props)
-        try:
+        with self.reporting(state):
             self._revoke(state)
-        except salesforce.SalesforceError as err:
-            raise self.fail(state, err) from None
 
 
 class ConnectedAppProfileAssignment(
