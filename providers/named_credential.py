@@ -12,9 +12,9 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider, OrglinkResource
-from .owned_component import create_or_take_over, delete_if_present
+from . import values
+from .base import OrglinkResource
+from .owned_component import WholeComponentProvider, default_label
 from .schema import Field, Schema, flag, org_field
 
 METADATA_TYPE = "NamedCredential"
@@ -131,52 +131,31 @@ def read_component(component: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in out.items() if value is not None}
 
 
-class NamedCredentialProvider(OrglinkProvider):
+class NamedCredentialProvider(WholeComponentProvider):
     schema = SCHEMA
+    metadata_type = METADATA_TYPE
 
-    def describe(self, props: dict[str, Any]) -> str:
-        return f"NamedCredential '{props.get('api_name') or '?'}'"
+    def build(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return build_component(inputs)
+
+    def parse(self, component: dict[str, Any]) -> dict[str, Any]:
+        return read_component(component)
 
     def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        if "label" not in inputs and isinstance(inputs.get("api_name"), str):
-            inputs["label"] = inputs["api_name"].replace("_", " ")
+        default_label(inputs)
         return []
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.plain(props)
-        with self.reporting(inputs):
-            client = salesforce.org(inputs["org"])
-            with salesforce.component_lock(client.alias, METADATA_TYPE, inputs["api_name"]):
-                create_or_take_over(client, METADATA_TYPE, build_component(inputs), read_component, self.log)
-                outs = self._outputs(client, inputs)
-        return CreateResult(f"{inputs['org']}/{inputs['api_name']}", outs or {})
-
-    def _outputs(self, client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
-        component = client.read_component(METADATA_TYPE, state["api_name"])
-        if component is None:
-            return None
-        return {**read_component(component), "org": client.alias}
+        return self.create_whole(props)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        state = self.plain(props)
-        with self.reporting(state):
-            outs = self._outputs(salesforce.org(state["org"]), state)
-        return ReadResult(id_, outs) if outs is not None else ReadResult("", {})
+        return self.read_whole(id_, props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        new = self.plain(news)
-        with self.reporting(new):
-            client = salesforce.org(new["org"])
-            with salesforce.component_lock(client.alias, METADATA_TYPE, new["api_name"]):
-                self.log(f"{client.alias}: updating NamedCredential {new['api_name']}")
-                client.update_component(METADATA_TYPE, build_component(new))
-                outs = self._outputs(client, new)
-        return UpdateResult(outs or {})
+        return self.update_whole(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        state = self.plain(props)
-        with self.reporting(state):
-            delete_if_present(salesforce.org(state["org"]), METADATA_TYPE, state["api_name"], self.log)
+        self.delete_whole(props)
 
 
 class NamedCredential(OrglinkResource[NamedCredentialArgs], module="salesforce", name="NamedCredential"):

@@ -4,14 +4,20 @@ Creating such a component is made safe to repeat: an interrupted `up` (or a crea
 lost answer) can leave the component behind without Pulumi knowing. When what the org has is exactly
 what the resource wants, it is taken over instead of failing with DUPLICATE_VALUE; anything else
 with the same name is somebody else's and is reported, never overwritten.
+
+``WholeComponentProvider`` holds the create, read, update and delete such a resource does; a module
+names its Metadata type and gives build() (inputs to component) and parse() (component to inputs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
+
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce
+from .base import OrglinkProvider
 
 # How the Metadata API says a create's name is taken (the second for some types on real orgs).
 DUPLICATE_CODES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})
@@ -55,3 +61,63 @@ def delete_if_present(
         log(f"{client.alias}: deleting {mtype} {name}")
         if not client.delete_component(mtype, name):
             log(f"{client.alias}: {mtype} {name} was already gone")
+
+
+class WholeComponentProvider(OrglinkProvider):
+    """A resource that is one whole Metadata component, named by its ``api_name`` input."""
+
+    metadata_type: ClassVar[str]
+
+    def build(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The whole component for these (checked) inputs."""
+        raise NotImplementedError
+
+    def parse(self, component: dict[str, Any]) -> dict[str, Any]:
+        """Inputs as the org has them (the inverse of build)."""
+        raise NotImplementedError
+
+    def describe(self, props: dict[str, Any]) -> str:
+        return f"{self.schema.kind} '{props.get('api_name') or '?'}'"
+
+    def outputs(self, client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
+        """Live state of the component as outputs; None when it does not exist."""
+        component = client.read_component(self.metadata_type, state["api_name"])
+        if component is None:
+            return None
+        return {**self.parse(component), "org": client.alias}
+
+    def create_whole(self, props: dict[str, Any]) -> CreateResult:
+        inputs = self.plain(props)
+        with self.reporting(inputs):
+            client = salesforce.org(inputs["org"])
+            with salesforce.component_lock(client.alias, self.metadata_type, inputs["api_name"]):
+                create_or_take_over(client, self.metadata_type, self.build(inputs), self.parse, self.log)
+                outs = self.outputs(client, inputs)
+        return CreateResult(f"{inputs['org']}/{inputs['api_name']}", outs or {})
+
+    def read_whole(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        state = self.plain(props)
+        with self.reporting(state):
+            outs = self.outputs(salesforce.org(state["org"]), state)
+        return ReadResult(id_, outs) if outs is not None else ReadResult("", {})
+
+    def update_whole(self, news: dict[str, Any]) -> UpdateResult:
+        new = self.plain(news)
+        with self.reporting(new):
+            client = salesforce.org(new["org"])
+            with salesforce.component_lock(client.alias, self.metadata_type, new["api_name"]):
+                self.log(f"{client.alias}: updating {self.metadata_type} {new['api_name']}")
+                client.update_component(self.metadata_type, self.build(new))
+                outs = self.outputs(client, new)
+        return UpdateResult(outs or {})
+
+    def delete_whole(self, props: dict[str, Any]) -> None:
+        state = self.plain(props)
+        with self.reporting(state):
+            delete_if_present(salesforce.org(state["org"]), self.metadata_type, state["api_name"], self.log)
+
+
+def default_label(inputs: dict[str, Any]) -> None:
+    """A label left out is the API name with spaces (set at check, so a diff sees it)."""
+    if "label" not in inputs and isinstance(inputs.get("api_name"), str):
+        inputs["label"] = inputs["api_name"].replace("_", " ")
