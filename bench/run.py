@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import model
+from bench import model, startup
 from bench.procmem import ProviderPeakRss
 from emulator import control
 from emulator.admin import AdminClient
-from tests.engine import ROOT, Pulumi
+from tests.engine import Pulumi
 from tests.stack_project import StackProject, shipped_stack_settings
 
 STACK = "bench"
@@ -145,30 +145,6 @@ def bench_k(workdir: Path, emulator_dir: Path, admin: AdminClient, k: int, runs:
 
 
 # ---------------------------------------------------------------------------------------------
-# Provider start-up
-# ---------------------------------------------------------------------------------------------
-
-# What the provider process does before it can answer the first resource call: start Python,
-# import the dynamic-provider server (pulumi + grpc), unpickle a provider (imports every orglink
-# provider module, zeep, simple-salesforce) and parse the Metadata WSDL on the first org client.
-# (pulumi.dynamic.__main__ itself would start serving: import what it imports instead.)
-READY_SNIPPET = (
-    "import dill, grpc, pulumi.dynamic, pulumi.runtime.proto.provider_pb2_grpc; "
-    "import providers.integration, providers.salesforce as s; s._metadata_wsdl()"
-)
-
-
-def provider_ready_s(rounds: int = 5) -> float:
-    python = ROOT / ".venv" / "bin" / "python"
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        subprocess.run([str(python), "-c", READY_SNIPPET], cwd=ROOT, check=True)
-        samples.append(time.perf_counter() - started)
-    return round(statistics.median(samples), 2)
-
-
-# ---------------------------------------------------------------------------------------------
 # Rows, table, results.json
 # ---------------------------------------------------------------------------------------------
 
@@ -220,7 +196,8 @@ def markdown(rows: list[dict[str, Any]], ready_s: float) -> str:
             f"{r['requests_soap']} / {r['requests_rest']} | {r['min_requests']} | {ratio} | "
             f"{r['peak_rss_mb']:.0f} |"
         )
-    lines.append(f"\nProvider process ready (imports + WSDL): {ready_s:.2f} s (median of 5).")
+    lines.append(f"\nProvider process ready for the first org call (bench.startup): "
+                 f"{ready_s:.2f} s (median of 5).")
     return "\n".join(lines)
 
 
@@ -298,11 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                 bench_k(workdir, emulator_dir, admin, k, runs, measurements)
         finally:
             control.stop(emulator_dir)
-    ready = provider_ready_s()
+    timings = startup.measure()
+    ready = startup.ready_s(timings)
     rows = [row(k, op, measurements.samples[(k, op)]) for k in plan for op in OPERATIONS]
     rows.append(ready_row(ready))
     args.output.write_text(json.dumps(rows, indent=1) + "\n")
     print(markdown(rows[:-1], ready))
+    print("\n" + startup.markdown(timings, rounds=5))
     print("\nTargets:\n" + targets_markdown(targets(rows[:-1], ready)))
     return 0
 
