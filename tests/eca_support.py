@@ -7,7 +7,6 @@ providers must trust the emulator through the connection's own CA bundle.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import threading
@@ -15,10 +14,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
@@ -63,26 +58,6 @@ def eca_env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     salesforce.reset()
 
 
-def make_certificate() -> tuple[str, str]:
-    """(PEM, private key PEM) of a self-signed certificate valid for a year."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink eca test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), private.decode()
-
 
 def app_inputs(**overrides: Any) -> dict[str, Any]:
     return {
@@ -95,32 +70,7 @@ def app_inputs(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def checked(
-    provider: OrglinkProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    result = provider.check(olds or {}, news)
-    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
-    return result.inputs
 
-
-def create(provider: OrglinkProvider, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    result = provider.create(checked(provider, news))
-    assert result.outs is not None
-    return result.id, result.outs
-
-
-def update(
-    provider: OrglinkProvider, id_: str, outs: dict[str, Any], news: dict[str, Any]
-) -> tuple[bool, dict[str, Any]]:
-    """diff, then update when it reports changes (as the engine does); returns (changed, outputs)."""
-    inputs = checked(provider, news, outs)
-    diff = provider.diff(id_, outs, inputs)
-    assert not diff.replaces, diff.replaces
-    if not diff.changes:
-        return False, outs
-    result = provider.update(id_, outs, inputs)
-    assert result.outs is not None
-    return True, result.outs
 
 
 def component(emulator: Any, mtype: str, name: str) -> dict[str, Any]:

@@ -11,13 +11,10 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.support import self_signed_certificate
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -32,25 +29,10 @@ def _error(resp: requests.Response) -> tuple[int, str, str]:
 
 
 def _key_and_cert() -> tuple[bytes, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink-test-jwt")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    cert = self_signed_certificate("orglink-test-jwt", dt.timedelta(minutes=-1), dt.timedelta(days=1))
     # Retrieved metadata holds the certificate body without BEGIN/END lines; store it that way.
-    body = "".join(cert.public_bytes(serialization.Encoding.PEM).decode().splitlines()[1:-1])
-    return pem_key, body
+    body = "".join(cert.pem.splitlines()[1:-1])
+    return cert.key_pem.encode(), body
 
 
 @pytest.fixture(scope="module")

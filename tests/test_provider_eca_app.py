@@ -16,14 +16,11 @@ from tests.eca_support import (
     ORG,
     SECRET_SETTING,
     app_inputs,
-    checked,
     component,
-    create,
     eca_env,
-    make_certificate,
     policy_of,
-    update,
 )
+from tests.support import checked, create, self_signed_certificate, update
 
 __all__ = ["eca_env"]  # the fixture, imported for pytest
 
@@ -150,7 +147,7 @@ def test_credential_generation_rotates_in_place(eca_env: Any) -> None:
 
 def test_certificate_is_sent_on_every_deploy(eca_env: Any, sent: list[tuple[str, dict[str, Any]]]) -> None:
     """Salesforce clears the certificate when a deploy leaves it out (reported)."""
-    pem, _ = make_certificate()
+    pem = self_signed_certificate().pem
     app = ExternalClientAppProvider()
     news = app_inputs(certificate=pem)
     id_, outs = create(app, news)

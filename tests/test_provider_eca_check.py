@@ -29,7 +29,7 @@ from providers.eca_run_as_user import (
 )
 from providers.profile_assignment import SCHEMA as CONNECTED_APP_ASSIGNMENT_SCHEMA
 from providers.run_as_user import SCHEMA as CONNECTED_APP_RUN_AS_SCHEMA
-from tests.eca_support import make_certificate
+from tests.support import self_signed_certificate
 
 APP = {
     "org": "orgB",
@@ -78,7 +78,7 @@ def test_check_fills_defaults_and_tolerates_unknowns() -> None:
 
 def test_diff_is_field_by_field_and_ignores_normalisation() -> None:
     provider = ExternalClientAppProvider()
-    pem, _ = make_certificate()
+    pem = self_signed_certificate().pem
     olds = {**provider.check({}, {**APP, "certificate": pem}).inputs, "consumer_key": "K" * 20}
     body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
     same = provider.check(

@@ -11,7 +11,14 @@ import pytest
 from providers import salesforce
 from providers.eca_app import ExternalClientAppProvider
 from providers.eca_policy import ExternalClientAppPolicyProvider
-from tests.eca_support import ORG, POLICY, app_inputs, checked, create, eca_env, policy_of, update
+from tests.eca_support import (
+    ORG,
+    POLICY,
+    app_inputs,
+    eca_env,
+    policy_of,
+)
+from tests.support import checked, create, update
 
 __all__ = ["eca_env"]
 

@@ -10,7 +10,13 @@ import pytest
 from providers import salesforce
 from providers.eca_app import ExternalClientAppProvider
 from providers.eca_profile_assignment import ExternalClientAppProfileAssignmentProvider
-from tests.eca_support import ORG, access_rows, app_inputs, create, eca_env, update
+from tests.eca_support import (
+    ORG,
+    access_rows,
+    app_inputs,
+    eca_env,
+)
+from tests.support import create, update
 
 __all__ = ["eca_env"]
 

@@ -17,12 +17,10 @@ from tests.eca_support import (
     USERS,
     app_inputs,
     component,
-    create,
     eca_env,
-    make_certificate,
     policy_of,
-    update,
 )
+from tests.support import create, self_signed_certificate, update
 
 __all__ = ["eca_env"]
 
@@ -30,7 +28,7 @@ __all__ = ["eca_env"]
 @pytest.fixture
 def made_app(eca_env: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     app = ExternalClientAppProvider()
-    id_, outs = create(app, app_inputs(certificate=make_certificate()[0]))
+    id_, outs = create(app, app_inputs(certificate=self_signed_certificate().pem))
     yield id_, outs
     app.delete(id_, outs)
 

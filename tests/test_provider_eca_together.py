@@ -23,13 +23,11 @@ from tests.eca_support import (
     access_rows,
     app_inputs,
     component,
-    create,
     eca_env,
-    make_certificate,
     policy_of,
     run_together,
-    update,
 )
+from tests.support import create, self_signed_certificate, update
 
 __all__ = ["eca_env"]
 
@@ -46,7 +44,7 @@ def test_concurrent_changes_to_one_app_lose_nothing(eca_env: Any) -> None:
     """All four resources apply to one app at the same time, round after round; every round's
     values must all be in the app afterwards (metadata updates replace whole components, and the
     app and the run-as user both write the global settings)."""
-    news = app_inputs(certificate=make_certificate()[0])
+    news = app_inputs(certificate=self_signed_certificate().pem)
     name = news["api_name"]
     app = ExternalClientAppProvider()
     app_id, app_outs = create(app, news)

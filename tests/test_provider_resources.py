@@ -23,6 +23,7 @@ from providers.connected_app import ConnectedAppProvider, owner_tag
 from providers.connected_app_policy import ConnectedAppPolicyProvider
 from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.run_as_user import ClientCredentialsRunAsUserProvider
+from tests.support import checked, create, update
 
 ORG = "orgB"
 BAN = "allow-connected-app-creation"
@@ -63,32 +64,7 @@ def app_inputs(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def checked(
-    provider: OrglinkProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    result = provider.check(olds or {}, news)
-    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
-    return result.inputs
 
-
-def create(provider: OrglinkProvider, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    result = provider.create(checked(provider, news))
-    assert result.outs is not None
-    return result.id, result.outs
-
-
-def update(
-    provider: OrglinkProvider, id_: str, outs: dict[str, Any], news: dict[str, Any]
-) -> tuple[bool, dict[str, Any]]:
-    """diff, then update when it reports changes (as the engine does); returns (changed, outputs)."""
-    inputs = checked(provider, news, outs)
-    diff = provider.diff(id_, outs, inputs)
-    assert not diff.replaces, diff.replaces
-    if not diff.changes:
-        return False, outs
-    result = provider.update(id_, outs, inputs)
-    assert result.outs is not None
-    return True, result.outs
 
 
 def live(emulator: Any, name: str) -> dict[str, Any] | None:

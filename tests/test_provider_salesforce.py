@@ -17,16 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from providers import salesforce
 from providers.connected_app import ConnectedAppProvider
 from providers.connected_app_policy import ConnectedAppPolicyProvider
 from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.run_as_user import ClientCredentialsRunAsUserProvider
+from tests.support import self_signed_certificate
 
 ORG = "orgB"
 BAN = "allow-connected-app-creation"
@@ -358,23 +355,8 @@ def test_client_credentials_auth_through_an_app_orglink_made(env: Any) -> None:
 
 
 def make_key_and_certificate() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink jwt")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert = self_signed_certificate("orglink jwt", valid_until=dt.timedelta(days=30))
+    return cert.key_pem, cert.pem
 
 
 def test_jwt_bearer_auth_through_an_app_orglink_made(env: Any, tmp_path: Path) -> None:

@@ -12,10 +12,6 @@ import json
 import typing
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
@@ -37,6 +33,7 @@ from providers.run_as_user import (
     ClientCredentialsRunAsUserArgs,
     ClientCredentialsRunAsUserProvider,
 )
+from tests.support import self_signed_certificate
 
 APP = {
     "org": "orgB",
@@ -49,21 +46,10 @@ APP = {
 
 def make_certificate(days: int = 365, not_before_days: int = -1) -> tuple[str, str]:
     """(PEM, base64 body) of a self-signed certificate valid for `days` from now."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orglink test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + dt.timedelta(days=not_before_days))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
+    cert = self_signed_certificate(
+        valid_from=dt.timedelta(days=not_before_days), valid_until=dt.timedelta(days=days)
     )
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return pem, base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    return cert.pem, base64.b64encode(cert.der).decode()
 
 
 @pytest.fixture(autouse=True)

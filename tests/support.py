@@ -1,0 +1,81 @@
+"""Helpers shared by the provider and emulator tests: test certificates, and provider calls made
+the way the engine makes them (check, then diff, then create or update)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from providers.base import OrglinkProvider
+
+
+@dataclass(frozen=True)
+class TestCertificate:
+    __test__ = False  # not a test class, whatever pytest's name rules say
+
+    pem: str  # the certificate, PEM
+    key_pem: str  # its private key, PKCS#8 PEM
+    der: bytes
+
+
+def self_signed_certificate(
+    common_name: str = "orglink test",
+    valid_from: dt.timedelta = dt.timedelta(days=-1),
+    valid_until: dt.timedelta = dt.timedelta(days=365),
+) -> TestCertificate:
+    """A new RSA 2048 key and a self-signed certificate valid from/until now + the given offsets."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + valid_from)
+        .not_valid_after(now + valid_until)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return TestCertificate(
+        pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+        key_pem=key_pem.decode(),
+        der=cert.public_bytes(serialization.Encoding.DER),
+    )
+
+
+def checked(
+    provider: OrglinkProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    result = provider.check(olds or {}, news)
+    assert result.failures == [], [(f.property, f.reason) for f in result.failures]
+    return result.inputs
+
+
+def create(provider: OrglinkProvider, news: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    result = provider.create(checked(provider, news))
+    assert result.outs is not None
+    return result.id, result.outs
+
+
+def update(
+    provider: OrglinkProvider, id_: str, outs: dict[str, Any], news: dict[str, Any]
+) -> tuple[bool, dict[str, Any]]:
+    """diff, then update when it reports changes (as the engine does); returns (changed, outputs)."""
+    inputs = checked(provider, news, outs)
+    diff = provider.diff(id_, outs, inputs)
+    assert not diff.replaces, diff.replaces
+    if not diff.changes:
+        return False, outs
+    result = provider.update(id_, outs, inputs)
+    assert result.outs is not None
+    return True, result.outs
