@@ -191,6 +191,40 @@ def test_external_credential_lifecycle(env: Any) -> None:
     assert component(env, "ExternalCredential", news["api_name"]) is None
 
 
+def test_external_credential_jwt_bearer_variant_signs_with_org_a_certificate(env: Any) -> None:
+    certificate = CertificateProvider()
+    cert_id, cert_outs = create(certificate, {"org": ORG, "api_name": unique("Jwt_Cert")})
+    provider = ExternalCredentialProvider()
+    audience = env.org("orgB")["instance_url"]
+    news = {
+        "org": ORG,
+        "api_name": unique("Jwt_Ext"),
+        "token_url": token_url(env),
+        "principal_name": "OrgB",
+        "variant": "JwtBearer",
+        "signing_certificate": cert_outs["api_name"],
+        "jwt_issuer": "KEYOFORGBAPP123",
+        "jwt_subject": "integration@orgb.orglink.test",
+        "jwt_audience": audience,
+    }
+    id_, outs = create(provider, news)
+
+    stored = component(env, "ExternalCredential", news["api_name"])
+    assert stored is not None
+    params = {(p["parameterType"], p.get("parameterName")): p for p in stored["externalCredentialParameters"]}
+    variants = [p for (ptype, _), p in params.items() if ptype == "AuthProtocolVariant"]
+    assert [p["parameterValue"] for p in variants] == ["JwtBearer"]
+    claims = {name: p["parameterValue"] for (ptype, name), p in params.items() if ptype == "JwtBodyClaim"}
+    assert claims == {"iss": "KEYOFORGBAPP123", "sub": "integration@orgb.orglink.test", "aud": audience}
+    signing = [p for (ptype, _), p in params.items() if ptype == "SigningCertificate"]
+    assert [p.get("certificate") or p.get("parameterValue") for p in signing] == [cert_outs["api_name"]]
+    assert outs["variant"] == "JwtBearer" and not diff_changes(provider, outs, news)
+
+    provider.delete(id_, outs)
+    certificate.delete(cert_id, cert_outs)
+    assert component(env, "ExternalCredential", news["api_name"]) is None
+
+
 def test_external_credential_identical_leftover_is_taken_over_other_is_refused(env: Any) -> None:
     provider = ExternalCredentialProvider()
     news = {"org": ORG, "api_name": unique("Ext"), "token_url": token_url(env)}
