@@ -60,12 +60,18 @@ def writes(emulator: Any, alias: str) -> dict[str, int]:
 ECA_STACKS = {"local-eca"}
 
 
-def org_b_oauth(org_b: dict[str, Any], consumer_key: str, eca: bool) -> dict[str, Any]:
-    """The OAuth settings of Org B's only app, which must be of the stack's type and hold this key."""
-    components = org_b["components"]
-    apps = components.get("ConnectedApp", {})
-    ecas = components.get("ExtlClntAppGlobalOauthSettings", {})
-    assert not (apps if eca else ecas), "an app of the other type is left in Org B"
+def org_b_oauth(
+    before: dict[str, Any], org_b: dict[str, Any], consumer_key: str, eca: bool
+) -> dict[str, Any]:
+    """The OAuth settings of the one app the stack added to Org B, which must be of the stack's type
+    and hold this key (other tests' apps may share the session's emulator: only new ones count)."""
+
+    def added(mtype: str) -> dict[str, Any]:
+        existed = before["components"].get(mtype, {})
+        return {name: c for name, c in org_b["components"].get(mtype, {}).items() if name not in existed}
+
+    apps, ecas = added("ConnectedApp"), added("ExtlClntAppGlobalOauthSettings")
+    assert not (apps if eca else ecas), "the stack added an app of the other type to Org B"
     found = list(ecas.values()) if eca else [app["oauthConfig"] for app in apps.values()]
     [oauth] = [settings for settings in found if settings.get("consumerKey") == consumer_key]
     return oauth
@@ -108,7 +114,7 @@ def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, pulumi_factory
 
     # Org B's app is the one whose key Org A's principal holds, and Org A's credentials point at it.
     live = snapshots(emulator)
-    oauth = org_b_oauth(live["orgB"], outputs["consumer_key"], eca=stack in ECA_STACKS)
+    oauth = org_b_oauth(before["orgB"], live["orgB"], outputs["consumer_key"], eca=stack in ECA_STACKS)
     assert oauth.get("isClientCredentialsFlowEnabled" if stack in ECA_STACKS else "isClientCredentialEnabled")
     named = live["orgA"]["components"]["NamedCredential"][outputs["named_credential"]]
     assert named["namedCredentialType"] == "SecuredEndpoint"

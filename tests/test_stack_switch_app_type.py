@@ -60,9 +60,14 @@ def org_b_apps(org_b: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(app.get("consumerKey")), str(app.get("consumerSecret"))) for app in apps]
 
 
+# The stack's external credential in Org A (`<api_name>_<stack>`); other tests may leave others.
+EXTERNAL_CREDENTIAL = f"CarrierAPI_App_{STACK}"
+
+
 def principal_digests(org_a: dict[str, Any]) -> tuple[str, str] | None:
     """Digests of the client id and secret Org A's principal holds now (None: no credentials)."""
-    [held] = org_a["credentials"] or [None]
+    mine = [c for c in org_a["credentials"] if c.get("externalCredential") == EXTERNAL_CREDENTIAL]
+    [held] = mine or [None]
     if held is None:
         return None
     return held["credentials"]["clientId"]["sha256"], held["credentials"]["clientSecret"]["sha256"]
@@ -193,11 +198,13 @@ def test_switch_to_external_client_app_keeps_org_a_working(
     assert principal_done < first_delete
     assert {t for _, op, t in steps if op == "delete"} == set(CONNECTED_APP_TYPES)
 
-    # Org B has only the ECA; Org A's principal holds its key.
+    # Of what the stack made, Org B keeps only the ECA; Org A's principal holds its key. (Other
+    # tests' apps may share the session's emulator: compare with what was there before.)
     live = org_snapshots(emulator.admin)
-    components = live["orgB"]["components"]
-    assert not components.get("ConnectedApp")
-    assert [key for key, _ in org_b_apps(live["orgB"])] == [eca_key]
+    had_apps = set(before["orgB"]["components"].get("ConnectedApp", {}))
+    assert not set(live["orgB"]["components"].get("ConnectedApp", {})) - had_apps
+    had_keys = {key for key, _ in org_b_apps(before["orgB"])}
+    assert [key for key, _ in org_b_apps(live["orgB"]) if key not in had_keys] == [eca_key]
     held = principal_digests(live["orgA"])
     assert held is not None and held[0] == digest(eca_key)
 
