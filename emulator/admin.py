@@ -70,6 +70,11 @@ def _traffic(app: App, alias: str, action: str, req: Request) -> Response:
     if req.method == "DELETE":
         app.faults[alias].clear()
         return json_response(200, {})
+    if req.method == "GET":
+        with app.lock:
+            faults = list(app.faults[alias])
+            pending = [{"kind": f.kind, "fault": f.fault, "remaining": f.remaining} for f in faults]
+        return json_response(200, {"pending": pending})
     body = req.json() or {}
     kind, fault = str(body.get("kind", "")), str(body.get("fault", ""))
     if kind not in (*APIS, "any") or fault not in FAULTS:
@@ -208,6 +213,11 @@ class AdminClient:
             f"/orgs/{self._q(org)}/faults",
             {"kind": kind, "fault": fault, "count": count, "delay_s": delay_s},
         )
+
+    def pending_faults(self, org: str) -> list[dict[str, Any]]:
+        """Injected faults not yet served: [{kind, fault, remaining}]."""
+        pending: list[dict[str, Any]] = self._call("GET", f"/orgs/{self._q(org)}/faults")["pending"]
+        return pending
 
     def clear_faults(self, org: str) -> None:
         self._call("DELETE", f"/orgs/{self._q(org)}/faults")

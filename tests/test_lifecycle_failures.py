@@ -178,6 +178,10 @@ def inject_transient_faults(admin: Any) -> None:
         admin.inject_fault(alias, "soap_login", "503", count=1)
 
 
+def is_content_write(kind: str) -> bool:
+    return kind.endswith(".write") and not kind.startswith(("soap_login.", "oauth."))
+
+
 @dataclasses.dataclass
 class SessionExpirer:
     """Expires both orgs' sessions once, as soon as the command starts writing (mid-run)."""
@@ -195,7 +199,8 @@ class SessionExpirer:
     def _watch(self) -> None:
         while not self.done.is_set():
             counts = [self.admin.counters(alias) for alias in ORGS]
-            if any(n for c in counts for kind, n in c.items() if kind.endswith(".write")):
+            # A content write, not a login: by then the provider holds sessions that can expire.
+            if any(n for c in counts for kind, n in c.items() if is_content_write(kind)):
                 self.expired = sum(self.admin.expire_sessions(alias) for alias in ORGS)
                 return
             time.sleep(0.02)
@@ -211,9 +216,13 @@ def test_transient_faults_during_up_refresh_and_destroy(tmp_path: Path, allowed:
 
     inject_transient_faults(admin)
     with SessionExpirer(admin) as expirer:
-        up = project.pulumi.up(stack)
+        project.pulumi.up(stack)
     assert expirer.expired > 0
-    assert "retry" in up.stdout and "session expired" in up.stdout
+    # Every fault on an API the up uses was served and survived. (The provider's "retry" progress
+    # lines reach the CLI through its stderr, which the engine may print after the summary or not
+    # at all when the update ends first, so the orgs' own record is what the test trusts.)
+    for alias, api in (("orgA", "metadata"), ("orgB", "metadata"), ("orgB", "rest")):
+        assert [f for f in admin.pending_faults(alias) if f["kind"] == api] == [], (alias, api)
     assert_converged(project, stack, admin)
 
     inject_transient_faults(admin)
