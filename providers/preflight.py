@@ -45,7 +45,7 @@ from .connected_app import METADATA_TYPE as CONNECTED_APP_TYPE
 from .connected_app import is_own_app
 from .run_as_user import SCHEMA as RUN_AS_SCHEMA
 from .run_as_user import check_run_as_user
-from .schema import Field, Schema, failures_for_alias
+from .schema import Field, Schema, failures_for_org_pair
 
 ORGS_KEY = "orglink:orgs"
 APP_CHECK_FIELDS = ("app_api_name", "app_adopt", "app_consumer_key")
@@ -307,12 +307,7 @@ class PreflightProvider(OrglinkProvider):
         return f"Preflight of '{props.get('integration') or '?'}'"
 
     def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        configured = salesforce.configured_aliases()
-        failures = []
-        for name in ("org_a", "org_b"):
-            for failure in failures_for_alias(inputs.get(name), configured):
-                failures.append(CheckFailure(name, failure.reason.replace("org:", f"{name}:", 1)))
-        return failures
+        return failures_for_org_pair(inputs, salesforce.configured_aliases())
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # Moving the integration within the list renames its config key, and renaming the stack

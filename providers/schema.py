@@ -354,3 +354,12 @@ def failures_for_alias(org_value: Any, configured: list[str] | None) -> list[Che
             f"add it with `pulumi config set --path 'orglink:orgs.{org_value}.auth' <mode>`",
         )
     ]
+
+
+def failures_for_org_pair(inputs: Mapping[str, Any], configured: list[str] | None) -> list[CheckFailure]:
+    """`failures_for_alias` for resources that talk to both orgs (inputs `org_a` and `org_b`)."""
+    failures = []
+    for name in ("org_a", "org_b"):
+        for failure in failures_for_alias(inputs.get(name), configured):
+            failures.append(CheckFailure(name, failure.reason.replace("org:", f"{name}:", 1)))
+    return failures

@@ -35,7 +35,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 from . import salesforce, values
 from .base import OrglinkProvider, resource_options
 from .principal_credential import credentials_hash
-from .schema import Field, Schema, failures_for_alias, is_unknown, unwrap_secret
+from .schema import Field, Schema, failures_for_org_pair, is_unknown, unwrap_secret
 
 FLOWS = ("client_credentials",)
 CHECKS = ("both", "token", "callout")
@@ -200,11 +200,7 @@ class VerificationProvider(OrglinkProvider):
         return f"Verification of '{props.get('named_credential') or '?'}'"
 
     def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        configured = salesforce.configured_aliases()
-        failures = []
-        for name in ("org_a", "org_b"):
-            for failure in failures_for_alias(inputs.get(name), configured):
-                failures.append(CheckFailure(name, failure.reason.replace("org:", f"{name}:", 1)))
+        failures = failures_for_org_pair(inputs, salesforce.configured_aliases())
         if isinstance(inputs.get("timeout_s"), int) and not 0 <= inputs["timeout_s"] <= 3600:
             failures.append(CheckFailure("timeout_s", "timeout_s: use 0 to 3600 seconds"))
         return failures
