@@ -7,18 +7,14 @@ providers must trust the emulator through the connection's own CA bundle.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
 
-from providers import salesforce
-from providers.base import OrglinkProvider
-from providers.eca_app import ExternalClientAppProvider
+from tests.support import providers_on_emulator
 
 ORG = "orgB"
 SECRET_SETTING = "enable-client-secret-in-rest-api"
@@ -34,28 +30,15 @@ USERS = {
 }
 
 
-def configure(provider: OrglinkProvider, orgs: dict[str, Any]) -> None:
-    provider.configure(ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink")))
-
-
 @pytest.fixture
 def eca_env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """orgA and orgB configured in emulator mode; consumer secrets readable through REST in orgB."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
-    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
-    salesforce.reset()
-    state_dir = str(emulator.state_dir)
-    configure(
-        ExternalClientAppProvider(),
-        {alias: {"auth": "emulator", "state_dir": state_dir} for alias in ("orgA", ORG)},
-    )
-    before = emulator.admin.settings(ORG).get(SECRET_SETTING)
-    emulator.admin.set_setting(ORG, SECRET_SETTING, True)
-    yield emulator
-    emulator.admin.set_setting(ORG, SECRET_SETTING, before)
-    emulator.admin.clear_faults(ORG)
-    salesforce.reset()
+    with providers_on_emulator(emulator, monkeypatch):
+        before = emulator.admin.settings(ORG).get(SECRET_SETTING)
+        emulator.admin.set_setting(ORG, SECRET_SETTING, True)
+        yield emulator
+        emulator.admin.set_setting(ORG, SECRET_SETTING, before)
+        emulator.admin.clear_faults(ORG)
 
 
 

@@ -4,14 +4,19 @@ the way the engine makes them (check, then diff, then create or update)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from providers import salesforce
 from providers.base import OrglinkProvider
 
 
@@ -79,3 +84,22 @@ def update(
     result = provider.update(id_, outs, inputs)
     assert result.outs is not None
     return True, result.outs
+
+
+@contextmanager
+def providers_on_emulator(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, retry_budget_s: str = "15"
+) -> Iterator[None]:
+    """orgA and orgB configured for the providers in emulator mode, as the stack config would
+    (JSON text), with fast retries. REQUESTS_CA_BUNDLE is removed: the providers must trust the
+    emulator through the connection's own CA bundle."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", retry_budget_s)
+    salesforce.reset()
+    connection = {"auth": "emulator", "state_dir": str(emulator.state_dir)}
+    salesforce.configure_orgs(json.dumps({alias: dict(connection) for alias in ("orgA", "orgB")}))
+    try:
+        yield
+    finally:
+        salesforce.reset()

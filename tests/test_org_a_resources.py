@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
 from providers.base import OrglinkProvider
@@ -21,6 +20,7 @@ from providers.named_credential import NamedCredentialProvider
 from providers.principal_access import PrincipalAccessProvider
 from providers.principal_credential import PrincipalCredentialProvider
 from providers.verification import VerificationProvider
+from tests.support import providers_on_emulator
 
 ORG = "orgA"
 
@@ -28,16 +28,8 @@ ORG = "orgA"
 @pytest.fixture
 def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Both orgs configured in emulator mode (the CA comes from orgs.json, not the environment)."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
-    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
-    salesforce.reset()
-    orgs = {alias: {"auth": "emulator", "state_dir": str(emulator.state_dir)} for alias in ("orgA", "orgB")}
-    CertificateProvider().configure(
-        ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink"))
-    )
-    yield emulator
-    salesforce.reset()
+    with providers_on_emulator(emulator, monkeypatch):
+        yield emulator
 
 
 def unique(prefix: str) -> str:

@@ -26,6 +26,7 @@ from providers.preflight import (
     permission_set_query,
 )
 from tests.stack_project import write_counts
+from tests.support import providers_on_emulator
 
 KEY = "orglink:integrations[0]"
 LOGINS = ("soap_login.", "oauth.")
@@ -96,14 +97,8 @@ def test_moving_the_integration_in_the_list_is_no_change() -> None:
 
 @pytest.fixture
 def orgs(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
-    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "5")
-    salesforce.reset()
-    local = {"auth": "emulator", "state_dir": str(emulator.state_dir)}
-    configure({alias: dict(local) for alias in ("orgA", "orgB")})
-    yield emulator
-    salesforce.reset()
+    with providers_on_emulator(emulator, monkeypatch, retry_budget_s="5"):
+        yield emulator
 
 
 def configure(orgs: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ connection's own CA bundle (emulator mode takes it from orgs.json).
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from functools import partial
 from typing import Any
 
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
 from providers.base import OrglinkProvider
@@ -23,34 +21,21 @@ from providers.connected_app import ConnectedAppProvider, owner_tag
 from providers.connected_app_policy import ConnectedAppPolicyProvider
 from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.run_as_user import ClientCredentialsRunAsUserProvider
-from tests.support import checked, create, update
+from tests.support import checked, create, providers_on_emulator, update
 
 ORG = "orgB"
 BAN = "allow-connected-app-creation"
 
 
-def configure(provider: OrglinkProvider, orgs: dict[str, Any]) -> None:
-    provider.configure(ConfigureRequest(Config({salesforce.CONFIG_KEY: json.dumps(orgs)}, "orglink")))
-
-
 @pytest.fixture
 def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Both orgs configured in emulator mode; connected app creation allowed in orgB."""
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.02")
-    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
-    salesforce.reset()
-    state_dir = str(emulator.state_dir)
-    configure(
-        ConnectedAppProvider(),
-        {alias: {"auth": "emulator", "state_dir": state_dir} for alias in ("orgA", ORG)},
-    )
-    allowed_before = emulator.admin.settings(ORG).get(BAN)
-    emulator.admin.set_setting(ORG, BAN, True)
-    yield emulator
-    emulator.admin.set_setting(ORG, BAN, allowed_before)
-    emulator.admin.clear_faults(ORG)
-    salesforce.reset()
+    with providers_on_emulator(emulator, monkeypatch):
+        allowed_before = emulator.admin.settings(ORG).get(BAN)
+        emulator.admin.set_setting(ORG, BAN, True)
+        yield emulator
+        emulator.admin.set_setting(ORG, BAN, allowed_before)
+        emulator.admin.clear_faults(ORG)
 
 
 def app_inputs(**overrides: Any) -> dict[str, Any]:
