@@ -629,6 +629,12 @@ def _prepare_external_credential(call: Call, body: Body, old: Body | None) -> No
             raise _not_found("certificate", "Certificate", cert)
 
 
+def _external_credential_deleting(call: Call, name: str, body: Body) -> None:
+    """Its principals go with it, and so do the credentials stored for them (decision: Salesforce
+    documents no way to keep a principal's credentials without its external credential)."""
+    call.org.delete_credentials_of(name)
+
+
 def _prepare_named_credential(call: Call, body: Body, old: Body | None) -> None:
     for param in body.get("namedCredentialParameters") or []:
         if param.get("parameterType") != "Authentication":
@@ -744,6 +750,7 @@ TYPES: dict[str, TypeRules] = {
     "Certificate": TypeRules("certs", "crt", "0P1", prepare=_prepare_certificate),
     "ExternalCredential": TypeRules(
         "externalCredentials", "externalCredential", "0pt", prepare=_prepare_external_credential,
+        before_delete=_external_credential_deleting,
     ),
     "NamedCredential": TypeRules(
         "namedCredentials", "namedCredential", "0XA", prepare=_prepare_named_credential,

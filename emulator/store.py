@@ -472,6 +472,14 @@ class OrgStore:
             )
         return cur.rowcount > 0
 
+    def delete_credentials_of(self, external_credential: str) -> int:
+        """Drop every principal's credentials of an external credential (it is being deleted)."""
+        with self.transaction():
+            cur = self._db.execute(
+                "DELETE FROM credentials WHERE lower(external_credential) = lower(?)", (external_credential,)
+            )
+        return cur.rowcount
+
     def list_credentials(self) -> list[dict]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM credentials ORDER BY 1").fetchall()

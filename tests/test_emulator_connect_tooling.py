@@ -128,6 +128,22 @@ def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> No
     assert requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle).status_code == 404
 
 
+def test_deleting_the_external_credential_takes_its_principal_credentials(emulator, sf_login) -> None:
+    ext = _external_credential(emulator, "orgA", "https://127.0.0.1:1/services/oauth2/token")
+    sf = sf_login("orgA")
+    base = (
+        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    )
+    headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
+    body = _principal_body(ext, "client-id-1", "top-secret-value")
+    assert requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle).ok
+    sf.mdapi.ExternalCredential.delete([ext])  # raises unless Salesforce answered success
+    assert emulator.admin.get_component("orgA", "ExternalCredential", ext) is None
+    params = {"externalCredential": ext, "principalName": "OrgB_Principal", "principalType": "NamedPrincipal"}
+    got = requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle)
+    assert got.status_code == 404 and got.json()[0]["errorCode"] == "NOT_FOUND"
+
+
 def test_principal_credentials_need_an_existing_external_credential(emulator, sf_login) -> None:
     sf = sf_login("orgA")
     base = (
