@@ -2,7 +2,9 @@
 
 The server validates the session and calls `handle_metadata_request`, which answers the CRUD calls
 (createMetadata, readMetadata, updateMetadata, upsertMetadata, deleteMetadata, renameMetadata),
-listMetadata and describeValueType for the types in `TYPES` and `SETTINGS`.
+listMetadata and describeValueType for the types in `TYPES` and `SETTINGS`, and the file-based
+`deploy` / `checkDeployStatus` (emulator/deploy.py: a zip of the same types, saved as upsertMetadata
+saves them; `checkOnly` validates and stores nothing).
 
 Behaviour follows /work/shared/reference/salesforce.md sections 2, 3, 5 and 7:
 - requests are decoded against the WSDL (metadata_schema): an unknown element is a fault
@@ -52,6 +54,15 @@ MAX_LIST_QUERIES = 3
 
 # Hardened parser: requests come from the network.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
+
+
+class Discard(Exception):
+    """Raised by an operation to answer `response` and roll back everything the call wrote (a
+    validate-only deploy, or a failed one with rollbackOnError)."""
+
+    def __init__(self, response: str) -> None:
+        super().__init__("discarded")
+        self.response = response
 
 
 class ComponentError(Exception):
@@ -826,6 +837,9 @@ def _save(call: Call, mtype: str, body: Body, mode: str) -> Outcome:
         return Outcome(name, error=exc)
 
 
+save_component = _save  # for emulator.deploy: a deployed file is saved as upsertMetadata saves it
+
+
 def _save_component(call: Call, mtype: str, body: Body, mode: str) -> bool:
     rules = TYPES[mtype]
     name = body["fullName"]
@@ -1111,6 +1125,18 @@ def _op_describe(call: Call, op: Any) -> str:
     return f"<result>{flags}{value_fields}</result>"
 
 
+def _op_deploy(call: Call, op: Any) -> str:
+    from emulator import deploy  # imports this module
+
+    return deploy.op_deploy(call, op)
+
+
+def _op_check_deploy_status(call: Call, op: Any) -> str:
+    from emulator import deploy
+
+    return deploy.op_check_deploy_status(call, op)
+
+
 OPERATIONS: dict[str, Callable[[Call, Any], str]] = {
     "createMetadata": _op_save("create"),
     "updateMetadata": _op_save("update"),
@@ -1120,6 +1146,8 @@ OPERATIONS: dict[str, Callable[[Call, Any], str]] = {
     "renameMetadata": _op_rename,
     "listMetadata": _op_list,
     "describeValueType": _op_describe,
+    "deploy": _op_deploy,
+    "checkDeployStatus": _op_check_deploy_status,
 }
 
 
@@ -1164,8 +1192,11 @@ def handle_metadata_request(
         call = Call(emulator, org, session_user)
         # One transaction per call: concurrent requests to an org never interleave, and a fault
         # raised half-way rolls back whatever the call had written.
-        with org.transaction():
-            inner = handler(call, op)
+        try:
+            with org.transaction():
+                inner = handler(call, op)
+        except Discard as discarded:
+            inner = discarded.response  # the transaction was rolled back: nothing was stored
     except ms.SchemaViolation as violation:
         return _fault(violation)
     return 200, envelope(f'<{name}Response xmlns="{ms.MD_NS}">{inner}</{name}Response>')

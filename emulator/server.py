@@ -56,6 +56,8 @@ _METADATA_READS = {
     "checkRetrieveStatus",
 }
 _SOAP_OP = re.compile(rb"<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([\w]+)")
+# A validate-only deploy (DeployOptions checkOnly) writes nothing: it counts as a read.
+_CHECK_ONLY = re.compile(rb"<(?:[\w.-]+:)?checkOnly>\s*(?:true|1)\s*<", re.IGNORECASE)
 
 
 @dataclass
@@ -160,6 +162,8 @@ def classify(req: Request) -> tuple[str, str] | None:
     if path.startswith("/services/Soap/m/"):
         m = _SOAP_OP.search(req.body)
         op = m.group(1).decode() if m else ""
+        if op == "deploy" and _CHECK_ONLY.search(req.body):
+            return "metadata", "read"
         return "metadata", "read" if op in _METADATA_READS else "write"
     if path.startswith("/services/oauth2/") or path.startswith("/id/"):
         return "oauth", "write" if req.method == "POST" else "read"
