@@ -398,13 +398,17 @@ def build_org_b_app(
         wired["certificate"] = certificate_pem
     app = model.app(f"{name}app", _args({"label": options.label, **options.app}, **wired), child)
     part = {"org": options.org_b, "app": app.api_name, "app_id": app.app_id}
-    policy = model.policy(f"{name}policy", _args(options.policy, **part), child)
+    # The app's policy, run-as user and access rows go with the app when it is deleted: restoring
+    # them first would be requests for nothing (an adopted app that stays keeps the restores).
+    with_app = app if app_is_deleted_on_destroy(options) else None
+    of_app = pulumi.ResourceOptions(parent=parent, depends_on=list(after), deleted_with=with_app)
+    policy = model.policy(f"{name}policy", _args(options.policy, **part), of_app)
     resources: list[pulumi.Resource] = [app, policy]
     if options.run_as_user:
         run_as = _args({}, **part, username=options.run_as_user)
-        resources.append(model.run_as_user(f"{name}run-as", run_as, child))
+        resources.append(model.run_as_user(f"{name}run-as", run_as, of_app))
     # Access needs `permitted_users: AdminApprovedPreAuthorized`, which the policy sets.
-    after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[*after, policy])
+    after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[*after, policy], deleted_with=with_app)
     for profile in options.profiles:
         access = _args({}, **part, profile=profile)
         resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, after_policy))
@@ -412,6 +416,11 @@ def build_org_b_app(
         access = _args({}, **part, permission_set=permission_set)
         resources.append(model.access(f"{name}permset-{permission_set}", access, after_policy))
     return OrgBApp(app.consumer_key, app.consumer_secret, app.app_id, resources)
+
+
+def app_is_deleted_on_destroy(options: IntegrationOptions) -> bool:
+    """False only for an adopted connected app that destroy leaves in place."""
+    return not options.app.get("adopt") or bool(options.app.get("delete_on_destroy"))
 
 
 def build_connected_app(
@@ -488,8 +497,11 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
              "client_id": org_b.consumer_key, "client_secret": org_b.consumer_secret},
             # Org A takes the credentials only of an app that can issue tokens (policy, run-as user
             # and access applied, and Org B's token endpoint accepting them: a new app propagates
-            # for minutes): when app_type switches, the old app serves until then.
-            pulumi.ResourceOptions(parent=self, depends_on=[preflight, *org_b.resources, *gate]),
+            # for minutes): when app_type switches, the old app serves until then. Deleting the
+            # external credential deletes its principals' credentials.
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[preflight, *org_b.resources, *gate], deleted_with=external
+            ),
         )  # fmt: skip
         named = NamedCredential(
             f"{name}-named-credential",
