@@ -13,14 +13,29 @@ Cost: logging in to both orgs (which every later resource reuses), then in Org B
 profiles and permission sets and the run-as user's checks (``check_run_as_user``, whose answers the
 run-as user resource then reuses), for a connected app one readMetadata of its name (with an
 explicit `consumer_key`: of every connected app in Org B, listed once and read 10 names a call,
-shared by the operation's integrations), and in Org A one read of an `existing` certificate. Answers are
+shared by the operation's integrations), when the app is to be created one validate-only deploy and
+its status (2 requests, both reads), and in Org A one read of an `existing` certificate. Answers are
 asked once per operation (``OrgClient.lookup``), so integrations naming the same ones share them.
 It runs on create and when its inputs change; a no-op `up`, `refresh` and `destroy` make no call.
 
-Not checked: whether Org B still lets orglink create a connected app (Spring '26 blocks it unless
-Support enables it). Salesforce offers no read-only way to ask; the app's create says so instead.
-Nor a consumer key held by an External Client App or by another org's app (keys are unique across
-Salesforce, but no org can read another's): the app's create reports those.
+Whether Org B lets orglink create the connected app at all: since Spring '26 a new ConnectedApp is
+refused (through any API) unless Salesforce Support enabled creation for the org, and no metadata
+field tells. When the app is to be created (app_type connected_app, not `adopt`), the Preflight asks
+the way Salesforce allows without writing: a validate-only Metadata API deploy (`deploy` with
+checkOnly, then `checkDeployStatus` until done) of a ConnectedApp of the app's API name
+(``creation_problems``). A refusal is a problem naming `app_type` and `adopt`, with Salesforce's
+words (each component failure's problemType and problem). A deploy's component failure carries no
+status code: the ban's words get INSUFFICIENT_ACCESS, the code createMetadata gives the same
+refusal; any other failure `DEPLOY_<status>`; a fault of the deploy call keeps its own code. The probe is the smallest valid app of that name (label, contact e-mail, a callback URL):
+the app's real fields need Org A's certificate, which does not exist yet, and the app's create
+checks them. When an app of that name exists already (our own leftover, or ours replaced for a new
+`consumer_key`), the deploy would validate an update, which the ban allows: the probe then takes an
+unused name (``<api_name>_probe_<hex>``). It is sent through its own simple-salesforce client
+sharing the session, because simple-salesforce's deploy sets `Content-Type: text/xml` on its
+client's shared headers.
+
+Not checked: a consumer key held by an External Client App or by another org's app (keys are
+unique across Salesforce, but no org can read another's): the app's create reports those.
 
 The app checks run on create, and on update only for what changed (a new API name, `adopt` turned
 on, a new `consumer_key`): once the app exists, it is this integration's own and holds the name.
@@ -28,14 +43,25 @@ on, a new `consumer_key`): once the app exists, it is this integration's own and
 
 from __future__ import annotations
 
+import io
+import secrets
+import threading
+import time
+import weakref
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypedDict
+from xml.sax.saxutils import escape
 
 import pulumi
+import zeep
+from lxml import etree
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
 
 from . import salesforce, values
 from .base import OrglinkProvider, resource_options
@@ -49,6 +75,13 @@ from .schema import Field, Schema, failures_for_org_pair
 
 ORGS_KEY = "orglink:orgs"
 APP_CHECK_FIELDS = ("app_api_name", "app_adopt", "app_consumer_key")
+MD_NS = "http://soap.sforce.com/2006/04/metadata"
+# The probe app: what a ConnectedApp needs to be valid (reference section 2). Nothing is stored.
+PROBE_CONTACT_EMAIL = "orglink-preflight@example.com"
+PROBE_CALLBACK_URL = "https://login.salesforce.com/services/oauth2/success"
+DEPLOY_DONE = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
+DEPLOY_WAIT_S = 600.0  # a validate-only deploy of one app takes seconds; Salesforce queues deploys
+DEPLOY_POLL_S = (0.0, 1.0, 2.0, 5.0)  # before the 1st, 2nd, 3rd and every later status check
 
 
 class PreflightArgs(TypedDict, total=False):
@@ -226,6 +259,12 @@ class AppChecks:
     def any(self) -> bool:
         return self.adopt or self.name or self.key
 
+    @property
+    def creates(self) -> bool:
+        """The app is to be created: on create unless adopted, on a new API name, and on a new
+        consumer key (which replaces the app). Then Org B must allow creating connected apps."""
+        return self.name or self.key
+
     @staticmethod
     def all(inputs: dict[str, Any]) -> AppChecks:
         if not inputs.get("app_api_name"):
@@ -273,7 +312,159 @@ def app_problems(client: salesforce.OrgClient, inputs: dict[str, Any], checks: A
             f"the consumer_key is already the key of connected app '{holder}' in Org B '{client.alias}' "
             "(keys are unique); remove consumer_key to have one generated, or choose another",
         ))  # fmt: skip
+    if checks.creates:
+        problems += creation_problems(client, inputs, exists=ours is not None)
     return problems
+
+
+# -- may Org B create a connected app? (validate-only deploy) --------------------------------------
+
+
+def probe_name(api_name: str, exists: bool) -> str:
+    """The API name the probe deploys: the app's own while it is free, else an unused one (a
+    validate-only deploy of an existing name validates an update, which the ban allows)."""
+    if not exists:
+        return api_name
+    return f"{api_name[:26].rstrip('_')}_probe_{secrets.token_hex(4)}"
+
+
+def probe_package(name: str, api_version: str) -> bytes:
+    """A deployable zip (package.xml + connectedApps/<name>.connectedApp) of one minimal app."""
+    package = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Package xmlns="{MD_NS}"><types><members>{escape(name)}'
+        f"</members><name>ConnectedApp</name></types><version>{escape(api_version)}</version></Package>"
+    )
+    app = (
+        f'<?xml version="1.0" encoding="UTF-8"?><ConnectedApp xmlns="{MD_NS}">'
+        f"<contactEmail>{PROBE_CONTACT_EMAIL}</contactEmail><label>{escape(name)}</label>"
+        f"<oauthConfig><callbackUrl>{PROBE_CALLBACK_URL}</callbackUrl><scopes>Api</scopes></oauthConfig>"
+        "</ConnectedApp>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("package.xml", package)
+        archive.writestr(f"connectedApps/{name}.connectedApp", app)
+    return buffer.getvalue()
+
+
+def creation_problems(client: salesforce.OrgClient, inputs: dict[str, Any], exists: bool) -> list[Problem]:
+    """Ask Org B, without writing, whether it would create the app: a checkOnly deploy of it."""
+    key = f"{inputs.get('config_key') or 'orglink:integrations'}.app_type"
+    api_name = str(inputs["app_api_name"])
+    name = probe_name(api_name, exists)
+    archive = probe_package(name, client.api_version)
+    what = f"validate-only deploy of ConnectedApp {name}"
+    try:
+        started = client.call(what, _soap(lambda: _deploy_client(client).deploy(
+            io.BytesIO(archive), sandbox=False, checkOnly="true", ignoreWarnings="true")))  # fmt: skip
+        async_id = str(started.get("asyncId") or "")
+        if not async_id:
+            return [Problem(key, client.alias, "app_type", "UNEXPECTED_RESPONSE",
+                            f"{what}: Org B '{client.alias}' answered without a deploy id")]  # fmt: skip
+        status = _wait_for_deploy(client, what, async_id)
+    except salesforce.SalesforceError as err:
+        return [Problem(key, client.alias, "app_type", err.status_code, err.message)]
+    state = str(status.get("state") or "")
+    if state in ("Succeeded", "SucceededPartial"):
+        return []
+    detail = status.get("deployment_detail") or {}
+    errors = [
+        e for e in (detail.get("errors") if isinstance(detail, dict) else None) or [] if e.get("message")
+    ]
+    if state not in DEPLOY_DONE:
+        words = f"it did not finish within {DEPLOY_WAIT_S:.0f} s (status {state or 'unknown'})"
+    elif errors:
+        words = "; ".join(f"{e.get('status') or 'Error'}: {e['message']}" for e in errors)
+    else:
+        words = f"status {state}, {status.get('state_detail') or 'no detail'}"
+    banned = any(_is_creation_ban(str(e["message"])) for e in errors)
+    code = "INSUFFICIENT_ACCESS" if banned else f"DEPLOY_{state.upper() or 'UNKNOWN'}"
+    where = f"Org B '{client.alias}'"
+    why = (
+        f"{where} does not allow creating connected apps (Salesforce blocks it since Spring '26 unless "
+        "Support enables it)"
+        if banned
+        else f"{where} would not create the connected app"
+    )
+    return [Problem(key, client.alias, "app_type", code, (
+        f"{why}: a validate-only deploy of connected app '{name}' (nothing written) answered "
+        f"{words.rstrip('.')}. Fix: set `app_type: external_client_app`, or take over an existing app "
+        f"with `app: {{adopt: true}}` (same api_name '{api_name}'), or ask Salesforce Support to enable "
+        f"connected app creation in {where}"
+    ))]  # fmt: skip
+
+
+def _is_creation_ban(message: str) -> bool:
+    text = message.lower()
+    return "connected app" in text and ("can't be created" in text or "cannot be created" in text)
+
+
+_DEPLOY_CLIENTS: weakref.WeakKeyDictionary[salesforce.OrgClient, Salesforce] = weakref.WeakKeyDictionary()
+_DEPLOY_CLIENTS_LOCK = threading.Lock()
+
+
+def _deploy_client(client: salesforce.OrgClient) -> Salesforce:
+    """A simple-salesforce client of its own on the org's current session: its deploy calls set
+    `Content-Type: text/xml` on that client's headers, which must not reach the shared one. Kept per
+    org client and session (its Metadata API client loads the WSDL, about half a second)."""
+    session_id = client.sf.session_id
+    with _DEPLOY_CLIENTS_LOCK:
+        own = _DEPLOY_CLIENTS.get(client)
+        if own is None or own.session_id != session_id:
+            own = Salesforce(
+                instance_url=client.instance_url,
+                session_id=session_id,
+                version=client.api_version,
+                session=client.session,
+            )
+            _DEPLOY_CLIENTS[client] = own
+        return own
+
+
+def _soap(request: Callable[[], Any]) -> Callable[[], Any]:
+    """``request`` with a Metadata API SOAP fault raised as zeep's Fault (as the CRUD calls raise
+    it), so ``OrgClient.call`` renews an expired session and keeps Salesforce's code: simple-
+    salesforce's deploy calls raise an HTTP error holding the fault's XML instead."""
+
+    def run() -> Any:
+        try:
+            return request()
+        except SimpleSalesforceError as exc:
+            fault = _fault(exc.content)
+            if fault is None:
+                raise
+            raise zeep.exceptions.Fault(fault[1], code=fault[0]) from None
+
+    return run
+
+
+def _fault(content: Any) -> tuple[str, str] | None:
+    """(faultcode, faultstring) of a SOAP fault body, or None."""
+    if not isinstance(content, str | bytes) or b"Fault" not in (
+        content.encode() if isinstance(content, str) else content
+    ):
+        return None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(content.encode() if isinstance(content, str) else content, parser)
+    except etree.XMLSyntaxError:
+        return None
+    code = root.findtext(".//faultcode")
+    return (code, root.findtext(".//faultstring") or "") if code else None
+
+
+def _wait_for_deploy(client: salesforce.OrgClient, what: str, async_id: str) -> dict[str, Any]:
+    """checkDeployStatus until the deploy is done (or DEPLOY_WAIT_S passed: the last answer)."""
+    deadline = time.monotonic() + DEPLOY_WAIT_S
+    attempt = 0
+    while True:
+        time.sleep(DEPLOY_POLL_S[min(attempt, len(DEPLOY_POLL_S) - 1)])
+        status = client.call(
+            f"status of the {what}", _soap(lambda: _deploy_client(client).checkDeployStatus(async_id))
+        )
+        if str(status.get("state") or "") in DEPLOY_DONE or time.monotonic() >= deadline:
+            return dict(status)
+        attempt += 1
 
 
 def _connected_apps(client: salesforce.OrgClient, name: str, every: bool) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,8 @@ from providers.preflight import (
     certificate_problem,
     missing_holders,
     permission_set_query,
+    probe_name,
+    probe_package,
 )
 from tests.stack_project import write_counts
 from tests.support import providers_on_emulator
@@ -81,6 +85,18 @@ def test_certificate_problems() -> None:
     assert none_code == "NOT_FOUND" and "'Gone'" in none_message and "existing" in none_message
     assert (certificate_problem(expired, "Old", NOW) or ("",))[0] == "CERTIFICATE_EXPIRED"
     assert "X.509" in (certificate_problem(garbage, "Junk", NOW) or ("", ""))[1]
+
+
+def test_the_creation_probe_is_one_minimal_app_under_a_free_name() -> None:
+    assert probe_name("CarrierAPI_App_local", exists=False) == "CarrierAPI_App_local"
+    taken = probe_name("A_Very_Long_Connected_App_Name_Of_Forty", exists=True)
+    assert taken.startswith("A_Very_Long_Connected_App_probe_") and taken != probe_name("A", exists=True)
+    with zipfile.ZipFile(io.BytesIO(probe_package("My_App", "63.0"))) as archive:
+        assert sorted(archive.namelist()) == ["connectedApps/My_App.connectedApp", "package.xml"]
+        app = archive.read("connectedApps/My_App.connectedApp").decode()
+        package = archive.read("package.xml").decode()
+    assert '<ConnectedApp xmlns="http://soap.sforce.com/2006/04/metadata">' in app
+    assert "<members>My_App</members><name>ConnectedApp</name>" in package and "<version>63.0" in package
 
 
 def test_moving_the_integration_in_the_list_is_no_change() -> None:
@@ -208,10 +224,12 @@ def app_inputs(**overrides: Any) -> dict[str, Any]:
 def test_every_app_mistake_is_found_without_a_write(unrelated_app: Any) -> None:
     cases = {
         "adopt of a missing app": (
-            app_inputs(app_adopt=True), f"{KEY}.app.adopt: adopt: there is no connected app 'Preflight_App'"
+            app_inputs(app_adopt=True),
+            f"{KEY}.app.adopt: adopt: there is no connected app 'Preflight_App'",
         ),
         "name of an unrelated app": (
-            app_inputs(app_api_name=OTHER_APP), f"{KEY}.app: a connected app '{OTHER_APP}' that orglink"
+            app_inputs(app_api_name=OTHER_APP),
+            f"{KEY}.app: a connected app '{OTHER_APP}' that orglink",
         ),
         "key of another app": (
             app_inputs(app_consumer_key=TAKEN_KEY),
@@ -227,16 +245,65 @@ def test_every_app_mistake_is_found_without_a_write(unrelated_app: Any) -> None:
         assert writes(unrelated_app.admin, alias) == {}
 
 
-def test_a_free_name_passes_with_one_metadata_read(unrelated_app: Any) -> None:
-    mark(unrelated_app.admin)
+BAN = "New connected apps can't be created in this org."
+CREATION = "allow-connected-app-creation"
+
+
+@pytest.fixture
+def creation_allowed(unrelated_app: Any) -> Iterator[Any]:
+    """Org B where Support enabled connected app creation (the default is Spring '26's ban)."""
+    unrelated_app.admin.set_setting("orgB", CREATION, True)
+    try:
+        yield unrelated_app
+    finally:
+        unrelated_app.admin.set_setting("orgB", CREATION, False)
+
+
+def test_a_free_name_passes_with_a_read_and_a_validate_only_deploy(creation_allowed: Any) -> None:
+    mark(creation_allowed.admin)
     PreflightProvider().create(app_inputs())
-    assert unrelated_app.admin.counters("orgB").get("metadata.read", 0) == 1
+    # readMetadata of the name, then deploy (checkOnly) and checkDeployStatus: all reads.
+    assert {
+        k: n for k, n in creation_allowed.admin.counters("orgB").items() if n and k.startswith("metadata")
+    } == {"metadata.read": 3}
+    assert creation_allowed.admin.get_component("orgB", "ConnectedApp", "Preflight_App") is None
 
 
-def test_our_own_app_and_adopting_an_existing_one_pass(unrelated_app: Any) -> None:
-    # Adopting the unrelated app is what `adopt` is for; the app holding the explicit key is ours.
+def test_the_creation_ban_fails_before_any_write_naming_the_fixes(unrelated_app: Any) -> None:
+    assert unrelated_app.admin.settings("orgB")[CREATION] is False
+    before = {alias: unrelated_app.admin.snapshot(alias) for alias in ("orgA", "orgB")}
+    mark(unrelated_app.admin)
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        PreflightProvider().create(app_inputs())
+    err = caught.value
+    assert (err.org, err.field, err.status_code) == ("orgB", "app_type", "INSUFFICIENT_ACCESS")
+    text = str(err)
+    for expected in (f"{KEY}.app_type: Org B 'orgB' does not allow creating connected apps", BAN,
+                     "app_type: external_client_app", "adopt: true", "ask Salesforce Support",
+                     "nothing was created or changed in either org"):  # fmt: skip
+        assert expected in text, expected
+    for alias in ("orgA", "orgB"):
+        assert writes(unrelated_app.admin, alias) == {}
+        assert unrelated_app.admin.snapshot(alias) == before[alias]
+
+
+def test_our_leftover_app_is_made_again_so_the_ban_applies_to_it_too(unrelated_app: Any) -> None:
+    # The app holding the explicit key is our own interrupted create: it is deleted and created
+    # again, which the ban forbids; the probe takes a free name (the app's own would validate an update).
+    with pytest.raises(salesforce.SalesforceError, match="app_type") as caught:
+        PreflightProvider().create(app_inputs(app_api_name=OTHER_APP, app_consumer_key=TAKEN_KEY))
+    assert f"connected app '{OTHER_APP[:26]}" in str(caught.value) and "_probe_" in str(caught.value)
+
+
+def test_adopting_an_existing_app_passes_under_the_ban_without_a_deploy(unrelated_app: Any) -> None:
+    mark(unrelated_app.admin)
     PreflightProvider().create(app_inputs(app_api_name=OTHER_APP, app_adopt=True))
+    assert unrelated_app.admin.counters("orgB").get("metadata.read", 0) == 1  # the readMetadata only
+
+
+def test_our_own_app_passes_where_creation_is_allowed(creation_allowed: Any) -> None:
     PreflightProvider().create(app_inputs(app_api_name=OTHER_APP, app_consumer_key=TAKEN_KEY))
+    assert creation_allowed.admin.get_component("orgB", "ConnectedApp", OTHER_APP) is not None
 
 
 def test_an_update_checks_only_what_changed(unrelated_app: Any) -> None:
