@@ -17,6 +17,14 @@ This resource creates the header and the two settings components and owns their 
 ``ExternalClientAppProfileAssignment``. This mirrors the connected-app split so the integration
 component can swap one model for the other: same input names, same outputs.
 
+Provenance: Salesforce generates an ECA's consumer key, so the connected app's owner tag (a key
+prefix) cannot work here. This resource marks its apps in the header's ``description`` instead: it
+ends with ``[orglink:OL<22 hex>]``, a hash of ``owner`` (project/stack/resource name) and the API
+name, plus ``:s`` when this resource turned the org's secret setting on (and so turns it off on
+delete). The description is a plain text element every deploy and retrieve round-trips, shown in
+Setup. ``create`` takes over an app of its name only when it carries this resource's marker (what an
+interrupted ``pulumi up`` leaves); reads strip the marker, so it never shows up as a change.
+
 Quirks handled here (reference section 3):
 - the consumer key and secret come from the Connect REST credentials resource, which needs the org
   setting ``ExternalClientAppSettings.enableClientSecretInRestApiAccess``;
@@ -27,8 +35,11 @@ Quirks handled here (reference section 3):
 from __future__ import annotations
 
 import copy
+import hashlib
 import ipaddress
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import pulumi
@@ -36,7 +47,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from . import salesforce, values
 from .base import OrglinkProvider, OrglinkResource
-from .schema import Field, Schema, flag, inverted_flag, org_field
+from .schema import Changes, Field, Schema, flag, inverted_flag, org_field
 
 HEADER_TYPE = "ExternalClientApplication"
 GLOBAL_TYPE = "ExtlClntAppGlobalOauthSettings"
@@ -85,6 +96,7 @@ class ExternalClientAppArgs(TypedDict, total=False):
     device_flow_enabled: pulumi.Input[bool]
     credential_generation: pulumi.Input[int]
     enable_secret_in_rest_api: pulumi.Input[bool]
+    owner: pulumi.Input[str]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +160,65 @@ def _ip_ranges_from_salesforce(wire: Any) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Provenance: the marker at the end of the header's description
+# ---------------------------------------------------------------------------------------------
+
+MARKER_FIELD = "description"  # of the ExternalClientApplication header
+SETTING_FLAG = "s"  # this resource turned the org's secret setting on
+MARKER_PATTERN = re.compile(r"\s*\[orglink:(OL[0-9a-f]{22})(?::(" + SETTING_FLAG + r"))?\]\s*$")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the marker of a live app says: whose it is (a tag) and whether it turned the setting on."""
+
+    tag: str
+    turned_on_setting: bool
+
+
+def provenance_tag(owner: str, api_name: str) -> str:
+    """A hash of who creates which app: stable across runs, never produced by another stack,
+    another resource or a person in Setup. Not a secret."""
+    digest = hashlib.sha256(f"orglink-external-client-app\n{owner}\n{api_name.lower()}".encode()).hexdigest()
+    return "OL" + digest[:22]
+
+
+def marker(owner: str, api_name: str, turned_on_setting: bool) -> str:
+    flag = f":{SETTING_FLAG}" if turned_on_setting else ""
+    return f"[orglink:{provenance_tag(owner, api_name)}{flag}]"
+
+
+def provenance(header: dict[str, Any] | None) -> Provenance | None:
+    """The marker of a live header, if its description ends with one."""
+    found = MARKER_PATTERN.search(str((header or {}).get(MARKER_FIELD) or ""))
+    return Provenance(found.group(1), bool(found.group(2))) if found else None
+
+
+def without_marker(description: Any) -> str | None:
+    """The user's part of a live description (None when only the marker is there)."""
+    return MARKER_PATTERN.sub("", str(description)).strip() or None
+
+
+def with_marker(description: str | None, owner: str, api_name: str, turned_on_setting: bool) -> str:
+    return " ".join(part for part in (description, marker(owner, api_name, turned_on_setting)) if part)
+
+
+def is_own_app(header: dict[str, Any], api_name: str, owner: str | None) -> bool:
+    """True when an app of our name carries the marker this resource gives its apps."""
+    found = provenance(header)
+    return bool(owner) and found is not None and found.tag == provenance_tag(str(owner), api_name)
+
+
+def default_owner(resource_name: str) -> str:
+    """The `owner` an ExternalClientApp named ``resource_name`` gives itself (what its URN says)."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}/ExternalClientApp/{resource_name}"
+
+
+def _description(value: Any) -> str | None:
+    return values.text(value) or None  # "" is no description (and reads back as none)
+
+
+# ---------------------------------------------------------------------------------------------
 # The schema. Paths are into a composite document {"header": ..., "global": ..., "oauth": ...},
 # one key per component, so one field table describes all three.
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +240,9 @@ SCHEMA = Schema(
         "the org-specific `oauthLink` is never sent back.",
         "Deleting it deletes the app with all its parts (policies included). An org setting this "
         "resource turned on is turned off again.",
+        "Provenance: the header's description ends with `[orglink:OL<22 hex>]` (`:s` added when this "
+        "resource turned the secret setting on). Create takes over an app of its API name only when "
+        "it carries this marker (left by an interrupted `pulumi up`); reads leave the marker out.",
     ),
     fields=(
         org_field(),
@@ -198,10 +272,11 @@ SCHEMA = Schema(
         Field(
             "description",
             "string",
-            "Description shown in Setup.",
+            "Description shown in Setup (orglink appends its marker `[orglink:...]`, see `owner`).",
             path="header.description",
-            validate=values.text,
-        ),  # fmt: skip
+            validate=_description,
+            from_salesforce=without_marker,
+        ),
         Field(
             "callback_urls",
             "list[string]",
@@ -303,6 +378,15 @@ SCHEMA = Schema(
             default=False,
             validate=values.boolean,
         ),
+        Field(
+            "owner",
+            "string",
+            "Who creates the app, `<project>/<stack>/<resource name>` (set by the resource class; "
+            "never changes the app). The header's description ends with a marker derived from it, "
+            "`[orglink:OL<22 hex>]`, so an app left behind by an interrupted `pulumi up` is recognised "
+            "as this resource's own and taken over; any other app of the name is refused.",
+            validate=values.text,
+        ),
         Field("consumer_key", "string", "Consumer key, generated by Salesforce.", output_only=True),
         Field(
             "consumer_secret",
@@ -328,6 +412,9 @@ SCHEMA = Schema(
 
 # Inputs that describe the provider's behaviour, not a component: they never need a part written.
 BEHAVIOUR_FIELDS = ("enable_secret_in_rest_api", "credential_generation")
+# Provenance only: used when writing the header's marker, never a reason to change the app (state
+# written before it existed has none, and a renamed stack must not update anything).
+PROVENANCE_FIELDS = ("owner",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,6 +532,10 @@ class ExternalClientAppProvider(OrglinkProvider):
             inputs["label"] = inputs["api_name"].replace("_", " ")
         return []
 
+    def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> Changes:
+        found = super().changes(olds, news)
+        return Changes(tuple(n for n in found.changed if n not in PROVENANCE_FIELDS), found.replaces)
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         found = self.changes(olds, news)
         # A replacement has a new api_name (or org), so old and new can exist side by side.
@@ -458,24 +549,55 @@ class ExternalClientAppProvider(OrglinkProvider):
         with self.reporting(inputs):
             client = salesforce.org(alias)
             with salesforce.component_lock(alias, HEADER_TYPE, name):
-                if client.read_component(HEADER_TYPE, name) is not None:
-                    raise salesforce.SalesforceError(
-                        alias, None, "api_name", "DUPLICATE_VALUE",
-                        f"an External Client App '{name}' already exists; choose another api_name "
-                        "or delete it in Setup > External Client App Manager",
-                    )  # fmt: skip
+                existing = client.read_component(HEADER_TYPE, name)
+                left_behind = self._own_leftover(client, existing, inputs) if existing is not None else None
                 # Checked before anything is created: a missing setting must not leave a half app.
-                enabled_setting = self._ensure_secret_access(client, inputs)
-                outs = self._create_parts(client, inputs, enabled_setting)
+                turn_on = self._secret_access_needed(client, inputs)
+                enabled_setting = turn_on or bool(left_behind and left_behind.turned_on_setting)
+                outs = self._create_parts(client, inputs, enabled_setting, turn_on)
         return CreateResult(outs["app_id"], outs)
 
+    def _own_leftover(
+        self, client: salesforce.OrgClient, existing: dict[str, Any], inputs: dict[str, Any]
+    ) -> Provenance:
+        """The marker of an app of our name that this resource made (an interrupted create left it
+        and Pulumi never recorded it); anything else of that name is refused, untouched."""
+        name, owner = str(inputs["api_name"]), inputs.get("owner")
+        found = provenance(existing)
+        if found is None or not is_own_app(existing, name, owner):
+            whose = "has no orglink marker" if found is None else "carries another resource's marker"
+            raise salesforce.SalesforceError(
+                client.alias, None, "api_name", "DUPLICATE_VALUE",
+                f"an External Client App '{name}' that this resource did not make already exists: its "
+                f"header's {MARKER_FIELD} {whose} (orglink ends the {MARKER_FIELD} of the apps it creates "
+                "with `[orglink:OL...]`, and takes over only its own). Choose another api_name (or "
+                "name_suffix in the stack config), or delete that app in Setup > External Client App "
+                "Manager",
+            )  # fmt: skip
+        # Salesforce keeps an ECA's key and secret readable, so the app is taken over as it is.
+        self.log(
+            f"{client.alias}: ExternalClientApp {name} was left behind by an interrupted create of this "
+            "resource; taking it over"
+        )
+        return found
+
     def _create_parts(
-        self, client: salesforce.OrgClient, inputs: dict[str, Any], enabled_setting: bool
+        self, client: salesforce.OrgClient, inputs: dict[str, Any], enabled_setting: bool, turn_on: bool
     ) -> dict[str, Any]:
+        """The header (with the marker) first, then the org setting, then the other parts, so that
+        whatever an interrupted create leaves is marked, the setting included."""
         name = inputs["api_name"]
         self.log(f"{client.alias}: creating ExternalClientApp {name}")
         try:
-            self._write_parts(client, inputs, ("header", "global", "oauth"), rotate=False)
+            self._write_parts(client, inputs, ("header",), rotate=False, turned_on_setting=enabled_setting)
+            if turn_on:
+                self.log(
+                    f"{client.alias}: turning on {SETTINGS_TYPE}.{SECRET_SETTING} (enable_secret_in_rest_api)"
+                )
+                set_secret_access(client, True, self.describe(inputs))
+            self._write_parts(
+                client, inputs, ("global", "oauth"), rotate=False, turned_on_setting=enabled_setting
+            )
             app_id = find_app_id(client, name)
             if not app_id:
                 raise salesforce.SalesforceError(
@@ -519,20 +641,32 @@ class ExternalClientAppProvider(OrglinkProvider):
         except salesforce.SalesforceError as err:
             self.log(f"{client.alias}: could not remove ExternalClientApp {name}: {err}", True)
 
-    def _ensure_secret_access(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> bool:
-        """True when this call turned the org setting on."""
+    @staticmethod
+    def _secret_access_needed(client: salesforce.OrgClient, inputs: dict[str, Any]) -> bool:
+        """True when the org setting is off and this resource may turn it on; an error when it may not."""
         if secret_access_enabled(client):
             return False
         if not inputs.get("enable_secret_in_rest_api"):
             raise salesforce.SalesforceError(
                 client.alias, None, "enable_secret_in_rest_api", "INSUFFICIENT_ACCESS", SECRET_SETTING_HINT
             )
+        return True
+
+    def _ensure_secret_access(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> bool:
+        """True when this call turned the org setting on."""
+        if not self._secret_access_needed(client, inputs):
+            return False
         self.log(f"{client.alias}: turning on {SETTINGS_TYPE}.{SECRET_SETTING} (enable_secret_in_rest_api)")
         set_secret_access(client, True, self.describe(inputs))
         return True
 
     def _write_parts(
-        self, client: salesforce.OrgClient, inputs: dict[str, Any], parts: tuple[str, ...], rotate: bool
+        self,
+        client: salesforce.OrgClient,
+        inputs: dict[str, Any],
+        parts: tuple[str, ...],
+        rotate: bool,
+        turned_on_setting: bool,
     ) -> set[str]:
         """Write our fields into the named parts (header first: the others refer to it).
 
@@ -541,7 +675,7 @@ class ExternalClientAppProvider(OrglinkProvider):
         name = inputs["api_name"]
         created = set()
         if "header" in parts and save_part(
-            client, HEADER_TYPE, name, name, lambda c: self._header(c, inputs)
+            client, HEADER_TYPE, name, name, lambda c: self._header(c, inputs, turned_on_setting)
         ):
             created.add("header")
         for part in ("global", "oauth"):
@@ -553,11 +687,17 @@ class ExternalClientAppProvider(OrglinkProvider):
         return created
 
     @staticmethod
-    def _header(component: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    def _header(component: dict[str, Any], inputs: dict[str, Any], turned_on_setting: bool) -> dict[str, Any]:
         component.pop("externalClientApplication", None)  # save_part's default is for parts only
         component["fullName"] = inputs["api_name"]
         component.setdefault("distributionState", "Local")
-        return SCHEMA.write({"header": component}, inputs)["header"]
+        header: dict[str, Any] = SCHEMA.write({"header": component}, inputs)["header"]
+        if inputs.get("owner"):
+            # Every write of the header carries the marker (the user's description comes first).
+            header[MARKER_FIELD] = with_marker(
+                header.get(MARKER_FIELD), str(inputs["owner"]), str(inputs["api_name"]), turned_on_setting
+            )
+        return header
 
     @staticmethod
     def _part_change(
@@ -593,6 +733,8 @@ class ExternalClientAppProvider(OrglinkProvider):
             given = state.get(behaviour)
             outs[behaviour] = SCHEMA.field(behaviour).default if given is None else given
         outs["secret_setting_enabled"] = bool(state.get("secret_setting_enabled"))
+        if state.get("owner"):
+            outs["owner"] = state["owner"]
         outs["app_id"] = state.get("app_id") or find_app_id(client, name) or ""
         if key:
             outs["consumer_key"] = key
@@ -642,7 +784,9 @@ class ExternalClientAppProvider(OrglinkProvider):
             if parts or rotate:
                 what = ", ".join(sorted(changed))
                 self.log(f"{client.alias}: updating ExternalClientApp {new['api_name']}: {what}")
-                created = self._write_parts(client, new, parts + (("global",) if rotate else ()), rotate)
+                created = self._write_parts(
+                    client, new, parts + (("global",) if rotate else ()), rotate, enabled_setting
+                )
             key, secret = old.get("consumer_key"), old.get("consumer_secret")
             if rotate or "global" in created:
                 key, secret = read_credentials(client, old["app_id"])
@@ -704,3 +848,8 @@ class ExternalClientApp(
     callback_urls: pulumi.Output[list[str]]
 
     provider_class = ExternalClientAppProvider
+
+    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
+        if props.get("owner") is None:
+            # What a Pulumi URN says, known here and not in the provider (which gets no URN).
+            props["owner"] = default_owner(resource_name)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from providers import salesforce
-from providers.eca_app import ExternalClientAppProvider
+from providers.eca_app import ExternalClientAppProvider, marker
 from tests.eca_support import (
     GLOBAL,
     HEADER,
@@ -244,12 +245,120 @@ def test_expired_session_is_renewed(eca_env: Any) -> None:
 
 def test_existing_app_is_not_taken_over(eca_env: Any) -> None:
     app = ExternalClientAppProvider()
-    news = app_inputs()
+    news = app_inputs()  # no owner: the app carries no marker, so nothing is ever taken over
     id_, outs = create(app, news)
     with pytest.raises(salesforce.SalesforceError, match="already exists") as err:
         create(app, news)
     assert err.value.field == "api_name"
     app.delete(id_, outs)
+
+
+OWNER = "orglink/test/ExternalClientApp/CarrierAPI_App_test-eca-app"
+
+
+def test_the_marker_ends_the_description_and_never_shows_as_a_change(eca_env: Any) -> None:
+    app = ExternalClientAppProvider()
+    news = app_inputs(owner=OWNER, description="Carrier API for Org A")
+    id_, outs = create(app, news)
+    name = news["api_name"]
+    live = component(eca_env, HEADER, name)["description"]
+    assert live == f"Carrier API for Org A {marker(OWNER, name, False)}"
+    assert re.fullmatch(r"Carrier API for Org A \[orglink:OL[0-9a-f]{22}\]", live)
+    assert outs["description"] == "Carrier API for Org A" and outs["owner"] == OWNER
+
+    # refresh reads the user's text back; the next preview and up change nothing, write nothing.
+    eca_env.admin.mark(ORG)
+    refreshed = app.read(id_, outs).outs
+    assert refreshed is not None and refreshed["description"] == "Carrier API for Org A"
+    assert app.diff(id_, refreshed, checked(app, news, refreshed)).changes is False
+    assert not {k: n for k, n in eca_env.admin.counters(ORG).items() if k.endswith(".write") and n}
+    # Another stack name (a new owner) is provenance only: no change either.
+    assert app.diff(id_, refreshed, checked(app, {**news, "owner": OWNER + "2"}, refreshed)).changes is False
+
+    # A description change keeps the marker; no description leaves the marker alone.
+    _, outs = update(app, id_, refreshed, {**news, "description": "v2"})
+    assert component(eca_env, HEADER, name)["description"] == f"v2 {marker(OWNER, name, False)}"
+    _, outs = update(app, id_, outs, {k: v for k, v in news.items() if k != "description"})
+    assert component(eca_env, HEADER, name)["description"] == marker(OWNER, name, False)
+    assert "description" not in (app.read(id_, outs).outs or {})
+    app.delete(id_, outs)
+
+
+@pytest.mark.parametrize("left", ["header only", "every part"])
+def test_own_leftover_of_an_interrupted_create_is_taken_over(eca_env: Any, left: str) -> None:
+    """As after `pulumi up` was killed inside the create: the app is in the org, not in the state."""
+    app = ExternalClientAppProvider()
+    news = app_inputs(owner=OWNER, refresh_token_rotation=True)
+    name = news["api_name"]
+    _, lost = create(app, news)  # Pulumi never records these outputs
+    if left == "header only":
+        eca_env.admin.delete_component(ORG, GLOBAL, f"{name}_glbloauth")
+        eca_env.admin.delete_component(ORG, OAUTH, f"{name}_oauth")
+    before = eca_env.admin.snapshot(ORG)
+
+    id_, outs = create(app, news)
+    after = eca_env.admin.snapshot(ORG)
+    assert id_ == lost["app_id"]  # the same app, not a second one
+    assert [r for r in after["records"]["ExternalClientApplication"] if r["DeveloperName"] == name] == [
+        r for r in before["records"]["ExternalClientApplication"] if r["DeveloperName"] == name
+    ]
+    live = parts(eca_env, name)
+    assert live["global"]["isRefreshTokenRotationEnabled"] is True and live["oauth"]
+    assert (outs["consumer_key"], outs["consumer_secret"]) == (
+        live["global"]["consumerKey"],
+        live["global"]["consumerSecret"],
+    )
+    if left == "every part":  # nothing to write: the credentials are the ones it already had
+        assert outs["consumer_key"] == lost["consumer_key"]
+        assert after["components"] == before["components"]
+    app.delete(id_, outs)
+    assert all(not part for part in parts(eca_env, name).values())
+
+
+def test_leftover_that_turned_the_secret_setting_on_turns_it_off_on_delete(eca_env: Any) -> None:
+    """Killed after the marked header was written, before the org setting was: the marker's `:s`
+    says this resource turns it on, so its delete turns it off again."""
+    eca_env.admin.set_setting(ORG, SECRET_SETTING, False)
+    app = ExternalClientAppProvider()
+    news = app_inputs(owner=OWNER, enable_secret_in_rest_api=True)
+    name = news["api_name"]
+    header = {"label": name, "contactEmail": "ops@example.com", "distributionState": "Local",
+              "description": marker(OWNER, name, True)}  # fmt: skip
+    eca_env.admin.put_component(ORG, HEADER, name, header)
+
+    id_, outs = create(app, news)
+    assert outs["secret_setting_enabled"] is True and outs["consumer_secret"]
+    assert eca_env.admin.settings(ORG)[SECRET_SETTING] is True
+    app.delete(id_, outs)
+    assert eca_env.admin.settings(ORG)[SECRET_SETTING] is False
+    assert component(eca_env, HEADER, name) == {}
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["Someone else's app", None, marker("orglink/other/ExternalClientApp/x-eca-app", "NAME", False)],
+)
+def test_an_app_of_the_name_without_our_marker_is_refused_untouched(
+    eca_env: Any, description: str | None
+) -> None:
+    app = ExternalClientAppProvider()
+    news = app_inputs(owner=OWNER)
+    name = news["api_name"]
+    header: dict[str, Any] = {"label": "Theirs", "contactEmail": "them@example.com"}
+    if description:
+        header["description"] = description.replace("NAME", name)
+    eca_env.admin.put_component(ORG, HEADER, name, header)
+    before = eca_env.admin.snapshot(ORG)
+
+    with pytest.raises(salesforce.SalesforceError) as err:
+        create(app, news)
+    text = str(err.value)
+    assert err.value.field == "api_name" and err.value.status_code == "DUPLICATE_VALUE"
+    assert f"ExternalClientApp '{name}' in org '{ORG}'" in text and "already exists" in text
+    assert "description" in text and "[orglink:" in text  # the field that marks orglink's apps
+    assert "choose another api_name" in text.lower() and "External Client App Manager" in text
+    assert eca_env.admin.snapshot(ORG)["components"] == before["components"]
+    eca_env.admin.delete_component(ORG, HEADER, name)
 
 
 def test_the_secret_never_reaches_logs_or_errors(eca_env: Any, capsys: pytest.CaptureFixture[str]) -> None:

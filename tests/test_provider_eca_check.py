@@ -120,9 +120,9 @@ def test_type_tokens_and_secret_outputs() -> None:
         (
             ExternalClientAppProvider.schema,
             CONNECTED_APP_SCHEMA,
-            # Salesforce generates ECA credentials (never inputs) and ECAs can always be created;
-            # `owner` tags the connected app's generated consumer key (an ECA's key is Salesforce's).
-            {"consumer_key", "consumer_secret", "adopt", "delete_on_destroy", "owner"},
+            # Salesforce generates ECA credentials (never inputs) and ECAs can always be created.
+            # (`owner` is in both: the connected app's key tag, the ECA's description marker.)
+            {"consumer_key", "consumer_secret", "adopt", "delete_on_destroy"},
         ),
         (ExternalClientAppPolicyProvider.schema, CONNECTED_APP_POLICY_SCHEMA, set()),
         (ExternalClientAppRunAsUserProvider.schema, CONNECTED_APP_RUN_AS_SCHEMA, set()),
