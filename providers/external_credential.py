@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from . import salesforce, values
+from . import values
 from .base import OrglinkResource
 from .owned_component import WholeComponentProvider, default_label
 from .schema import Field, Schema, org_field
@@ -200,10 +200,9 @@ class ExternalCredentialProvider(WholeComponentProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         return self.create_whole(props)
 
-    def outputs(self, client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
-        outs = super().outputs(client, state)
-        if outs is not None:
-            outs["principal"] = f"{outs['api_name']}-{outs.get('principal_name', '')}"
+    def outputs_of(self, component: dict[str, Any], alias: str) -> dict[str, Any]:
+        outs = super().outputs_of(component, alias)
+        outs["principal"] = f"{outs['api_name']}-{outs.get('principal_name', '')}"
         return outs
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

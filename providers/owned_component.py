@@ -29,17 +29,20 @@ def create_or_take_over(
     wanted: dict[str, Any],
     comparable: Callable[[dict[str, Any]], dict[str, Any]],
     log: Callable[[str], None],
-) -> None:
+) -> dict[str, Any]:
     """Create ``wanted`` unless the org already has the same component; the caller holds its lock.
+    Returns the component as the org now holds it.
 
     Create first and read only when the name is taken: a leftover is rare, and reading before
-    every create cost one request per component.
+    every create cost one request per component. A create that succeeded stored exactly ``wanted``
+    (a metadata create takes the whole component), so it is not read back either.
     """
     name = str(wanted["fullName"])
     log(f"{client.alias}: creating {mtype} {name}")
     result = client.create_metadata(mtype, [wanted])[0]
     if result.success:
-        return
+        client.remember_component(mtype, name, wanted)
+        return wanted
     if not any(p.status_code in DUPLICATE_CODES for p in result.problems):
         raise result.error(client.alias, f"create {mtype}")
     # Taken: our own create retried after a lost answer, a leftover of an interrupted up, or
@@ -52,6 +55,7 @@ def create_or_take_over(
             "name (or delete it in Setup if it is a leftover)",
         )  # fmt: skip
     log(f"{client.alias}: {mtype} {name} already exists as wanted; taking it over")
+    return existing if existing is not None else wanted
 
 
 def delete_if_present(
@@ -79,21 +83,25 @@ class WholeComponentProvider(OrglinkProvider):
     def describe(self, props: dict[str, Any]) -> str:
         return f"{self.schema.kind} '{props.get('api_name') or '?'}'"
 
+    def outputs_of(self, component: dict[str, Any], alias: str) -> dict[str, Any]:
+        """The resource's outputs for the component as the org holds it."""
+        return {**self.parse(component), "org": alias}
+
     def outputs(self, client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
         """Live state of the component as outputs; None when it does not exist."""
         component = client.read_component(self.metadata_type, state["api_name"])
         if component is None:
             return None
-        return {**self.parse(component), "org": client.alias}
+        return self.outputs_of(component, client.alias)
 
     def create_whole(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
         with self.reporting(inputs):
             client = salesforce.org(inputs["org"])
+            wanted = self.build(inputs)
             with salesforce.component_lock(client.alias, self.metadata_type, inputs["api_name"]):
-                create_or_take_over(client, self.metadata_type, self.build(inputs), self.parse, self.log)
-                outs = self.outputs(client, inputs)
-        return CreateResult(f"{inputs['org']}/{inputs['api_name']}", outs or {})
+                held = create_or_take_over(client, self.metadata_type, wanted, self.parse, self.log)
+        return CreateResult(f"{inputs['org']}/{inputs['api_name']}", self.outputs_of(held, client.alias))
 
     def read_whole(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)

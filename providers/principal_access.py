@@ -17,6 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
 from .base import OrglinkProvider, OrglinkResource
+from .owned_component import DUPLICATE_CODES
 from .schema import Field, Schema, org_field
 
 METADATA_TYPE = "PermissionSet"
@@ -166,13 +167,19 @@ class PrincipalAccessProvider(OrglinkProvider):
         client = salesforce.org(inputs["org"])
         name, principal = inputs["permission_set"], inputs["principal"]
         with salesforce.component_lock(client.alias, METADATA_TYPE, name):
+            # Create first: the permission set is usually this stack's own and new, and reading
+            # before every create cost a request; a taken name is read and merged into instead.
+            self.log(f"{client.alias}: granting {self.describe(inputs)} (creating the permission set if new)")
+            wanted = _with_access({"fullName": name, "label": _label(inputs)}, principal)
+            result = client.create_metadata(METADATA_TYPE, [wanted])[0]
+            if result.success:
+                client.remember_component(METADATA_TYPE, name, wanted)
+                return self._outputs(inputs, created=True, pre_existing=False)
+            if not any(p.status_code in DUPLICATE_CODES for p in result.problems):
+                raise result.error(client.alias, "create PermissionSet")
             current = client.read_component(METADATA_TYPE, name)
             if current is None:
-                self.log(f"{client.alias}: creating PermissionSet {name} with access to {principal}")
-                client.create_component(
-                    METADATA_TYPE, _with_access({"fullName": name, "label": _label(inputs)}, principal)
-                )
-                return self._outputs(inputs, created=True, pre_existing=False)
+                raise result.error(client.alias, "create PermissionSet")
             if _is_as_created(current, _label(inputs), principal):
                 # Exactly the permission set this resource creates (its name carries the stack):
                 # the leftover of an interrupted `pulumi up`. Own it, so destroy removes it.
