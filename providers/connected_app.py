@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from typing import Any, TypedDict
+from typing import Any, NoReturn, TypedDict
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
@@ -383,32 +383,41 @@ class ConnectedAppProvider(OrglinkProvider):
         return outs
 
     def _create_new(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
+        """Create first (the Preflight already saw the name free): a taken name is rare, and reading
+        before every create cost a request."""
         name = inputs["api_name"]
-        existing = client.read_component(METADATA_TYPE, name)
-        if existing is not None:
-            if not self._is_own_leftover(existing, inputs):
-                raise salesforce.SalesforceError(
-                    client.alias,
-                    None,
-                    "api_name",
-                    "DUPLICATE_VALUE",
-                    f"a connected app '{name}' already exists; set `adopt: true` to manage it, "
-                    "or choose another api_name",
-                )
-            # Our own create, interrupted before Pulumi recorded it: its secret is lost (Salesforce
-            # never returns it), so the app is useless to Org A. Make it again.
-            self.log(
-                f"{client.alias}: ConnectedApp {name} was left behind by an interrupted create of this "
-                "resource; deleting it to create it again with new credentials"
-            )
-            client.delete_component(METADATA_TYPE, name)
+        chosen_key = inputs.get("consumer_key")  # the user's, if any (a leftover is told by it)
         key = inputs.setdefault("consumer_key", generate_consumer_key(inputs.get("owner"), name))
         secret = inputs.get("consumer_secret") or values.generate_credential()
         component = SCHEMA.write({}, {**inputs, "consumer_key": key, "consumer_secret": secret})
         self.log(f"{client.alias}: creating ConnectedApp {name}")
         result = client.create_metadata(METADATA_TYPE, [component])[0]
-        if not result.success:
-            self._raise_create_failure(client, result, name, key)
+        if result.success:
+            return secret
+        if "DUPLICATE_VALUE" not in {p.status_code for p in result.problems}:
+            self._raise_create_failure(client, result)
+        existing = client.read_component(METADATA_TYPE, name)
+        if existing is None:  # the consumer key is taken, not the name
+            self._raise_create_failure(client, result)
+        if existing.get("oauthConfig", {}).get("consumerKey") == key:
+            return secret  # a retried create that had in fact succeeded: the app carries our fresh key
+        if not self._is_own_leftover(existing, {**inputs, "consumer_key": chosen_key}):
+            raise salesforce.SalesforceError(
+                client.alias,
+                None,
+                "api_name",
+                "DUPLICATE_VALUE",
+                f"a connected app '{name}' already exists; set `adopt: true` to manage it, "
+                "or choose another api_name",
+            )
+        # Our own create, interrupted before Pulumi recorded it: its secret is lost (Salesforce
+        # never returns it), so the app is useless to Org A. Make it again.
+        self.log(
+            f"{client.alias}: ConnectedApp {name} was left behind by an interrupted create of this "
+            "resource; deleting it to create it again with new credentials"
+        )
+        client.delete_component(METADATA_TYPE, name)
+        client.create_component(METADATA_TYPE, component)
         return secret
 
     @staticmethod
@@ -416,15 +425,10 @@ class ConnectedAppProvider(OrglinkProvider):
         return is_own_app(existing, str(inputs["api_name"]), inputs.get("owner"), inputs.get("consumer_key"))
 
     def _raise_create_failure(
-        self, client: salesforce.OrgClient, result: salesforce.MetadataResult, name: str, key: str
-    ) -> None:
-        codes = {p.status_code for p in result.problems}
-        if "DUPLICATE_VALUE" in codes:
-            # A retried create that had in fact succeeded: the app carries our (fresh) key.
-            existing = client.read_component(METADATA_TYPE, name) or {}
-            if existing.get("oauthConfig", {}).get("consumerKey") == key:
-                return
+        self, client: salesforce.OrgClient, result: salesforce.MetadataResult
+    ) -> NoReturn:
         err = result.error(client.alias, "create ConnectedApp")
+        codes = {p.status_code for p in result.problems}
         message_text = " ".join(p.message for p in result.problems).lower()
         if (
             "INSUFFICIENT_ACCESS" in codes

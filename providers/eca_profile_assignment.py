@@ -22,7 +22,7 @@ import pulumi
 from . import salesforce, values
 from .app_part import app_field, app_id_field
 from .base import OrglinkResource
-from .eca_app import find_app_id
+from .eca_app import HEADER_TYPE, find_app_id
 from .profile_assignment import SCHEMA as CONNECTED_APP_SCHEMA
 from .profile_assignment import ConnectedAppProfileAssignmentProvider
 from .schema import Field, Schema, org_field
@@ -78,6 +78,7 @@ class ExternalClientAppProfileAssignmentProvider(ConnectedAppProfileAssignmentPr
     """The connected-app assignment, pointed at the ECA's record."""
 
     schema = SCHEMA
+    app_metadata_type = HEADER_TYPE
 
     def describe(self, props: dict[str, Any]) -> str:
         holder = props.get("profile") or props.get("permission_set") or "?"

@@ -8,7 +8,7 @@ is adopted and left in place on delete (``pre_existing``), so a destroy leaves t
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
@@ -75,6 +75,7 @@ def _quoted(value: str) -> str:
 
 class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
     schema = SCHEMA
+    app_metadata_type: ClassVar[str] = METADATA_TYPE  # the app's type, whose lock an assignment holds
 
     def describe(self, props: dict[str, Any]) -> str:
         holder = props.get("profile") or props.get("permission_set") or "?"
@@ -153,8 +154,11 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
         client = salesforce.org(inputs["org"])
         parent_id = self._parent_id(client, inputs)
         # Hold the app's lock: a concurrent whole-component write of the app must not race this.
-        with salesforce.component_lock(client.alias, METADATA_TYPE, inputs["app"]):
+        with salesforce.component_lock(client.alias, self.app_metadata_type, inputs["app"]):
             entity_id = self._app_record_id(client, inputs)
+            if client.created_here(self.app_metadata_type, inputs["app"]):
+                # An app this operation created has no access rows to look for: insert at once.
+                return self._grant_on_new_app(client, inputs, parent_id, entity_id)
             access_id = self._find_access(client, parent_id, entity_id)
             pre_existing = access_id is not None
             if access_id is None:
@@ -163,6 +167,26 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
             else:
                 self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
         return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing)
+
+    def _grant_on_new_app(
+        self, client: salesforce.OrgClient, inputs: dict[str, Any], parent_id: str, entity_id: str
+    ) -> dict[str, Any]:
+        self.log(f"{client.alias}: granting {self.describe(inputs)}")
+        try:
+            access_id = client.create_record(SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id})
+            return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=False)
+        except salesforce.SalesforceError as err:
+            existing = (
+                self._find_access(client, parent_id, entity_id)
+                if err.status_code == "DUPLICATE_VALUE"
+                else None
+            )
+            if not existing:
+                raise
+        # Somebody granted it meanwhile (or our own retried insert landed): never take a row we
+        # cannot prove is ours; it goes with the app anyway.
+        self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
+        return self._outputs(inputs, existing, parent_id, entity_id, pre_existing=True)
 
     def _create_access(self, client: salesforce.OrgClient, parent_id: str, entity_id: str) -> str:
         try:

@@ -793,6 +793,7 @@ class OrgClient:
         # process lives for one pulumi operation, so this never outlives it.
         self._known: dict[tuple[str, str], dict[str, Any]] = {}
         self._lookups: dict[str, Any] = {}
+        self._created: set[tuple[str, str]] = set()
         self._known_lock = threading.Lock()
         self._session = _new_session(conn.ca_bundle)
         self._login_result = self._login_with_retries()
@@ -825,6 +826,12 @@ class OrgClient:
                 self._known.pop((mtype, full_name.lower()), None)
             else:
                 self._known[(mtype, full_name.lower())] = copy.deepcopy(component)
+
+    def created_here(self, mtype: str, full_name: str) -> bool:
+        """True when this process created the component: nothing in the org can point at it yet
+        (a new app has no access rows), so a caller may skip looking for such things."""
+        with self._known_lock:
+            return (mtype, full_name.lower()) in self._created
 
     def _forget(self, mtype: str, full_names: list[str]) -> None:
         for name in full_names:
@@ -1024,13 +1031,15 @@ class OrgClient:
             # Before and after: a write racing a modify_component must leave nothing stale behind.
             self._forget(mtype, names)
             try:
-                results.extend(
-                    self._with_transient_results(
-                        f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
-                    )
+                saved = self._with_transient_results(
+                    f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
                 )
             finally:
                 self._forget(mtype, names)
+            if operation == "createMetadata":
+                with self._known_lock:
+                    self._created.update((mtype, r.full_name.lower()) for r in saved if r.success)
+            results.extend(saved)
         return results
 
     def _with_transient_results(self, what: str, request: Callable[[], Any]) -> list[MetadataResult]:
@@ -1151,32 +1160,88 @@ def component_lock(alias: str, mtype: str, full_name: str) -> Iterator[None]:
         yield
 
 
-def modify_component(
-    alias: str,
-    mtype: str,
-    full_name: str,
-    change: Callable[[dict[str, Any]], dict[str, Any]],
-    resource: str,
-) -> dict[str, Any]:
+Change = Callable[[dict[str, Any]], dict[str, Any]]
+
+# How long the first of several resources editing one component waits for the others (an app's
+# policy and run-as user start together when the app is made): one read and one write for all.
+GROUP_WINDOW_S = 0.05
+
+
+@dataclass
+class _PendingChange:
+    change: Change
+    done: bool = False
+    written: dict[str, Any] | None = None
+    error: BaseException | None = None
+
+
+_pending_guard = threading.Lock()
+_pending: dict[tuple[str, str, str], list[_PendingChange]] = {}
+
+
+def modify_component(alias: str, mtype: str, full_name: str, change: Change, resource: str) -> dict[str, Any]:
     """Read a component, apply ``change`` to a copy, write it back if it changed; return what was written.
 
+    Changes other resources ask for at the same time are applied together: one read and one write
+    (a metadata update replaces the whole component, so they must be serialised anyway). When such a
+    group fails, each change is tried alone so that the error lands on the resource that caused it.
     The read is skipped when this process has just read or written the component (the app's create
     read it back, a sibling part wrote it): within one operation that copy is what the org holds,
-    since a metadata update replaces the whole component and every writer here holds its lock.
+    since every writer here holds the component's lock.
     Raises SalesforceError NOT_FOUND when the component does not exist.
     """
-    client = org(alias)
+    key = (alias, mtype, full_name.lower())
+    mine = _PendingChange(change)
+    with _pending_guard:
+        _pending.setdefault(key, []).append(mine)
     with component_lock(alias, mtype, full_name):
-        current = client.known_component(mtype, full_name)
-        if current is None:
-            current = client.read_component(mtype, full_name)
-        if current is None:
-            raise SalesforceError(alias, resource, None, "NOT_FOUND", f"{mtype} '{full_name}' does not exist")
-        wanted = change(copy.deepcopy(current))
-        if wanted != current:
-            client.update_component(mtype, wanted)
-            client.remember_component(mtype, full_name, wanted)
-        return wanted
+        if not mine.done:
+            time.sleep(GROUP_WINDOW_S)
+            with _pending_guard:
+                group = _pending.pop(key, [])
+            _apply_group(org(alias), mtype, full_name, group)
+    if mine.error is not None:
+        raise mine.error
+    if mine.written is None:
+        raise SalesforceError(alias, resource, None, "NOT_FOUND", f"{mtype} '{full_name}' does not exist")
+    return mine.written
+
+
+def _apply_group(client: OrgClient, mtype: str, full_name: str, group: list[_PendingChange]) -> None:
+    try:
+        written = _apply_changes(client, mtype, full_name, [p.change for p in group])
+        for pending in group:
+            pending.written = written
+    except Exception as err:  # noqa: BLE001 - handed to the caller(s) as they are
+        if len(group) == 1:
+            group[0].error = err
+        else:
+            for pending in group:
+                try:
+                    pending.written = _apply_changes(client, mtype, full_name, [pending.change])
+                except Exception as alone:  # noqa: BLE001 - handed to that caller
+                    pending.error = alone
+    finally:
+        for pending in group:
+            pending.done = True
+
+
+def _apply_changes(
+    client: OrgClient, mtype: str, full_name: str, changes: list[Change]
+) -> dict[str, Any] | None:
+    """One read (unless known) and at most one write for all ``changes``; None when it is gone."""
+    current = client.known_component(mtype, full_name)
+    if current is None:
+        current = client.read_component(mtype, full_name)
+    if current is None:
+        return None
+    wanted = copy.deepcopy(current)
+    for change in changes:
+        wanted = change(wanted)
+    if wanted != current:
+        client.update_component(mtype, wanted)
+        client.remember_component(mtype, full_name, wanted)
+    return wanted
 
 
 def pulumi_log(message: str, warning: bool = False) -> None:

@@ -13,6 +13,7 @@ import secrets
 import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +86,21 @@ def delta(emulator: Any, org: str = ORG) -> dict[str, int]:
 @pytest.mark.parametrize("fault", TRANSIENT)
 def test_transient_metadata_faults_are_retried(env: Any, fault: str) -> None:
     salesforce.org(ORG)  # logged in before the faults start
-    env.admin.mark(ORG)
-    env.admin.inject_fault(ORG, "metadata", fault, count=2)
     app = ConnectedAppProvider()
-    id_, outs = create(app, app_inputs())
-    assert env.admin.get_component(ORG, "ConnectedApp", outs["api_name"]) is not None
-    counts = delta(env)
-    assert counts["metadata.read"] + counts.get("metadata.write", 0) >= 2 + 4  # the 2 failures were retried
+
+    def metadata_requests_of_a_create() -> tuple[str, dict[str, Any], int]:
+        env.admin.mark(ORG)
+        id_, outs = create(app, app_inputs())
+        assert env.admin.get_component(ORG, "ConnectedApp", outs["api_name"]) is not None
+        counts = delta(env)
+        return id_, outs, counts.get("metadata.read", 0) + counts.get("metadata.write", 0)
+
+    plain_id, plain_outs, plain = metadata_requests_of_a_create()
+    env.admin.inject_fault(ORG, "metadata", fault, count=2)
+    id_, outs, faulty = metadata_requests_of_a_create()
+    assert faulty == plain + 2  # the 2 failed requests were retried, nothing else repeated
     app.delete(id_, outs)
+    app.delete(plain_id, plain_outs)
 
 
 @pytest.mark.parametrize("fault", TRANSIENT)
@@ -212,6 +220,68 @@ def test_metadata_helpers_batch_and_keep_status_codes(env: Any) -> None:
     for name in set(names) - {names[2]}:
         assert client.delete_component("ConnectedApp", name) is True
     assert client.delete_component("ConnectedApp", names[2]) is False
+
+
+def _new_app(client: salesforce.OrgClient) -> str:
+    name = "Orglink_Group_" + secrets.token_hex(4)
+    client.create_component("ConnectedApp", {
+        "fullName": name, "label": name, "contactEmail": "a@b.co",
+        "oauthConfig": {"callbackUrl": "http://localhost", "scopes": ["Api"]},
+    })  # fmt: skip
+    return name
+
+
+def _set(path: tuple[str, str], value: str) -> salesforce.Change:
+    def change(component: dict[str, Any]) -> dict[str, Any]:
+        component.setdefault(path[0], {})[path[1]] = value
+        return component
+
+    return change
+
+
+def _modify_together(name: str, changes: list[salesforce.Change]) -> list[Any]:
+    """Each change from its own thread, all at once, as the engine applies sibling resources."""
+    with ThreadPoolExecutor(len(changes)) as pool:
+        futures = [
+            pool.submit(salesforce.modify_component, ORG, "ConnectedApp", name, change, f"part {i}")
+            for i, change in enumerate(changes)
+        ]
+    return [f.exception() or f.result() for f in futures]
+
+
+def test_changes_to_one_component_at_once_cost_one_read_and_one_write(env: Any) -> None:
+    client = salesforce.org(ORG)
+    name = _new_app(client)
+    env.admin.mark(ORG)
+    _modify_together(name, [
+        _set(("oauthPolicy", "ipRelaxation"), "BYPASS"),
+        _set(("oauthPolicy", "refreshTokenPolicy"), "infinite"),
+        _set(("oauthConfig", "oauthClientCredentialUser"), "integration@orgb.orglink.test"),
+    ])  # fmt: skip
+    assert delta(env) == {"metadata.read": 1, "metadata.write": 1}
+    live = env.admin.get_component(ORG, "ConnectedApp", name)
+    assert live["oauthPolicy"]["ipRelaxation"] == "BYPASS"
+    assert live["oauthPolicy"]["refreshTokenPolicy"] == "infinite"
+    assert live["oauthConfig"]["oauthClientCredentialUser"] == "integration@orgb.orglink.test"
+    client.delete_component("ConnectedApp", name)
+
+
+def test_a_group_that_fails_is_applied_change_by_change_and_the_error_goes_to_its_cause(env: Any) -> None:
+    client = salesforce.org(ORG)
+    name = _new_app(client)
+
+    def relabel(component: dict[str, Any]) -> dict[str, Any]:
+        return {**component, "label": "Grouped"}
+
+    def bad_policy(component: dict[str, Any]) -> dict[str, Any]:  # Salesforce refuses the enum
+        return {**component, "oauthPolicy": {"ipRelaxation": "Relaxed", "refreshTokenPolicy": "zero"}}
+
+    results = _modify_together(name, [relabel, bad_policy])
+    assert isinstance(results[0], dict) and results[0]["label"] == "Grouped"
+    assert isinstance(results[1], salesforce.SalesforceError) and "Relaxed" in results[1].message
+    live = env.admin.get_component(ORG, "ConnectedApp", name)
+    assert live["label"] == "Grouped" and "oauthPolicy" not in live
+    client.delete_component("ConnectedApp", name)
 
 
 # -- auth modes ------------------------------------------------------------------------------------
