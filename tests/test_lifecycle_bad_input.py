@@ -27,6 +27,7 @@ import queue
 import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.lifecycle_support import changed_paths, connected_apps_allowed, new_project
+from tests.lifecycle_support import changed_paths, component_names, connected_apps_allowed, new_project
 from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings, write_counts
 
 STACK = "mistakes"
@@ -46,6 +47,7 @@ PASSWORD_B = "<orgB admin_password>"
 # A connected app a person made in Org B's Setup (the fixture puts it there): not orglink's.
 UNRELATED_APP, TAKEN_KEY = "Orglink_Unrelated_App", "OrglinkUnrelatedKey0001"
 WRONG_PASSWORD = "Wrong-Password-4711"  # must never show in the CLI's output
+BAN_SETTING = "allow-connected-app-creation"
 # CLI runs at once: each is mostly process start-up; more than this only queues on 2 cores.
 WORKERS = int(os.environ.get("ORGLINK_CATALOGUE_WORKERS", "4"))
 Config = dict[str, Any]
@@ -57,6 +59,9 @@ class Mistake:
     change: Callable[[Config], None]
     expected: tuple[str, ...]  # every one must be in the error output
     at: str = "preview"  # or "up": only the org can tell
+    # Org settings the case needs ({alias: {setting: value}}): such cases run one at a time after
+    # the others, with the settings put back afterwards (the orgs are shared by every case).
+    org_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def config_file(self) -> str:
@@ -102,6 +107,7 @@ def org_b_login(login_url: str, password: str) -> Callable[[Config], None]:
     """Org B by username and password, as on a real org (the emulator's admin of Org B)."""
     return org("orgB", auth="password", login_url=login_url, ca_bundle=CA_BUNDLE,
                username="admin@orgb.orglink.test", password=password)  # fmt: skip
+
 
 # fmt: off
 MISTAKES = [
@@ -165,6 +171,9 @@ MISTAKES = [
     Mistake("adopt of an app Org B does not have", app(adopt=True), ("integrations[0].app.adopt", "no connected app"), "up"),
     Mistake("app name of an unrelated connected app", setting(api_name=UNRELATED_APP, name_suffix=""), ("integrations[0].app", UNRELATED_APP, "adopt: true"), "up"),
     Mistake("consumer key of another app", app(consumer_key=TAKEN_KEY), ("integrations[0].app.consumer_key", UNRELATED_APP), "up"),
+    # Not the stack file but Org B: since Spring '26 it refuses new connected apps unless Support
+    # enabled them. The Preflight's validate-only deploy finds it before Org A's certificate exists.
+    Mistake("Org B bans creating connected apps", lambda config: None, ("integrations[0].app_type", "does not allow creating connected apps", "can't be created", "app_type: external_client_app", "adopt: true", "Salesforce Support"), "up", {"orgB": {BAN_SETTING: False}}),
 ]
 # fmt: on
 
@@ -288,6 +297,20 @@ def content_writes(admin: Any) -> dict[str, dict[str, int]]:
     }
 
 
+@contextmanager
+def org_settings(admin: Any, wanted: dict[str, dict[str, Any]]) -> Iterator[None]:
+    before = {alias: admin.settings(alias) for alias in wanted}
+    for alias, settings in wanted.items():
+        for name, value in settings.items():
+            admin.set_setting(alias, name, value)
+    try:
+        yield
+    finally:
+        for alias, settings in wanted.items():
+            for name in settings:
+                admin.set_setting(alias, name, before[alias].get(name))
+
+
 @pytest.fixture(scope="module")
 def catalogue(mistakes_project: StackProject, emulator: Any) -> Catalogue:
     admin = emulator.admin
@@ -302,9 +325,12 @@ def catalogue(mistakes_project: StackProject, emulator: Any) -> Catalogue:
         admin.mark(alias)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         # The slow ones (up) first, so the pool does not end waiting on them.
-        order = sorted(MISTAKES, key=lambda m: m.at != "up")
+        order = sorted((m for m in MISTAKES if not m.org_settings), key=lambda m: m.at != "up")
         futures = {m.name: pool.submit(run_mistake, m, mistakes_project, up_stacks) for m in order}
         outcomes = {name: future.result() for name, future in futures.items()}
+    for mistake in (m for m in MISTAKES if m.org_settings):
+        with org_settings(admin, mistake.org_settings):
+            outcomes[mistake.name] = run_mistake(mistake, mistakes_project, up_stacks)
     return Catalogue(outcomes, changed_paths(before, org_snapshots(admin)), content_writes(admin))
 
 
@@ -325,6 +351,13 @@ def test_mistake_is_explained_and_leaves_the_orgs_alone(mistake: Mistake, catalo
     assert catalogue.leftovers == []
     assert catalogue.writes == {alias: {} for alias in ORGS}
     assert outcome.resources == []
+
+
+def test_the_creation_ban_left_no_certificate_in_org_a(catalogue: Catalogue, emulator: Any) -> None:
+    # Before the Preflight asked, Org A's Certificate was made first and the up failed at the app.
+    assert catalogue.outcomes["Org B bans creating connected apps"].returncode != 0
+    certificates = component_names(emulator.admin.snapshot("orgA"))
+    assert {n for n in certificates if n.startswith(f"Certificate/CarrierAPI_App_{STACK}")} == set()
 
 
 def test_the_shipped_config_still_previews(mistakes_project: StackProject) -> None:
