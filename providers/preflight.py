@@ -26,9 +26,10 @@ checkOnly, then `checkDeployStatus` until done) of a ConnectedApp of the app's A
 (``creation_problems``). A refusal is a problem naming `app_type` and `adopt`, with Salesforce's
 words (each component failure's problemType and problem). A deploy's component failure carries no
 status code: the ban's words get INSUFFICIENT_ACCESS, the code createMetadata gives the same
-refusal; any other failure `DEPLOY_<status>`; a fault of the deploy call keeps its own code. The probe is the smallest valid app of that name (label, contact e-mail, a callback URL):
-the app's real fields need Org A's certificate, which does not exist yet, and the app's create
-checks them. When an app of that name exists already (our own leftover, or ours replaced for a new
+refusal; any other failure `DEPLOY_<status>`; a fault of the deploy call keeps its own code.
+The probe is the smallest valid app of that name (label, contact e-mail, a callback URL): the app's
+real fields need Org A's certificate, which does not exist yet, and the app's create checks them.
+When an app of that name exists already (our own leftover, or ours replaced for a new
 `consumer_key`), the deploy would validate an update, which the ban allows: the probe then takes an
 unused name (``<api_name>_probe_<hex>``). It is sent through its own simple-salesforce client
 sharing the session, because simple-salesforce's deploy sets `Content-Type: text/xml` on its
