@@ -6,16 +6,22 @@ searches that name what leaked without showing it, and a project+stack on the te
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import sqlite3
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from tests.engine import Pulumi
+from emulator import control
+from emulator.admin import AdminClient
+from tests.emulator_fixtures import EmulatorHandle
+from tests.engine import TOOLS_BIN, Pulumi
 from tests.stack_project import ORGS, StackProject, org_snapshots
 
 ALLOW = "allow-connected-app-creation"
@@ -139,3 +145,71 @@ def wait_until(condition: Any, timeout_s: float, what: str) -> None:
 
 def new_project(base: Path, emulator_state_dir: Path) -> StackProject:
     return StackProject(base / "project", emulator_state_dir, base / "pulumi")
+
+
+# -- issue 8 items 5-7, shared by the lifecycle tests of each app type -----------------------------------
+
+TRANSIENT = ("503", "UNKNOWN_EXCEPTION", "REQUEST_LIMIT_EXCEEDED", "ALREADY_IN_PROCESS", "reset")
+
+
+@contextmanager
+def own_emulator(state_dir: Path) -> Iterator[EmulatorHandle]:
+    """A separate emulator (orgA, orgB) for one scenario: its faults, kills, counters and org-wide
+    settings are its alone, so several scenarios can run at the same time."""
+    orgs = control.start(state_dir, list(ORGS))
+    info = json.loads((state_dir / "emulator.json").read_text())
+    try:
+        yield EmulatorHandle(
+            state_dir, orgs, AdminClient(state_dir), str(info["ca_bundle"]), str(info["generic_login_url"])
+        )
+    finally:
+        control.stop(state_dir)
+
+
+def start_up(project: StackProject, stack: str) -> subprocess.Popen[str]:
+    """`pulumi up` of a stack in the background (to run beside another, or to be killed)."""
+    return subprocess.Popen(
+        [str(TOOLS_BIN / "pulumi"), "up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive"],
+        cwd=project.directory, env=project.pulumi.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+
+
+def inject_transient_faults(admin: Any, apis: tuple[str, ...] = ("metadata", "rest")) -> None:
+    """Each kind of transient failure, once on each of these APIs, in both orgs; a 503 at login."""
+    for alias in ORGS:
+        for api in apis:
+            for fault in TRANSIENT:
+                admin.inject_fault(alias, api, fault, count=1)
+        admin.inject_fault(alias, "soap_login", "503", count=1)
+
+
+def is_content_write(kind: str) -> bool:
+    return kind.endswith(".write") and not kind.startswith(("soap_login.", "oauth."))
+
+
+@dataclasses.dataclass
+class SessionExpirer:
+    """Expires both orgs' sessions once, as soon as the command starts writing (mid-run)."""
+
+    admin: Any
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    expired: int = 0
+
+    def __enter__(self) -> SessionExpirer:
+        for alias in ORGS:
+            self.admin.mark(alias)
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.done.is_set():
+            counts = [self.admin.counters(alias) for alias in ORGS]
+            # A content write, not a login: by then the provider holds sessions that can expire.
+            if any(n for c in counts for kind, n in c.items() if is_content_write(kind)):
+                self.expired = sum(self.admin.expire_sessions(alias) for alias in ORGS)
+                return
+            time.sleep(0.02)
+
+    def __exit__(self, *_exc: object) -> None:
+        self.done.set()
