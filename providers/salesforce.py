@@ -776,6 +776,88 @@ def _batches(items: list[T], size: int = METADATA_BATCH) -> Iterator[list[T]]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Joining the metadata calls of resources applied at the same time
+# ---------------------------------------------------------------------------------------------
+
+# How long a metadata call waits for the same call from other resources. The engine hands
+# independent resources (K certificates, K apps) to the provider one after another, tens of
+# milliseconds apart; only a kind of call already made within BUSY_S waits, so a lone resource (or
+# the one kind of call a small stack makes once) is sent at once.
+BATCH_WINDOW_S = 0.15
+BUSY_S = 0.5
+
+
+@dataclass
+class _Batch:
+    items: list[Any]
+    full: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class Coalescer:
+    """Sends the same kind of call from several threads as one request of up to ``limit`` items.
+
+    The first caller of a kind waits up to BATCH_WINDOW_S for others, then sends everything that
+    joined and hands each caller the results of its own items (Metadata API results come back in
+    the order of the request). A request that fails fails for everyone in it.
+    """
+
+    def __init__(self, limit: int = METADATA_BATCH) -> None:
+        self._limit = limit
+        self._guard = threading.Lock()
+        self._open: dict[tuple[str, ...], _Batch] = {}
+        self._last_call: dict[tuple[str, ...], float] = {}
+
+    def run(self, kind: tuple[str, ...], items: list[T], send: Callable[[list[T]], list[Any]]) -> list[Any]:
+        joined = self._join(kind, items)
+        if joined is None:
+            return send(items)
+        batch, start, leader = joined
+        if leader:
+            self._send(kind, batch, send)
+        else:
+            batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+        return batch.results[start : start + len(items)]
+
+    def _join(self, kind: tuple[str, ...], items: list[Any]) -> tuple[_Batch, int, bool] | None:
+        """(batch, where our items start in it, whether we send it); None to send alone at once."""
+        if len(items) >= self._limit:
+            return None
+        with self._guard:
+            now = time.monotonic()
+            busy = now - self._last_call.get(kind, -BUSY_S) < BUSY_S
+            self._last_call[kind] = now
+            batch = self._open.get(kind)
+            if batch is not None and len(batch.items) + len(items) <= self._limit:
+                start = len(batch.items)
+                batch.items.extend(items)
+                if len(batch.items) >= self._limit:
+                    del self._open[kind]
+                    batch.full.set()
+                return batch, start, False
+            if not busy:
+                return None
+            batch = self._open[kind] = _Batch(list(items))
+            return batch, 0, True
+
+    def _send(self, kind: tuple[str, ...], batch: _Batch, send: Callable[[list[Any]], list[Any]]) -> None:
+        batch.full.wait(BATCH_WINDOW_S)
+        with self._guard:
+            if self._open.get(kind) is batch:
+                del self._open[kind]
+        try:
+            batch.results = send(batch.items)
+        except BaseException as exc:  # noqa: BLE001 - raised in every caller of the batch
+            batch.error = exc
+        finally:
+            batch.done.set()
+
+
+# ---------------------------------------------------------------------------------------------
 # One logged-in org
 # ---------------------------------------------------------------------------------------------
 
@@ -793,7 +875,9 @@ class OrgClient:
         # process lives for one pulumi operation, so this never outlives it.
         self._known: dict[tuple[str, str], dict[str, Any]] = {}
         self._lookups: dict[str, Any] = {}
+        self._lookup_locks: dict[str, threading.Lock] = {}
         self._created: set[tuple[str, str]] = set()
+        self._coalescer = Coalescer()
         self._known_lock = threading.Lock()
         self._session = _new_session(conn.ca_bundle)
         self._login_result = self._login_with_retries()
@@ -837,17 +921,23 @@ class OrgClient:
         for name in full_names:
             self.remember_component(mtype, name, None)
 
-    def lookup(self, key: str, ask: Callable[[], T]) -> T:
+    def lookup(self, key: str, ask: Callable[[], T], keep: Callable[[T], bool] = bool) -> T:
         """``ask()`` once per process for a fact that does not change during one operation (a
-        user's profile, a profile's permission set Id): K integrations share one query, not K.
-        Failures and empty answers (nothing found yet: it may be made later) are not remembered."""
+        user's profile, a profile's permission set Id): K integrations share one query, not K, also
+        when they ask at the same moment. Failures, empty answers (nothing found yet: it may be
+        made later) and answers ``keep`` refuses are not remembered."""
         with self._known_lock:
             if key in self._lookups:
                 return copy.deepcopy(self._lookups[key])  # type: ignore[no-any-return]
-        answer = ask()
-        if answer:
+            one_asker = self._lookup_locks.setdefault(key, threading.Lock())
+        with one_asker:
             with self._known_lock:
-                self._lookups[key] = copy.deepcopy(answer)
+                if key in self._lookups:
+                    return copy.deepcopy(self._lookups[key])  # type: ignore[no-any-return]
+            answer = ask()
+            if keep(answer):
+                with self._known_lock:
+                    self._lookups[key] = copy.deepcopy(answer)
         return answer
 
     # -- session ---------------------------------------------------------------------------
@@ -972,29 +1062,41 @@ class OrgClient:
     # -- Metadata API ----------------------------------------------------------------------------
 
     def read_metadata(self, mtype: str, full_names: list[str]) -> dict[str, dict[str, Any] | None]:
-        """Read components by name (batched by 10); a missing component maps to None."""
-        found: dict[str, dict[str, Any] | None] = {name: None for name in full_names}
+        """Read components by name (batched by 10, with other resources' reads of the type); a
+        missing component maps to None."""
+        found: dict[str, dict[str, Any] | None] = {}
         for batch in _batches(full_names):
-            records = self.call(f"read {mtype}", partial(self._soap, "readMetadata", mtype, batch))
-            for record in records or []:
-                plain = _plain(zeep.helpers.serialize_object(record, dict)) if record is not None else None
-                if plain and plain.get("fullName"):
-                    # Names are case-insensitive in Salesforce; match our request's spelling.
-                    key = next(
-                        (n for n in batch if n.lower() == str(plain["fullName"]).lower()), plain["fullName"]
-                    )
-                    found[key] = plain
+            records = self._coalescer.run(("read", mtype), batch, partial(self._read_batch, mtype))
+            found.update(zip(batch, records, strict=True))
         for name, component in found.items():
             self.remember_component(mtype, name, component)
         return found
+
+    def _read_batch(self, mtype: str, names: list[str]) -> list[dict[str, Any] | None]:
+        records = self.call(f"read {mtype}", partial(self._soap, "readMetadata", mtype, names))
+        by_name: dict[str, dict[str, Any]] = {}
+        for record in records or []:
+            plain = _plain(zeep.helpers.serialize_object(record, dict)) if record is not None else None
+            if plain and plain.get("fullName"):
+                by_name[str(plain["fullName"]).lower()] = plain  # names are case-insensitive
+        return [copy.deepcopy(by_name.get(name.lower())) for name in names]
 
     def read_component(self, mtype: str, full_name: str) -> dict[str, Any] | None:
         return self.read_metadata(mtype, [full_name])[full_name]
 
     def list_metadata(self, mtype: str, folder: str | None = None) -> list[dict[str, Any]]:
-        query = self._zeep.get_type("ns0:ListMetadataQuery")(type=mtype, folder=folder)
-        results = self.call(f"list {mtype}", partial(self._soap, "listMetadata", [query], self.api_version))
-        return [_plain(zeep.helpers.serialize_object(r, dict)) for r in results or []]
+        """The type's components; resources listing the same type at the same time share one answer."""
+
+        def send(callers: list[None]) -> list[list[dict[str, Any]]]:
+            query = self._zeep.get_type("ns0:ListMetadataQuery")(type=mtype, folder=folder)
+            results = self.call(
+                f"list {mtype}", partial(self._soap, "listMetadata", [query], self.api_version)
+            )
+            listed = [_plain(zeep.helpers.serialize_object(r, dict)) for r in results or []]
+            return [copy.deepcopy(listed) for _ in callers]
+
+        [listed] = self._coalescer.run(("list", mtype, folder or ""), [None], send)
+        return listed  # type: ignore[no-any-return]
 
     def create_metadata(self, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
         return self._save("createMetadata", mtype, components)
@@ -1008,12 +1110,14 @@ class OrgClient:
     def delete_metadata(self, mtype: str, full_names: list[str]) -> list[MetadataResult]:
         self._forget(mtype, full_names)
         results: list[MetadataResult] = []
-        for batch in _batches(full_names):
-            results.extend(
-                self._with_transient_results(
-                    f"delete {mtype}", partial(self._soap, "deleteMetadata", mtype, batch)
-                )
+
+        def send(names: list[str]) -> list[MetadataResult]:
+            return self._with_transient_results(
+                f"delete {mtype}", partial(self._soap, "deleteMetadata", mtype, names)
             )
+
+        for batch in _batches(full_names):
+            results.extend(self._coalescer.run(("deleteMetadata", mtype), batch, send))
         return results
 
     def rename_metadata(self, mtype: str, old_full_name: str, new_full_name: str) -> MetadataResult:
@@ -1031,8 +1135,8 @@ class OrgClient:
             # Before and after: a write racing a modify_component must leave nothing stale behind.
             self._forget(mtype, names)
             try:
-                saved = self._with_transient_results(
-                    f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
+                saved = self._coalescer.run(
+                    (operation, mtype), typed, partial(self._send_save, operation, mtype)
                 )
             finally:
                 self._forget(mtype, names)
@@ -1041,6 +1145,11 @@ class OrgClient:
                     self._created.update((mtype, r.full_name.lower()) for r in saved if r.success)
             results.extend(saved)
         return results
+
+    def _send_save(self, operation: str, mtype: str, typed: list[Any]) -> list[MetadataResult]:
+        return self._with_transient_results(
+            f"{operation.replace('Metadata', '')} {mtype}", partial(self._soap, operation, typed)
+        )
 
     def _with_transient_results(self, what: str, request: Callable[[], Any]) -> list[MetadataResult]:
         """Like call(), but a result failing with a transient code (ALREADY_IN_PROCESS...) also retries.

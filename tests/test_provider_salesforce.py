@@ -11,8 +11,9 @@ import json
 import os
 import secrets
 import stat
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,49 @@ def test_a_group_that_fails_is_applied_change_by_change_and_the_error_goes_to_it
     live = env.admin.get_component(ORG, "ConnectedApp", name)
     assert live["label"] == "Grouped" and "oauthPolicy" not in live
     client.delete_component("ConnectedApp", name)
+
+
+def test_metadata_calls_of_resources_running_together_share_requests(
+    env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst of the same metadata call from several resources (the engine starts K certificates,
+    K apps together): the first goes out at once, those that arrive with it share one request,
+    and each resource gets its own results."""
+    monkeypatch.setattr(salesforce, "BUSY_S", 60.0)  # a slow test machine still counts as one burst
+    client = salesforce.org(ORG)
+    first, *names = [f"Orglink_Together_{secrets.token_hex(3)}_{i}" for i in range(5)]
+    start = threading.Barrier(len(names))
+
+    def component(name: str) -> dict[str, Any]:
+        return {"fullName": name, "label": name, "contactEmail": "a@b.co",
+                "oauthConfig": {"callbackUrl": "http://localhost", "scopes": ["Api"]}}  # fmt: skip
+
+    def burst(work: Callable[[str], Any]) -> tuple[Any, list[Any]]:
+        """``work`` for the first name alone, then for the other four at once."""
+        alone = work(first)
+
+        def together(name: str) -> Any:
+            start.wait()
+            return work(name)
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            return alone, list(pool.map(together, names))
+
+    env.admin.mark(ORG)
+    alone, created = burst(lambda n: client.create_metadata("ConnectedApp", [component(n)])[0])
+    assert [(r.full_name, r.success) for r in [alone, *created]] == [(n, True) for n in [first, *names]]
+    assert delta(env) == {"metadata.write": 2}
+    env.admin.mark(ORG)
+    _, read = burst(lambda n: client.read_metadata("ConnectedApp", [n]))
+    assert [{n: (r[n] or {}).get("label")} for r, n in zip(read, names, strict=True)] == [
+        {n: n} for n in names
+    ]
+    _, listed = burst(lambda n: {c["fullName"] for c in client.list_metadata("ConnectedApp")})
+    assert all({first, *names} <= found for found in listed)
+    assert delta(env) == {"metadata.read": 4}
+    env.admin.mark(ORG)
+    assert burst(lambda n: client.delete_component("ConnectedApp", n)) == (True, [True] * 4)
+    assert delta(env) == {"metadata.write": 2}
 
 
 # -- auth modes ------------------------------------------------------------------------------------
