@@ -23,10 +23,12 @@ refused (through any API) unless Salesforce Support enabled creation for the org
 field tells. When the app is to be created (app_type connected_app, not `adopt`), the Preflight asks
 the way Salesforce allows without writing: a validate-only Metadata API deploy (`deploy` with
 checkOnly, then `checkDeployStatus` until done) of a ConnectedApp of the app's API name
-(``creation_problems``). A refusal is a problem naming `app_type` and `adopt`, with Salesforce's
-words (each component failure's problemType and problem). A deploy's component failure carries no
-status code: the ban's words get INSUFFICIENT_ACCESS, the code createMetadata gives the same
-refusal; any other failure `DEPLOY_<status>`; a fault of the deploy call keeps its own code.
+(``creation_problems``; one probe per org and operation answers for every integration, since
+allowed or banned holds for the whole org). A refusal is a problem naming `app_type` and `adopt`,
+with Salesforce's words (each component failure's problemType and problem). A deploy's component
+failure carries no status code: the ban's words get INSUFFICIENT_ACCESS, the code createMetadata
+gives the same refusal; any other failure `DEPLOY_<status>`; a fault of the deploy call keeps its
+own code.
 The probe is the smallest valid app of that name (label, contact e-mail, a callback URL): the app's
 real fields need Org A's certificate, which does not exist yet, and the app's create checks them.
 When an app of that name exists already (our own leftover, or ours replaced for a new
@@ -348,11 +350,50 @@ def probe_package(name: str, api_version: str) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass(frozen=True)
+class CreationVerdict:
+    """What Org B answered the validate-only deploy of a minimal connected app."""
+
+    probe: str  # the API name the probe deployed
+    allowed: bool
+    code: str  # when refused: INSUFFICIENT_ACCESS for the creation ban, else DEPLOY_<state> or a fault's code
+    words: str  # Salesforce's words, for the error
+    banned: bool = False
+
+    @property
+    def org_wide(self) -> bool:
+        """Allowed or banned holds for every app of the org (the probe app is the same minimal
+        one whatever the name), so integrations of one operation share one probe."""
+        return self.allowed or self.banned
+
+
 def creation_problems(client: salesforce.OrgClient, inputs: dict[str, Any], exists: bool) -> list[Problem]:
     """Ask Org B, without writing, whether it would create the app: a checkOnly deploy of it."""
     key = f"{inputs.get('config_key') or 'orglink:integrations'}.app_type"
     api_name = str(inputs["app_api_name"])
-    name = probe_name(api_name, exists)
+    verdict = client.lookup(
+        "Preflight connected app creation",
+        partial(creation_verdict, client, probe_name(api_name, exists)),
+        keep=lambda found: found.org_wide,
+    )
+    if verdict.allowed:
+        return []
+    where = f"Org B '{client.alias}'"
+    why = (
+        f"{where} does not allow creating connected apps (Salesforce blocks it since Spring '26 unless "
+        "Support enables it)"
+        if verdict.banned
+        else f"{where} would not create the connected app"
+    )
+    return [Problem(key, client.alias, "app_type", verdict.code, (
+        f"{why}: a validate-only deploy of connected app '{verdict.probe}' (nothing written) answered "
+        f"{verdict.words.rstrip('.')}. Fix: set `app_type: external_client_app`, or take over an existing "
+        f"app with `app: {{adopt: true}}` (same api_name '{api_name}'), or ask Salesforce Support to enable "
+        f"connected app creation in {where}"
+    ))]  # fmt: skip
+
+
+def creation_verdict(client: salesforce.OrgClient, name: str) -> CreationVerdict:
     archive = probe_package(name, client.api_version)
     what = f"validate-only deploy of ConnectedApp {name}"
     try:
@@ -360,14 +401,13 @@ def creation_problems(client: salesforce.OrgClient, inputs: dict[str, Any], exis
             io.BytesIO(archive), sandbox=False, checkOnly="true", ignoreWarnings="true")))  # fmt: skip
         async_id = str(started.get("asyncId") or "")
         if not async_id:
-            return [Problem(key, client.alias, "app_type", "UNEXPECTED_RESPONSE",
-                            f"{what}: Org B '{client.alias}' answered without a deploy id")]  # fmt: skip
+            return CreationVerdict(name, False, "UNEXPECTED_RESPONSE", f"{what}: no deploy id")
         status = _wait_for_deploy(client, what, async_id)
     except salesforce.SalesforceError as err:
-        return [Problem(key, client.alias, "app_type", err.status_code, err.message)]
+        return CreationVerdict(name, False, err.status_code, err.message)
     state = str(status.get("state") or "")
     if state in ("Succeeded", "SucceededPartial"):
-        return []
+        return CreationVerdict(name, True, "", "")
     detail = status.get("deployment_detail") or {}
     errors = [
         e for e in (detail.get("errors") if isinstance(detail, dict) else None) or [] if e.get("message")
@@ -380,19 +420,7 @@ def creation_problems(client: salesforce.OrgClient, inputs: dict[str, Any], exis
         words = f"status {state}, {status.get('state_detail') or 'no detail'}"
     banned = any(_is_creation_ban(str(e["message"])) for e in errors)
     code = "INSUFFICIENT_ACCESS" if banned else f"DEPLOY_{state.upper() or 'UNKNOWN'}"
-    where = f"Org B '{client.alias}'"
-    why = (
-        f"{where} does not allow creating connected apps (Salesforce blocks it since Spring '26 unless "
-        "Support enables it)"
-        if banned
-        else f"{where} would not create the connected app"
-    )
-    return [Problem(key, client.alias, "app_type", code, (
-        f"{why}: a validate-only deploy of connected app '{name}' (nothing written) answered "
-        f"{words.rstrip('.')}. Fix: set `app_type: external_client_app`, or take over an existing app "
-        f"with `app: {{adopt: true}}` (same api_name '{api_name}'), or ask Salesforce Support to enable "
-        f"connected app creation in {where}"
-    ))]  # fmt: skip
+    return CreationVerdict(name, False, code, words, banned)
 
 
 def _is_creation_ban(message: str) -> bool:

@@ -269,6 +269,29 @@ def test_a_free_name_passes_with_a_read_and_a_validate_only_deploy(creation_allo
     assert creation_allowed.admin.get_component("orgB", "ConnectedApp", "Preflight_App") is None
 
 
+def metadata_reads(admin: Any) -> int:
+    return int(admin.counters("orgB").get("metadata.read", 0))
+
+
+def test_integrations_of_one_operation_share_one_creation_probe(creation_allowed: Any) -> None:
+    admin = creation_allowed.admin
+    mark(admin)
+    PreflightProvider().create(app_inputs(app_api_name="Preflight_App_1"))
+    first = metadata_reads(admin)
+    PreflightProvider().create(app_inputs(app_api_name="Preflight_App_2"))
+    assert metadata_reads(admin) - first == first - 2  # its own readMetadata, no second deploy
+    admin.set_setting("orgB", CREATION, False)  # the verdict holds for the operation
+    PreflightProvider().create(app_inputs(app_api_name="Preflight_App_3"))
+
+
+def test_the_creation_ban_fails_every_integration_of_the_operation(unrelated_app: Any) -> None:
+    for name in ("Preflight_App_1", "Preflight_App_2"):
+        with pytest.raises(salesforce.SalesforceError) as caught:
+            PreflightProvider().create(app_inputs(app_api_name=name))
+        assert caught.value.status_code == "INSUFFICIENT_ACCESS" and BAN in str(caught.value)
+        assert f"api_name '{name}'" in str(caught.value)
+
+
 def test_the_creation_ban_fails_before_any_write_naming_the_fixes(unrelated_app: Any) -> None:
     assert unrelated_app.admin.settings("orgB")[CREATION] is False
     before = {alias: unrelated_app.admin.snapshot(alias) for alias in ("orgA", "orgB")}
