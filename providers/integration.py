@@ -44,6 +44,7 @@ from .connected_app_policy import SCHEMA as POLICY_SCHEMA
 from .connected_app_policy import ConnectedAppPolicy
 from .eca_app import SCHEMA as ECA_SCHEMA
 from .eca_app import ExternalClientApp
+from .eca_app import default_owner as default_eca_owner
 from .eca_policy import SCHEMA as ECA_POLICY_SCHEMA
 from .eca_policy import ExternalClientAppPolicy
 from .eca_profile_assignment import ExternalClientAppProfileAssignment
@@ -547,6 +548,13 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
                 app_consumer_key=options.app.get("consumer_key"),
                 app_owner=default_owner(f"{options.base_name}-{model.name_prefix}app"),
             )  # fmt: skip
+        else:
+            # A foreign ECA of the name would otherwise be found only after Org A's certificate exists.
+            model = APP_MODELS["external_client_app"]
+            args.update(
+                eca_api_name=options.base_name,
+                eca_owner=default_eca_owner(f"{options.base_name}-{model.name_prefix}app"),
+            )
         return args
 
     @staticmethod

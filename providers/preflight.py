@@ -72,6 +72,8 @@ from .certificate import METADATA_TYPE as CERTIFICATE_TYPE
 from .certificate import parse_content
 from .connected_app import METADATA_TYPE as CONNECTED_APP_TYPE
 from .connected_app import is_own_app
+from .eca_app import HEADER_TYPE as ECA_HEADER_TYPE
+from .eca_app import is_own_app as is_own_eca
 from .run_as_user import SCHEMA as RUN_AS_SCHEMA
 from .run_as_user import check_run_as_user
 from .schema import Field, Schema, failures_for_org_pair
@@ -100,6 +102,8 @@ class PreflightArgs(TypedDict, total=False):
     app_adopt: pulumi.Input[bool]
     app_consumer_key: pulumi.Input[str]
     app_owner: pulumi.Input[str]
+    eca_api_name: pulumi.Input[str]
+    eca_owner: pulumi.Input[str]
 
 
 def _alias_field(name: str, which: str) -> Field:
@@ -174,6 +178,19 @@ SCHEMA = Schema(
             "app_owner",
             "string",
             "The app resource's `owner`: an app of our name with its tagged key is our own leftover.",
+            validate=values.text,
+        ),
+        Field(
+            "eca_api_name",
+            "string",
+            "API name of the integration's External Client App in Org B (only for app_type "
+            "external_client_app): free, or an app orglink made for this resource.",
+            validate=values.api_name,
+        ),
+        Field(
+            "eca_owner",
+            "string",
+            "The ExternalClientApp resource's `owner`: an app of our name with its marker is our leftover.",
             validate=values.text,
         ),
         Field("checked_at", "string", "When the orgs were last checked (ISO 8601, UTC).", output_only=True),
@@ -318,6 +335,24 @@ def app_problems(client: salesforce.OrgClient, inputs: dict[str, Any], checks: A
     if checks.creates:
         problems += creation_problems(client, inputs, exists=ours is not None)
     return problems
+
+
+def eca_problems(client: salesforce.OrgClient, inputs: dict[str, Any]) -> list[Problem]:
+    """An External Client App of our name must be free or our own leftover (its marker)."""
+    key = f"{inputs.get('config_key') or 'orglink:integrations'}.app"
+    name = str(inputs["eca_api_name"])
+    try:
+        header = client.read_component(ECA_HEADER_TYPE, name)
+    except salesforce.SalesforceError as err:
+        return [Problem(key, client.alias, "app", err.status_code, err.message)]
+    if header is None or is_own_eca(header, name, inputs.get("eca_owner")):
+        return []
+    return [Problem(
+        key, client.alias, "eca_api_name", "DUPLICATE_VALUE",
+        f"an External Client App '{name}' that orglink did not make for this stack already exists in "
+        f"Org B '{client.alias}' (its description has no orglink marker of this resource); choose "
+        "another api_name or name_suffix, or delete that app in Setup > External Client App Manager",
+    )]  # fmt: skip
 
 
 # -- may Org B create a connected app? (validate-only deploy) --------------------------------------
@@ -533,7 +568,12 @@ class PreflightProvider(OrglinkProvider):
         # Moving the integration within the list renames its config key, and renaming the stack
         # the app's owner: neither is a reason to ask the orgs again; nor dropping the app checks
         # (a switch to an External Client App).
-        ignored = ("config_key", "app_owner", *(() if news.get("app_api_name") else APP_CHECK_FIELDS))
+        ignored = (
+            "config_key",
+            "app_owner",
+            "eca_owner",
+            *(() if news.get("app_api_name") else APP_CHECK_FIELDS),
+        )
         changed = [name for name in self.changes(olds, news).changed if name not in ignored]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
@@ -541,16 +581,20 @@ class PreflightProvider(OrglinkProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
-        outs = self._run(inputs, AppChecks.all(inputs))
+        outs = self._run(inputs, AppChecks.all(inputs), eca_check=bool(inputs.get("eca_api_name")))
         return CreateResult(f"{inputs['org_a']}->{inputs['org_b']}/{inputs['integration']}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        inputs = self.plain(news)
-        return UpdateResult(self._run(inputs, AppChecks.changed(self.plain(olds), inputs)))
+        inputs, old = self.plain(news), self.plain(olds)
+        renamed_eca = (
+            str(old.get("eca_api_name") or "").lower() != str(inputs.get("eca_api_name") or "").lower()
+        )
+        eca_check = bool(inputs.get("eca_api_name")) and renamed_eca
+        return UpdateResult(self._run(inputs, AppChecks.changed(old, inputs), eca_check))
 
-    def _run(self, inputs: dict[str, Any], app_checks: AppChecks) -> dict[str, Any]:
+    def _run(self, inputs: dict[str, Any], app_checks: AppChecks, eca_check: bool) -> dict[str, Any]:
         warnings: list[str] = []
-        problems = self._problems(inputs, app_checks, warnings.append)
+        problems = self._problems(inputs, app_checks, eca_check, warnings.append)
         if problems:
             first = problems[0]
             raise salesforce.SalesforceError(
@@ -564,7 +608,7 @@ class PreflightProvider(OrglinkProvider):
         return {**inputs, "checked_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
     def _problems(
-        self, inputs: dict[str, Any], app_checks: AppChecks, warn: Callable[[str], None]
+        self, inputs: dict[str, Any], app_checks: AppChecks, eca_check: bool, warn: Callable[[str], None]
     ) -> list[Problem]:
         """Everything wrong, from both orgs, so one failed `up` shows every fix at once."""
         problems: list[Problem] = []
@@ -574,6 +618,8 @@ class PreflightProvider(OrglinkProvider):
             problems += self._org_b_problems(client_b, inputs, warn)
             if app_checks.any:
                 problems += app_problems(client_b, inputs, app_checks)
+            if eca_check:
+                problems += eca_problems(client_b, inputs)
         if client_a is not None and inputs.get("existing_certificate"):
             problems += self._certificate_problems(client_a, inputs)
         return problems

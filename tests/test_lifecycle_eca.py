@@ -234,14 +234,15 @@ def permanent_errors(base: Path, emulator: Any) -> None:
     up = ("up", "--yes", "--skip-preview", "--stack", stack)
     resource = f"ExternalClientApp '{app}' in org 'orgB'"
 
-    # Someone made an ECA of this API name in Org B's Setup: never touched, the up says what to do.
+    # Someone made an ECA of this API name in Org B's Setup: never touched, and the Preflight says
+    # what to do before anything is written to either org (no certificate in Org A).
     theirs = {"label": "Theirs", "contactEmail": "someone@example.com", "description": "Not orglink's"}
     admin.put_component("orgB", HEADER, app, theirs)
-    with_theirs = admin.snapshot("orgB")
+    with_theirs = org_snapshots(admin)
     text = failed_text(project, *up)
-    assert resource in text and "DUPLICATE_VALUE" in text and "'api_name'" in text
+    assert f"Preflight of '{app}' in org 'orgB' (field 'eca_api_name'): DUPLICATE_VALUE" in text
     assert "description" in text and "External Client App Manager" in text
-    assert changed_paths(with_theirs, admin.snapshot("orgB")) == []
+    assert changed_paths(with_theirs, org_snapshots(admin)) == []
     admin.delete_component("orgB", HEADER, app)  # the cause, fixed
 
     # Org B keeps ECA secrets from the REST API and the stack may not change that.

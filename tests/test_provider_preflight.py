@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
+from providers.eca_app import provenance_tag
 from providers.preflight import (
     PreflightProvider,
     certificate_problem,
@@ -338,3 +339,47 @@ def test_an_update_checks_only_what_changed(unrelated_app: Any) -> None:
     assert unrelated_app.admin.counters("orgB").get("metadata.read", 0) == 0
     with pytest.raises(salesforce.SalesforceError, match="consumer_key"):
         PreflightProvider().update("id", olds, {**app_inputs(), "app_consumer_key": TAKEN_KEY})
+
+
+# -- the External Client App check (app_type external_client_app) --------------------------------
+
+ECA_NAME, ECA_OWNER = "Preflight_Eca", "proj/stack/ExternalClientApp/Preflight_Eca-eca-app"
+
+
+def eca_inputs() -> dict[str, Any]:
+    return inputs(eca_api_name=ECA_NAME, eca_owner=ECA_OWNER)
+
+
+@pytest.mark.parametrize(
+    ("description", "passes"),
+    [
+        (None, True),  # no app of the name
+        (f"Carrier calls [orglink:{provenance_tag(ECA_OWNER, ECA_NAME)}]", True),  # our leftover
+        ("Made by hand in Setup", False),
+        (f"[orglink:{provenance_tag('proj/other/ExternalClientApp/x', ECA_NAME)}]", False),
+    ],
+    ids=["free", "our-leftover", "unmarked", "another-stack"],
+)
+def test_an_external_client_app_name_must_be_free_or_our_own(
+    orgs: Any, description: str | None, passes: bool
+) -> None:
+    if description is not None:
+        orgs.admin.put_component("orgB", "ExternalClientApplication", ECA_NAME, {
+            "label": "Someone's", "contactEmail": "x@example.com", "description": description,
+            "distributionState": "Local", "isProtected": False})  # fmt: skip
+    try:
+        mark(orgs.admin)
+        if passes:
+            PreflightProvider().create(eca_inputs())
+        else:
+            with pytest.raises(salesforce.SalesforceError) as caught:
+                PreflightProvider().create(eca_inputs())
+            err = caught.value
+            assert (err.org, err.status_code) == ("orgB", "DUPLICATE_VALUE")
+            assert f"{KEY}.app: an External Client App '{ECA_NAME}' that orglink did not make" in str(err)
+            assert "choose another api_name or name_suffix" in str(err)
+        for alias in ("orgA", "orgB"):
+            assert writes(orgs.admin, alias) == {}
+    finally:
+        if description is not None:
+            orgs.admin.delete_component("orgB", "ExternalClientApplication", ECA_NAME)
