@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,16 +16,19 @@ from typing import Any
 
 import pytest
 
-from tests.engine import TOOLS_BIN, PulumiError, change_counts
+from tests.engine import PulumiError, change_counts
 from tests.lifecycle_support import (
     ALLOW,
+    SessionExpirer,
     base_name,
     changed_paths,
     component_names,
     connected_apps_allowed,
+    inject_transient_faults,
     kill_tree,
     new_project,
     owned_by,
+    start_up,
     wait_until,
 )
 from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings
@@ -85,14 +86,6 @@ def project_with(tmp_path: Path, emulator: Any, *stacks: str) -> StackProject:
         project.init_stack(stack, shipped_stack_settings("local"))
     project.pulumi = dataclasses.replace(project.pulumi, extra_env=dict(FAST_RETRIES))
     return project
-
-
-def start_up(project: StackProject, stack: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(TOOLS_BIN / "pulumi"), "up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive"],
-        cwd=project.directory, env=project.pulumi.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True,
-    )  # fmt: skip
 
 
 # -- 5. two stacks at once --------------------------------------------------------------------------
@@ -166,48 +159,6 @@ def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path
 
 # -- 7. faults -----------------------------------------------------------------------------------------
 
-TRANSIENT = ("503", "UNKNOWN_EXCEPTION", "REQUEST_LIMIT_EXCEEDED", "ALREADY_IN_PROCESS", "reset")
-
-
-def inject_transient_faults(admin: Any) -> None:
-    """Each kind of transient failure, on each API the stack uses, in both orgs."""
-    for alias in ORGS:
-        for api in ("metadata", "rest"):
-            for fault in TRANSIENT:
-                admin.inject_fault(alias, api, fault, count=1)
-        admin.inject_fault(alias, "soap_login", "503", count=1)
-
-
-def is_content_write(kind: str) -> bool:
-    return kind.endswith(".write") and not kind.startswith(("soap_login.", "oauth."))
-
-
-@dataclasses.dataclass
-class SessionExpirer:
-    """Expires both orgs' sessions once, as soon as the command starts writing (mid-run)."""
-
-    admin: Any
-    done: threading.Event = dataclasses.field(default_factory=threading.Event)
-    expired: int = 0
-
-    def __enter__(self) -> SessionExpirer:
-        for alias in ORGS:
-            self.admin.mark(alias)
-        threading.Thread(target=self._watch, daemon=True).start()
-        return self
-
-    def _watch(self) -> None:
-        while not self.done.is_set():
-            counts = [self.admin.counters(alias) for alias in ORGS]
-            # A content write, not a login: by then the provider holds sessions that can expire.
-            if any(n for c in counts for kind, n in c.items() if is_content_write(kind)):
-                self.expired = sum(self.admin.expire_sessions(alias) for alias in ORGS)
-                return
-            time.sleep(0.02)
-
-    def __exit__(self, *_exc: object) -> None:
-        self.done.set()
-
 
 def test_transient_faults_during_up_refresh_and_destroy(tmp_path: Path, allowed: Any) -> None:
     admin, stack = allowed.admin, "flaky"
@@ -244,14 +195,18 @@ def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Pat
     before = org_snapshots(admin)
     base = base_name(stack)
 
-    # Org B refuses new connected apps (as most orgs do since Spring '26).
+    # Org B refuses new connected apps (as most orgs do since Spring '26): the Preflight's
+    # validate-only deploy finds it before anything is written to either org.
     admin.set_setting("orgB", ALLOW, False)
     failed = project.pulumi.up(stack, check=False)
     assert failed.returncode != 0
     text = failed.stdout + failed.stderr
-    assert f"ConnectedApp '{base}' in org 'orgB'" in text
+    assert f"Preflight of '{base}' in org 'orgB' (field 'app_type'): INSUFFICIENT_ACCESS" in text
     assert "adopt: true" in text and "external_client_app" in text
     assert "Traceback" not in text
+    assert {a: component_names(s) for a, s in org_snapshots(admin).items()} == {
+        a: component_names(s) for a, s in before.items()
+    }
 
     # Creation allowed again, but Org B's Metadata API keeps failing.
     admin.set_setting("orgB", ALLOW, True)
@@ -259,7 +214,8 @@ def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Pat
     failed = project.pulumi.up(stack, check=False)
     assert failed.returncode != 0
     text = failed.stdout + failed.stderr
-    assert f"ConnectedApp '{base}' in org 'orgB'" in text and "UNKNOWN_EXCEPTION" in text
+    # The Preflight is not in the state yet, so it meets the fault first.
+    assert f"Preflight of '{base}' in org 'orgB'" in text and "UNKNOWN_EXCEPTION" in text
 
     admin.clear_faults("orgB")
     project.pulumi.up(stack)
