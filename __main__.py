@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pulumi
 
-from providers.debug_log import withhold_secrets_from_debug_log
+from providers.debug_log import filter_sdk_debug_log
 from providers.integration import (
     IntegrationConfigError,
     OrgToOrgIntegration,
@@ -23,7 +23,7 @@ PROJECT_DIR = Path(__file__).resolve().parent
 
 
 def main() -> None:
-    withhold_secrets_from_debug_log()  # `pulumi up --debug` must not print the consumer secret
+    filter_sdk_debug_log()  # a blocking RPC per SDK debug line; and never a secret in one
     config = pulumi.Config("orglink")
     try:
         integrations = parse_integrations(config.get_object("integrations"), pulumi.get_stack())

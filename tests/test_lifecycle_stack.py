@@ -19,11 +19,12 @@ import re
 import secrets
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
+from providers.debug_log import SDK_DEBUG_ENV
 from tests.engine import change_counts
 from tests.lifecycle_support import (
     ECA_STACKS,
@@ -96,7 +97,9 @@ def deployed(
         before = org_snapshots(admin)
         # The first up logs all it can, searched for secrets later. Not -v=9: at that level the
         # engine itself dumps every RPC property in clear, secrets included (README says so).
-        first_up = project.pulumi.up(stack, "--debug", "-v=8", "--logtostderr", "--logflow")
+        # ORGLINK_SDK_DEBUG=1: the program sends the SDK's debug lines too (secrets withheld).
+        debugging = replace(project.pulumi, extra_env={**project.pulumi.extra_env, SDK_DEBUG_ENV: "1"})
+        first_up = debugging.up(stack, "--debug", "-v=8", "--logtostderr", "--logflow")
         yield Deployed(stack, project, admin, emulator, before, first_up, unrelated)
         # Whatever a test left, leave the orgs as they were for the next module.
         project.pulumi.run("destroy", "--yes", "--stack", stack, check=False)

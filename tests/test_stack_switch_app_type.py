@@ -27,13 +27,14 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from providers.debug_log import SDK_DEBUG_ENV
 from tests.engine import change_counts
 from tests.stack_project import Settings, StackProject, org_snapshots, shipped_stack_settings
 
@@ -165,7 +166,9 @@ def test_switch_to_external_client_app_keeps_org_a_working(
     probe = Probe(emulator.admin, emulator.org("orgB")["token_url"], emulator.org("orgB")["ca_bundle"])
     thread = threading.Thread(target=probe.run, daemon=True)
     thread.start()
-    up = project.pulumi.up(STACK, "--json")  # the engine's events, one JSON object a line
+    # The engine's events, one JSON object a line, with the SDK's debug lines (ORGLINK_SDK_DEBUG).
+    debugging = replace(project.pulumi, extra_env={**project.pulumi.extra_env, SDK_DEBUG_ENV: "1"})
+    up = debugging.up(STACK, "--json")
     probe.stop.set()
     thread.join(timeout=60)
     probe.sample()  # one after the switch for sure
