@@ -554,6 +554,7 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
             args.update(
                 eca_api_name=options.base_name,
                 eca_owner=default_eca_owner(f"{options.base_name}-{model.name_prefix}app"),
+                eca_may_enable_secret_access=bool(options.app.get("enable_secret_in_rest_api")),
             )
         return args
 

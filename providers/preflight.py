@@ -73,7 +73,9 @@ from .certificate import parse_content
 from .connected_app import METADATA_TYPE as CONNECTED_APP_TYPE
 from .connected_app import is_own_app
 from .eca_app import HEADER_TYPE as ECA_HEADER_TYPE
+from .eca_app import SECRET_SETTING_HINT as ECA_SECRET_SETTING_HINT
 from .eca_app import is_own_app as is_own_eca
+from .eca_app import secret_access_enabled as eca_secret_access_enabled
 from .run_as_user import SCHEMA as RUN_AS_SCHEMA
 from .run_as_user import check_run_as_user
 from .schema import Field, Schema, failures_for_org_pair
@@ -104,6 +106,7 @@ class PreflightArgs(TypedDict, total=False):
     app_owner: pulumi.Input[str]
     eca_api_name: pulumi.Input[str]
     eca_owner: pulumi.Input[str]
+    eca_may_enable_secret_access: pulumi.Input[bool]
 
 
 def _alias_field(name: str, which: str) -> Field:
@@ -192,6 +195,13 @@ SCHEMA = Schema(
             "string",
             "The ExternalClientApp resource's `owner`: an app of our name with its marker is our leftover.",
             validate=values.text,
+        ),
+        Field(
+            "eca_may_enable_secret_access",
+            "boolean",
+            "The app's `enable_secret_in_rest_api`: without it, Org B's setting that lets orglink "
+            "read the app's consumer secret must already be on.",
+            validate=values.boolean,
         ),
         Field("checked_at", "string", "When the orgs were last checked (ISO 8601, UTC).", output_only=True),
     ),
@@ -345,13 +355,32 @@ def eca_problems(client: salesforce.OrgClient, inputs: dict[str, Any]) -> list[P
         header = client.read_component(ECA_HEADER_TYPE, name)
     except salesforce.SalesforceError as err:
         return [Problem(key, client.alias, "app", err.status_code, err.message)]
+    problems = secret_access_problems(client, inputs, key)
     if header is None or is_own_eca(header, name, inputs.get("eca_owner")):
-        return []
-    return [Problem(
+        return problems
+    return problems + [Problem(
         key, client.alias, "eca_api_name", "DUPLICATE_VALUE",
         f"an External Client App '{name}' that orglink did not make for this stack already exists in "
         f"Org B '{client.alias}' (its description has no orglink marker of this resource); choose "
         "another api_name or name_suffix, or delete that app in Setup > External Client App Manager",
+    )]  # fmt: skip
+
+
+def secret_access_problems(client: salesforce.OrgClient, inputs: dict[str, Any], key: str) -> list[Problem]:
+    """orglink reads an ECA's consumer secret through Connect REST, which Org B's setting gates."""
+    if inputs.get("eca_may_enable_secret_access"):
+        return []
+    try:
+        enabled = client.lookup("Preflight ECA secret access", partial(eca_secret_access_enabled, client))
+    except salesforce.SalesforceError as err:
+        return [
+            Problem(f"{key}.enable_secret_in_rest_api", client.alias, "app", err.status_code, err.message)
+        ]
+    if enabled:
+        return []
+    return [Problem(
+        f"{key}.enable_secret_in_rest_api", client.alias, "eca_may_enable_secret_access",
+        "INSUFFICIENT_ACCESS", f"in Org B '{client.alias}' {ECA_SECRET_SETTING_HINT}",
     )]  # fmt: skip
 
 

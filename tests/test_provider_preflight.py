@@ -346,8 +346,10 @@ def test_an_update_checks_only_what_changed(unrelated_app: Any) -> None:
 ECA_NAME, ECA_OWNER = "Preflight_Eca", "proj/stack/ExternalClientApp/Preflight_Eca-eca-app"
 
 
-def eca_inputs() -> dict[str, Any]:
-    return inputs(eca_api_name=ECA_NAME, eca_owner=ECA_OWNER)
+def eca_inputs(may_enable_secret_access: bool = True) -> dict[str, Any]:
+    return inputs(
+        eca_api_name=ECA_NAME, eca_owner=ECA_OWNER, eca_may_enable_secret_access=may_enable_secret_access
+    )
 
 
 @pytest.mark.parametrize(
@@ -383,3 +385,36 @@ def test_an_external_client_app_name_must_be_free_or_our_own(
     finally:
         if description is not None:
             orgs.admin.delete_component("orgB", "ExternalClientApplication", ECA_NAME)
+
+
+SECRET_ACCESS = "enable-client-secret-in-rest-api"
+
+
+@pytest.mark.parametrize(("org_setting", "may_enable", "passes"), [
+    (False, True, True),  # the app turns the setting on
+    (True, False, True),  # already on
+    (False, False, False),
+])  # fmt: skip
+def test_an_external_client_app_needs_secret_access_on_or_its_own_to_turn_on(
+    orgs: Any, org_setting: bool, may_enable: bool, passes: bool
+) -> None:
+    before = orgs.admin.settings("orgB").get(SECRET_ACCESS)
+    orgs.admin.set_setting("orgB", SECRET_ACCESS, org_setting)
+    try:
+        mark(orgs.admin)
+        if passes:
+            PreflightProvider().create(eca_inputs(may_enable_secret_access=may_enable))
+        else:
+            with pytest.raises(salesforce.SalesforceError) as caught:
+                PreflightProvider().create(eca_inputs(may_enable_secret_access=may_enable))
+            text = str(caught.value)
+            assert caught.value.status_code == "INSUFFICIENT_ACCESS"
+            assert (
+                f"{KEY}.app.enable_secret_in_rest_api: in Org B 'orgB' reading an External Client App's"
+                in text
+            )
+            assert "`enable_secret_in_rest_api: true`" in text
+        for alias in ("orgA", "orgB"):
+            assert writes(orgs.admin, alias) == {}
+    finally:
+        orgs.admin.set_setting("orgB", SECRET_ACCESS, before)
