@@ -22,7 +22,7 @@ from emulator import control
 from emulator.admin import AdminClient
 from tests.emulator_fixtures import EmulatorHandle
 from tests.engine import TOOLS_BIN, Pulumi
-from tests.stack_project import ORGS, StackProject, org_snapshots
+from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings
 
 ALLOW = "allow-connected-app-creation"
 ECA_STACKS = frozenset({"local-eca"})
@@ -148,6 +148,27 @@ def new_project(base: Path, emulator_state_dir: Path) -> StackProject:
 
 
 # -- issue 8 items 5-7, shared by the lifecycle tests of each app type -----------------------------------
+
+# Retries fast enough for a test, and a budget that gives up on a permanent fault in seconds.
+FAST_RETRIES = {"ORGLINK_RETRY_BASE_S": "0.05", "ORGLINK_RETRY_BUDGET_S": "8"}
+
+
+def fast_retrying_project(
+    base: Path, emulator_state_dir: Path, stack_file: str, *stacks: str
+) -> StackProject:
+    """A throwaway project with these stacks of the shipped settings of ``stack_file``."""
+    project = new_project(base, emulator_state_dir)
+    for stack in stacks:
+        project.init_stack(stack, shipped_stack_settings(stack_file))
+    project.pulumi = dataclasses.replace(project.pulumi, extra_env=dict(FAST_RETRIES))
+    return project
+
+
+def owned_components(admin: Any, base: str) -> dict[str, set[str]]:
+    """Per org, the components whose names start with the stack's base name."""
+    snapshots = org_snapshots(admin)
+    return {alias: owned_by(component_names(snapshots[alias]), base) for alias in ORGS}
+
 
 TRANSIENT = ("503", "UNKNOWN_EXCEPTION", "REQUEST_LIMIT_EXCEEDED", "ALREADY_IN_PROCESS", "reset")
 

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,17 +23,14 @@ from tests.lifecycle_support import (
     changed_paths,
     component_names,
     connected_apps_allowed,
+    fast_retrying_project,
     inject_transient_faults,
     kill_tree,
-    new_project,
-    owned_by,
+    owned_components,
     start_up,
     wait_until,
 )
-from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings
-
-# Retries fast enough for a test, and a budget that gives up on a permanent fault in seconds.
-FAST_RETRIES = {"ORGLINK_RETRY_BASE_S": "0.05", "ORGLINK_RETRY_BUDGET_S": "8"}
+from tests.stack_project import ORGS, StackProject, org_snapshots
 
 
 def expected_components(base: str) -> dict[str, set[str]]:
@@ -44,11 +40,6 @@ def expected_components(base: str) -> dict[str, set[str]]:
                  f"PermissionSet/{base}_Access"},
         "orgB": {f"ConnectedApp/{base}"},
     }  # fmt: skip
-
-
-def owned_components(admin: Any, base: str) -> dict[str, set[str]]:
-    snapshots = org_snapshots(admin)
-    return {alias: owned_by(component_names(snapshots[alias]), base) for alias in ORGS}
 
 
 def app_records(admin: Any, label: str) -> list[dict[str, Any]]:
@@ -80,20 +71,12 @@ def allowed(emulator: Any) -> Iterator[Any]:
         emulator.admin.clear_faults(alias)
 
 
-def project_with(tmp_path: Path, emulator: Any, *stacks: str) -> StackProject:
-    project = new_project(tmp_path, emulator.state_dir)
-    for stack in stacks:
-        project.init_stack(stack, shipped_stack_settings("local"))
-    project.pulumi = dataclasses.replace(project.pulumi, extra_env=dict(FAST_RETRIES))
-    return project
-
-
 # -- 5. two stacks at once --------------------------------------------------------------------------
 
 
 def test_two_stacks_at_once_keep_apart(tmp_path: Path, allowed: Any) -> None:
     admin = allowed.admin
-    project = project_with(tmp_path, allowed, "team-a", "team-b")
+    project = fast_retrying_project(tmp_path, allowed.state_dir, "local", "team-a", "team-b")
     before = org_snapshots(admin)
     runs = {stack: start_up(project, stack) for stack in ("team-a", "team-b")}
     for stack, run in runs.items():
@@ -124,7 +107,7 @@ def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path
     """Kill -9 while the org is creating its first object (Org A: the certificate and external
     credential; Org B: the connected app): the org finishes the create, Pulumi never records it."""
     admin, stack = allowed.admin, "interrupted"
-    project = project_with(tmp_path, allowed, stack)
+    project = fast_retrying_project(tmp_path, allowed.state_dir, "local", stack)
     before = org_snapshots(admin)
     admin.mark(org)
     # Every metadata request to that org takes a while, so the kill lands inside a create.
@@ -162,7 +145,7 @@ def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path
 
 def test_transient_faults_during_up_refresh_and_destroy(tmp_path: Path, allowed: Any) -> None:
     admin, stack = allowed.admin, "flaky"
-    project = project_with(tmp_path, allowed, stack)
+    project = fast_retrying_project(tmp_path, allowed.state_dir, "local", stack)
     before = org_snapshots(admin)
 
     inject_transient_faults(admin)
@@ -191,7 +174,7 @@ def test_transient_faults_during_up_refresh_and_destroy(tmp_path: Path, allowed:
 
 def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Path, allowed: Any) -> None:
     admin, stack = allowed.admin, "blocked"
-    project = project_with(tmp_path, allowed, stack)
+    project = fast_retrying_project(tmp_path, allowed.state_dir, "local", stack)
     before = org_snapshots(admin)
     base = base_name(stack)
 
@@ -227,7 +210,7 @@ def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Pat
 def test_error_text_carries_no_traceback_for_a_failed_command(tmp_path: Path, allowed: Any) -> None:
     # A permanent failure of destroy is reported as such, and the stack keeps what it could not delete.
     admin, stack = allowed.admin, "stuck"
-    project = project_with(tmp_path, allowed, stack)
+    project = fast_retrying_project(tmp_path, allowed.state_dir, "local", stack)
     before = org_snapshots(admin)
     project.pulumi.up(stack)
     admin.inject_fault("orgA", "metadata", "UNKNOWN_EXCEPTION", count=100_000)

@@ -160,8 +160,9 @@ def test_switch_to_external_client_app_keeps_org_a_working(
 
     project.edit_stack(STACK, to_external_client_app)
     preview = project.pulumi.preview_json(STACK)
-    # Updated: the token gate, Org A's principal, the verification.
-    assert change_counts(preview) == {"create": 4, "update": 3, "delete": 4}, change_counts(preview)
+    # Updated: the Preflight (it checks the ECA's name and secret access before anything is made),
+    # the token gate, Org A's principal, the verification.
+    assert change_counts(preview) == {"create": 4, "update": 4, "delete": 4}, change_counts(preview)
 
     probe = Probe(emulator.admin, emulator.org("orgB")["token_url"], emulator.org("orgB")["ca_bundle"])
     thread = threading.Thread(target=probe.run, daemon=True)
