@@ -44,8 +44,10 @@ STACK = "mistakes"
 # Filled in with the test emulator's values (they are known only once it runs).
 LOGIN_URL, LOGIN_URL_B, CA_BUNDLE = "<orgA login_url>", "<orgB login_url>", "<emulator ca_bundle>"
 PASSWORD_B = "<orgB admin_password>"
-# A connected app a person made in Org B's Setup (the fixture puts it there): not orglink's.
+# A connected app and an External Client App a person made in Org B's Setup (the fixture puts them
+# there): not orglink's.
 UNRELATED_APP, TAKEN_KEY = "Orglink_Unrelated_App", "OrglinkUnrelatedKey0001"
+UNRELATED_ECA = "Orglink_Unrelated_Eca"
 WRONG_PASSWORD = "Wrong-Password-4711"  # must never show in the CLI's output
 BAN_SETTING = "allow-connected-app-creation"
 # CLI runs at once: each is mostly process start-up; more than this only queues on 2 cores.
@@ -87,6 +89,23 @@ def setting(**settings: Any) -> Callable[[Config], None]:
 
 def without(key: str) -> Callable[[Config], None]:
     return lambda config: integration(config).pop(key)
+
+
+def as_eca(*changes: Callable[[Config], None]) -> Callable[[Config], None]:
+    """The `local-eca` stack's integration (an External Client App), then the changes."""
+
+    def change(config: Config) -> None:
+        config["orglink:integrations"][0] = copy.deepcopy(
+            shipped_stack_settings("local-eca")["orglink:integrations"][0]
+        )
+        for more in changes:
+            more(config)
+
+    return change
+
+
+def without_app_setting(key: str) -> Callable[[Config], None]:
+    return lambda config: integration(config)["app"].pop(key)
 
 
 def org(alias: str, **settings: Any) -> Callable[[Config], None]:
@@ -171,6 +190,12 @@ MISTAKES = [
     Mistake("adopt of an app Org B does not have", app(adopt=True), ("integrations[0].app.adopt", "no connected app"), "up"),
     Mistake("app name of an unrelated connected app", setting(api_name=UNRELATED_APP, name_suffix=""), ("integrations[0].app", UNRELATED_APP, "adopt: true"), "up"),
     Mistake("consumer key of another app", app(consumer_key=TAKEN_KEY), ("integrations[0].app.consumer_key", UNRELATED_APP), "up"),
+    # The same stack as an External Client App (app_type external_client_app, the `local-eca` stack).
+    Mistake("ECA with a setting only connected apps have", as_eca(app(adopt=True)), ("integrations[0].app", "adopt", "external_client_app")),
+    Mistake("ECA with an unknown IP relaxation", as_eca(policy(ip_relaxation="RELAXED")), ("ip_relaxation", "RELAXED")),
+    Mistake("ECA with an unknown scope", as_eca(app(scopes=["api", "superpowers"])), ("scopes", "superpowers")),
+    Mistake("ECA name of an External Client App orglink did not make", as_eca(setting(api_name=UNRELATED_ECA, name_suffix="")), ("integrations[0].app", UNRELATED_ECA, "name_suffix"), "up"),
+    Mistake("ECA secrets kept from the REST API, and the stack may not change it", as_eca(without_app_setting("enable_secret_in_rest_api")), ("integrations[0].app.enable_secret_in_rest_api", "INSUFFICIENT_ACCESS", "`enable_secret_in_rest_api: true`"), "up"),
     # Not the stack file but Org B: since Spring '26 it refuses new connected apps unless Support
     # enabled them. The Preflight's validate-only deploy finds it before Org A's certificate exists.
     Mistake("Org B bans creating connected apps", lambda config: None, ("integrations[0].app_type", "does not allow creating connected apps", "can't be created", "app_type: external_client_app", "adopt: true", "Salesforce Support"), "up", {"orgB": {BAN_SETTING: False}}),
@@ -202,6 +227,9 @@ def mistakes_project(emulator: Any, tmp_path_factory: pytest.TempPathFactory) ->
     for name, content in certificates.items():
         admin.put_component("orgA", "Certificate", name, {
             "masterLabel": name, "caSigned": False, "keySize": 2048, "content": content})  # fmt: skip
+    admin.put_component("orgB", "ExternalClientApplication", UNRELATED_ECA, {
+        "label": "Unrelated ECA", "contactEmail": "x@example.com", "description": "Made in Setup",
+        "distributionState": "Local", "isProtected": False})  # fmt: skip
     admin.put_component("orgB", "ConnectedApp", UNRELATED_APP, {
         "label": "Unrelated", "contactEmail": "x@example.com",
         "oauthConfig": {"callbackUrl": "http://localhost", "consumerKey": TAKEN_KEY,
@@ -213,6 +241,7 @@ def mistakes_project(emulator: Any, tmp_path_factory: pytest.TempPathFactory) ->
     for name in certificates:
         admin.delete_component("orgA", "Certificate", name)
     admin.delete_component("orgB", "ConnectedApp", UNRELATED_APP)
+    admin.delete_component("orgB", "ExternalClientApplication", UNRELATED_ECA)
 
 
 def test_the_catalogue_is_big_enough() -> None:
