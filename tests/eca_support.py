@@ -41,7 +41,6 @@ def eca_env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         emulator.admin.clear_faults(ORG)
 
 
-
 def app_inputs(**overrides: Any) -> dict[str, Any]:
     return {
         "org": ORG,
@@ -51,9 +50,6 @@ def app_inputs(**overrides: Any) -> dict[str, Any]:
         "scopes": ["api", "Perform requests at any time (refresh token, offline_access)"],
         **overrides,
     }
-
-
-
 
 
 def component(emulator: Any, mtype: str, name: str) -> dict[str, Any]:

@@ -49,9 +49,6 @@ def app_inputs(**overrides: Any) -> dict[str, Any]:
     }
 
 
-
-
-
 def live(emulator: Any, name: str) -> dict[str, Any] | None:
     return emulator.admin.get_component(ORG, "ConnectedApp", name)
 
