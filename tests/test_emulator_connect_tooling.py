@@ -103,13 +103,18 @@ def test_app_credentials_key_and_secret_behind_the_org_setting(emulator, sf_logi
 
 
 # -- named credential principal credentials -------------------------------------------------------
+def _credentials_endpoint(emulator, session_id: str) -> tuple[str, dict[str, str]]:
+    """Org A's named-credentials credential resource, and the headers of a JSON call to it."""
+    url = (
+        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
+    )
+    return url, {"Authorization": f"Bearer {session_id}", "Content-Type": "application/json"}
+
+
 def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> None:
     ext = _external_credential(emulator, "orgA", "https://127.0.0.1:1/services/oauth2/token")
     sf = sf_login("orgA")
-    base = (
-        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
-    )
-    headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
+    base, headers = _credentials_endpoint(emulator, sf.session_id)
     body = _principal_body(ext, "client-id-1", "top-secret-value")
     created = requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
     assert created.status_code == 201, created.text
@@ -131,10 +136,7 @@ def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> No
 def test_deleting_the_external_credential_takes_its_principal_credentials(emulator, sf_login) -> None:
     ext = _external_credential(emulator, "orgA", "https://127.0.0.1:1/services/oauth2/token")
     sf = sf_login("orgA")
-    base = (
-        emulator.orgs["orgA"]["instance_url"] + f"/services/data/v{API_VERSION}/named-credentials/credential"
-    )
-    headers = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
+    base, headers = _credentials_endpoint(emulator, sf.session_id)
     body = _principal_body(ext, "client-id-1", "top-secret-value")
     assert requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle).ok
     sf.mdapi.ExternalCredential.delete([ext])  # raises unless Salesforce answered success
