@@ -1154,8 +1154,9 @@ class OrgClient:
     def _with_transient_results(self, what: str, request: Callable[[], Any]) -> list[MetadataResult]:
         """Like call(), but a result failing with a transient code (ALREADY_IN_PROCESS...) also retries.
 
-        Saves and deletes are retried whole: each of our resources writes one component per call,
-        and create/delete callers treat "already exists"/"already gone" after a retry as done.
+        Saves and deletes are retried whole, also when the call carries several resources'
+        components (Coalescer): an update sent twice is the same update, and create/delete callers
+        treat "already exists as we made it"/"already gone" after a retry as done.
         """
 
         def attempt() -> list[MetadataResult]:
