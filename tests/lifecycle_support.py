@@ -234,3 +234,30 @@ class SessionExpirer:
 
     def __exit__(self, *_exc: object) -> None:
         self.done.set()
+
+
+def destroy_one_stack_then_the_other(
+    project: StackProject, admin: Any, before: dict[str, Any], expected_b: dict[str, set[str]]
+) -> None:
+    """Of two stacks `team-a` and `team-b` on the same orgs: destroying team-a leaves every object
+    of team-b exactly as it was, and destroying team-b then leaves both orgs as they were before."""
+    team_b = org_snapshots(admin)
+    project.pulumi.run("destroy", "--yes", "--stack", "team-a")
+    assert owned_components(admin, base_name("team-a")) == {"orgA": set(), "orgB": set()}
+    assert owned_components(admin, base_name("team-b")) == expected_b
+    assert [p for p in changed_paths(team_b, org_snapshots(admin)) if base_name("team-b") in p] == []
+    project.pulumi.run("destroy", "--yes", "--stack", "team-b")
+    assert changed_paths(before, org_snapshots(admin)) == []
+
+
+def kill_up_in_first_create(project: StackProject, stack: str, admin: Any, org: str) -> None:
+    """SIGKILL `pulumi up` while the org is creating its first object: every metadata request to
+    the org is slowed, so the kill lands inside a create the org then finishes."""
+    admin.mark(org)
+    admin.inject_fault(org, "metadata", "delay", count=1000, delay_s=1.0)
+    run = start_up(project, stack)
+    try:
+        wait_until(lambda: admin.counters(org).get("metadata.write", 0) >= 1, 120, f"a write to {org}")
+    finally:
+        kill_tree(run.pid)
+        run.communicate()

@@ -29,9 +29,10 @@ from tests.lifecycle_support import (
     SessionExpirer,
     base_name,
     changed_paths,
+    destroy_one_stack_then_the_other,
     fast_retrying_project,
     inject_transient_faults,
-    kill_tree,
+    kill_up_in_first_create,
     own_emulator,
     owned_components,
     start_up,
@@ -99,15 +100,7 @@ def two_stacks_at_once(base: Path, emulator: Any) -> None:
     keys = {assert_converged(project, stack, admin)["consumer_key"] for stack in runs}
     assert len(keys) == 2
 
-    # Destroying one leaves every object of the other exactly as it was.
-    team_b = org_snapshots(admin)
-    project.pulumi.run("destroy", "--yes", "--stack", "team-a")
-    assert owned_components(admin, base_name("team-a")) == {"orgA": set(), "orgB": set()}
-    assert owned_components(admin, base_name("team-b")) == expected_components(base_name("team-b"))
-    b_paths = [p for p in changed_paths(team_b, org_snapshots(admin)) if base_name("team-b") in p]
-    assert b_paths == []
-    project.pulumi.run("destroy", "--yes", "--stack", "team-b")
-    assert changed_paths(before, org_snapshots(admin)) == []
+    destroy_one_stack_then_the_other(project, admin, before, expected_components(base_name("team-b")))
 
 
 # -- 6. an up killed mid-apply -----------------------------------------------------------------------
@@ -120,15 +113,7 @@ def killed_up(org: str, base: Path, emulator: Any) -> None:
     app = base_name(stack)
     project = fast_retrying_project(base, emulator.state_dir, STACK_FILE, stack)
     before = org_snapshots(admin)
-    admin.mark(org)
-    # Every metadata request to that org takes a while, so the kill lands inside a create.
-    admin.inject_fault(org, "metadata", "delay", count=1000, delay_s=1.0)
-    run = start_up(project, stack)
-    try:
-        wait_until(lambda: admin.counters(org).get("metadata.write", 0) >= 1, 120, f"a write to {org}")
-    finally:
-        kill_tree(run.pid)
-        run.communicate()
+    kill_up_in_first_create(project, stack, admin, org)
     # The org completes the creates it was working on (one object each).
     writes = admin.counters(org).get("metadata.write", 0)
     wait_until(lambda: len(owned_components(admin, app)[org]) >= writes, 30, f"{org} to finish its creates")

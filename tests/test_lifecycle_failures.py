@@ -23,12 +23,12 @@ from tests.lifecycle_support import (
     changed_paths,
     component_names,
     connected_apps_allowed,
+    destroy_one_stack_then_the_other,
     fast_retrying_project,
     inject_transient_faults,
-    kill_tree,
+    kill_up_in_first_create,
     owned_components,
     start_up,
-    wait_until,
 )
 from tests.stack_project import ORGS, StackProject, org_snapshots
 
@@ -87,16 +87,7 @@ def test_two_stacks_at_once_keep_apart(tmp_path: Path, allowed: Any) -> None:
     keys = {project.pulumi.outputs(stack)["consumer_key"] for stack in runs}
     assert len(keys) == 2
 
-    # Destroying one leaves every object of the other exactly as it was.
-    team_b = {alias: s for alias, s in org_snapshots(admin).items()}
-    project.pulumi.run("destroy", "--yes", "--stack", "team-a")
-    assert owned_components(admin, base_name("team-a")) == {"orgA": set(), "orgB": set()}
-    assert owned_components(admin, base_name("team-b")) == expected_components(base_name("team-b"))
-    after = org_snapshots(admin)
-    b_paths = [p for p in changed_paths(team_b, after) if base_name("team-b") in p]
-    assert b_paths == []
-    project.pulumi.run("destroy", "--yes", "--stack", "team-b")
-    assert changed_paths(before, org_snapshots(admin)) == []
+    destroy_one_stack_then_the_other(project, admin, before, expected_components(base_name("team-b")))
 
 
 # -- 6. an up killed mid-apply -----------------------------------------------------------------------
@@ -109,15 +100,7 @@ def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path
     admin, stack = allowed.admin, "interrupted"
     project = fast_retrying_project(tmp_path, allowed.state_dir, "local", stack)
     before = org_snapshots(admin)
-    admin.mark(org)
-    # Every metadata request to that org takes a while, so the kill lands inside a create.
-    admin.inject_fault(org, "metadata", "delay", count=1000, delay_s=1.0)
-    run = start_up(project, stack)
-    try:
-        wait_until(lambda: admin.counters(org).get("metadata.write", 0) >= 1, 120, f"a write to {org}")
-    finally:
-        kill_tree(run.pid)
-        run.communicate()
+    kill_up_in_first_create(project, stack, admin, org)
     time.sleep(1.5)  # the org completes the request it was working on
     admin.clear_faults(org)
     leftovers = owned_components(admin, base_name(stack))
