@@ -23,7 +23,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from . import salesforce, values
 from .base import OrglinkProvider, OrglinkResource
-from .owned_component import DUPLICATE_CODES
+from .owned_component import create_or_take_over
 from .schema import Field, Schema, org_field
 
 METADATA_TYPE = "Certificate"
@@ -209,25 +209,14 @@ class CertificateProvider(OrglinkProvider):
             "keySize": int(inputs.get("key_size", 2048)),  # numbers reach providers as floats
             "privateKeyExportable": False,
         }
-        # Create first, read only when the name is taken (one request fewer in the usual case).
-        self.log(f"{client.alias}: creating Certificate {name} (the org generates its key pair)")
-        result = client.create_metadata(METADATA_TYPE, [component])[0]
-        if result.success:
-            return
-        if not any(p.status_code in DUPLICATE_CODES for p in result.problems):
-            raise result.error(client.alias, "create Certificate")
-        existing = client.read_component(METADATA_TYPE, name)
-        if existing is not None and _as_created(existing) != _as_created(component):
-            raise salesforce.SalesforceError(
-                client.alias, None, "api_name", "DUPLICATE_VALUE",
-                f"a certificate '{name}' already exists; use `existing: {name}` to use it, "
-                "or choose another api_name",
-            )  # fmt: skip
-        # Exactly what this resource creates (its name carries the stack, its label the
-        # integration): our own retried create, or the leftover of an interrupted `pulumi up`. Its
-        # key pair never left the org, so it is as good as a new one: take it over.
-        self.log(f"{client.alias}: Certificate {name} already exists as this resource creates it; "
-                 "taking it over")  # fmt: skip
+        # Exactly what this resource creates (its name carries the stack, its label the integration)
+        # is our own retried create or the leftover of an interrupted `pulumi up`; its key pair
+        # never left the org, so it is as good as a new one and is taken over. The org adds the key
+        # pair and content, so the component is not remembered as written.
+        create_or_take_over(
+            client, METADATA_TYPE, component, _as_created, self.log,
+            taken_hint=f"use `existing: {name}` to use it, or choose another api_name",
+        )  # fmt: skip
 
     # -- read ----------------------------------------------------------------------------------------
 

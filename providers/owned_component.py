@@ -27,8 +27,9 @@ def create_or_take_over(
     client: salesforce.OrgClient,
     mtype: str,
     wanted: dict[str, Any],
-    comparable: Callable[[dict[str, Any]], dict[str, Any]],
+    comparable: Callable[[dict[str, Any]], object],  # what must be equal for a take-over
     log: Callable[[str], None],
+    taken_hint: str = "choose another name (or delete it in Setup if it is a leftover)",
 ) -> dict[str, Any]:
     """Create ``wanted`` unless the org already has the same component; the caller holds its lock.
     Returns the component as the org now holds it.
@@ -41,7 +42,6 @@ def create_or_take_over(
     log(f"{client.alias}: creating {mtype} {name}")
     result = client.create_metadata(mtype, [wanted])[0]
     if result.success:
-        client.remember_component(mtype, name, wanted)
         return wanted
     if not any(p.status_code in DUPLICATE_CODES for p in result.problems):
         raise result.error(client.alias, f"create {mtype}")
@@ -51,8 +51,7 @@ def create_or_take_over(
     if existing is not None and comparable(existing) != comparable(wanted):
         raise salesforce.SalesforceError(
             client.alias, None, "api_name", "DUPLICATE_VALUE",
-            f"a {mtype} '{name}' with other settings already exists in the org; choose another "
-            "name (or delete it in Setup if it is a leftover)",
+            f"a {mtype} '{name}' with other settings already exists in the org; {taken_hint}",
         )  # fmt: skip
     log(f"{client.alias}: {mtype} {name} already exists as wanted; taking it over")
     return existing if existing is not None else wanted
@@ -101,6 +100,7 @@ class WholeComponentProvider(OrglinkProvider):
             wanted = self.build(inputs)
             with salesforce.component_lock(client.alias, self.metadata_type, inputs["api_name"]):
                 held = create_or_take_over(client, self.metadata_type, wanted, self.parse, self.log)
+                client.remember_component(self.metadata_type, inputs["api_name"], held)
         return CreateResult(f"{inputs['org']}/{inputs['api_name']}", self.outputs_of(held, client.alias))
 
     def read_whole(self, id_: str, props: dict[str, Any]) -> ReadResult:
