@@ -156,50 +156,32 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
         # Hold the app's lock: a concurrent whole-component write of the app must not race this.
         with salesforce.component_lock(client.alias, self.app_metadata_type, inputs["app"]):
             entity_id = self._app_record_id(client, inputs)
-            if client.created_here(self.app_metadata_type, inputs["app"]):
-                # An app this operation created has no access rows to look for: insert at once.
-                return self._grant_on_new_app(client, inputs, parent_id, entity_id)
-            access_id = self._find_access(client, parent_id, entity_id)
-            pre_existing = access_id is not None
-            if access_id is None:
-                self.log(f"{client.alias}: granting {self.describe(inputs)}")
-                access_id = self._create_access(client, parent_id, entity_id)
-            else:
+            # An app this operation created has no access rows to look for: insert at once.
+            new_app = client.created_here(self.app_metadata_type, inputs["app"])
+            access_id = None if new_app else self._find_access(client, parent_id, entity_id)
+            if access_id is not None:
                 self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
-        return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing)
+                return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=True)
+            self.log(f"{client.alias}: granting {self.describe(inputs)}")
+            access_id, was_there = self._create_access(client, parent_id, entity_id)
+        # A row the insert found: on an app we just searched, our own retried insert; on a new app,
+        # somebody's grant, which we never take (it goes with the app anyway).
+        return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=was_there and new_app)
 
-    def _grant_on_new_app(
-        self, client: salesforce.OrgClient, inputs: dict[str, Any], parent_id: str, entity_id: str
-    ) -> dict[str, Any]:
-        self.log(f"{client.alias}: granting {self.describe(inputs)}")
+    def _create_access(
+        self, client: salesforce.OrgClient, parent_id: str, entity_id: str
+    ) -> tuple[str, bool]:
+        """Insert the row; (its Id, whether the insert found one there already)."""
         try:
-            access_id = client.create_record(SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id})
-            return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=False)
+            return client.create_record(SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id}), False
         except salesforce.SalesforceError as err:
-            existing = (
-                self._find_access(client, parent_id, entity_id)
-                if err.status_code == "DUPLICATE_VALUE"
-                else None
-            )
-            if not existing:
-                raise
-        # Somebody granted it meanwhile (or our own retried insert landed): never take a row we
-        # cannot prove is ours; it goes with the app anyway.
-        self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
-        return self._outputs(inputs, existing, parent_id, entity_id, pre_existing=True)
-
-    def _create_access(self, client: salesforce.OrgClient, parent_id: str, entity_id: str) -> str:
-        try:
-            return client.create_record(SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id})
-        except salesforce.SalesforceError as err:
-            # A retried create that had in fact succeeded.
             existing = (
                 self._find_access(client, parent_id, entity_id)
                 if err.status_code == "DUPLICATE_VALUE"
                 else None
             )
             if existing:
-                return existing
+                return existing, True
             raise
 
     @staticmethod

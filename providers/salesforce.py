@@ -851,7 +851,7 @@ class Coalescer:
                 del self._open[kind]
         try:
             batch.results = send(batch.items)
-        except BaseException as exc:  # noqa: BLE001 - raised in every caller of the batch
+        except BaseException as exc:  # raised in every caller of the batch
             batch.error = exc
         finally:
             batch.done.set()
@@ -1322,14 +1322,14 @@ def _apply_group(client: OrgClient, mtype: str, full_name: str, group: list[_Pen
         written = _apply_changes(client, mtype, full_name, [p.change for p in group])
         for pending in group:
             pending.written = written
-    except Exception as err:  # noqa: BLE001 - handed to the caller(s) as they are
+    except Exception as err:  # handed to the caller(s) as they are
         if len(group) == 1:
             group[0].error = err
         else:
             for pending in group:
                 try:
                     pending.written = _apply_changes(client, mtype, full_name, [pending.change])
-                except Exception as alone:  # noqa: BLE001 - handed to that caller
+                except Exception as alone:  # handed to that caller
                     pending.error = alone
     finally:
         for pending in group:
