@@ -19,6 +19,8 @@ def test_second_setup_rebuilds_nothing():
     assert "Python environment .venv is up to date" in completed.stdout
     assert "Building" not in completed.stdout
     assert "Installing" not in completed.stdout
+    assert "Salesforce CLI 2.150.6 found in cache" in completed.stdout
+    assert "Node 22.23.5 found in cache" in completed.stdout
 
 
 def test_setup_without_pulumi_or_go_names_the_installer(tmp_path: Path):

