@@ -2,9 +2,11 @@
 
 The server validates the session and calls `handle_metadata_request`, which answers the CRUD calls
 (createMetadata, readMetadata, updateMetadata, upsertMetadata, deleteMetadata, renameMetadata),
-listMetadata and describeValueType for the types in `TYPES` and `SETTINGS`, and the file-based
+listMetadata and describeValueType for the types in `TYPES` and `SETTINGS`, the file-based
 `deploy` / `checkDeployStatus` (emulator/deploy.py: a zip of the same types, saved as upsertMetadata
-saves them; `checkOnly` validates and stores nothing).
+saves them and deleted as deleteMetadata deletes them; `checkOnly` validates and stores nothing),
+and `retrieve` / `checkRetrieveStatus` / `describeMetadata` (emulator/retrieve.py: what readMetadata
+reads, as files).
 
 Behaviour follows /work/shared/reference/salesforce.md sections 2, 3, 5 and 7:
 - requests are decoded against the WSDL (metadata_schema): an unknown element is a fault
@@ -114,6 +116,9 @@ class TypeRules:
     write_only:    dotted paths kept in the store but never returned by readMetadata.
     on_read:       normalisation applied to a copy before encoding (e.g. scope aliases).
     load / names:  where components come from, if not only the component table.
+    content:       the field a deploy or retrieve keeps in its own file (`<dir>/<name>.<suffix>`,
+                   the metadata beside it in `<name>.<suffix>-meta.xml`), as the CLI's registry
+                   says for its matchingContentFile types; None when the component is one XML file.
     """
 
     directory: str
@@ -127,6 +132,7 @@ class TypeRules:
     on_read: ReadHook = _same
     load: LoadHook | None = None
     names: ListHook | None = None
+    content: str | None = None
 
 
 # -- shared checks ---------------------------------------------------------------------------------
@@ -758,7 +764,7 @@ TYPES: dict[str, TypeRules] = {
     "ExtlClntAppConfigurablePolicies": TypeRules(
         "extlClntAppPolicies", "ecaPlcy", "0xB", prepare=_prepare_eca_policies,
     ),
-    "Certificate": TypeRules("certs", "crt", "0P1", prepare=_prepare_certificate),
+    "Certificate": TypeRules("certs", "crt", "0P1", prepare=_prepare_certificate, content="content"),
     "ExternalCredential": TypeRules(
         "externalCredentials", "externalCredential", "0pt", prepare=_prepare_external_credential,
         before_delete=_external_credential_deleting,
@@ -892,13 +898,15 @@ def _save_settings(call: Call, mtype: str, body: Body) -> None:
             call.org.set_setting(key, value)
 
 
-def _read_one(call: Call, mtype: str, name: str) -> str:
+def readable(call: Call, mtype: str, name: str) -> Body | None:
+    """The component as a client may see it (readMetadata, retrieve): write-only fields dropped,
+    read-side normalisation applied; None when it does not exist."""
     if mtype in SETTINGS:
         body = _settings_body(call, mtype) if name == SETTINGS[mtype][0] else None
     else:
         body = _load(call, mtype, name)
     if body is None:
-        return '<records xsi:nil="true"/>'
+        return None
     body = copy.deepcopy(body)
     body["fullName"] = name
     if mtype in TYPES:
@@ -906,6 +914,13 @@ def _read_one(call: Call, mtype: str, name: str) -> str:
         for path in rules.write_only:
             _drop_path(body, path.split("."))
         body = rules.on_read(body)
+    return body
+
+
+def _read_one(call: Call, mtype: str, name: str) -> str:
+    body = readable(call, mtype, name)
+    if body is None:
+        return '<records xsi:nil="true"/>'
     return f'<records xsi:type="{mtype}">{ms.encode(body, mtype)}</records>'
 
 
@@ -920,6 +935,7 @@ def _drop_path(body: Body, path: list[str]) -> None:
 
 
 def _delete(call: Call, mtype: str, name: str) -> Outcome:
+    """One component of a deleteMetadata call (and of a deploy's destructive changes)."""
     try:
         if mtype in SETTINGS:
             raise ComponentError("INVALID_OPERATION", f"{mtype} can't be deleted: settings always exist.")
@@ -962,6 +978,9 @@ def _rename(call: Call, mtype: str, old_name: str, new_name: str) -> Outcome:
         return Outcome(new_name, error=exc)
 
 
+delete_component = _delete  # for emulator.deploy: destructive changes delete as deleteMetadata does
+
+
 def _names(call: Call, mtype: str) -> list[str]:
     if mtype in SETTINGS:
         return [SETTINGS[mtype][0]]
@@ -971,7 +990,24 @@ def _names(call: Call, mtype: str) -> list[str]:
     return [c["fullName"] for c in call.org.list_components(mtype)]
 
 
-def _file_properties(call: Call, mtype: str, name: str) -> str:
+component_names = _names  # for emulator.retrieve: `*` names what listMetadata lists
+
+
+def exists(call: Call, mtype: str, name: str) -> bool:
+    if mtype in SETTINGS:
+        return name == SETTINGS[mtype][0]
+    return _load(call, mtype, name) is not None
+
+
+def file_name(mtype: str, name: str) -> str:
+    """Where a component lives in a deploy or retrieve zip (the CLI registry's directory and suffix)."""
+    if mtype in SETTINGS:
+        return f"settings/{SETTINGS[mtype][0]}.settings"
+    return f"{TYPES[mtype].directory}/{name}.{TYPES[mtype].suffix}"
+
+
+def file_properties(call: Call, mtype: str, name: str) -> Body:
+    """listMetadata's FileProperties of one component (retrieve reports the same)."""
     body = {} if mtype in SETTINGS else (_load(call, mtype, name) or {})
     audit = body.get("_audit") or {}
     epoch = "1970-01-01T00:00:00.000Z"
@@ -979,15 +1015,11 @@ def _file_properties(call: Call, mtype: str, name: str) -> str:
     if mtype in ("ConnectedApp", "ExternalClientApplication"):
         record = call.org.app_record(mtype, name)
         record_id = record["Id"] if record else record_id
-    if mtype in SETTINGS:
-        file_name = f"settings/{SETTINGS[mtype][0]}.settings"
-    else:
-        file_name = f"{TYPES[mtype].directory}/{name}.{TYPES[mtype].suffix}"
-    values = {
+    return {
         "createdById": audit.get("createdById", ""),
         "createdByName": audit.get("createdByName", ""),
         "createdDate": audit.get("createdDate", epoch),
-        "fileName": file_name,
+        "fileName": file_name(mtype, name),
         "fullName": name,
         "id": record_id,
         "lastModifiedById": audit.get("lastModifiedById", ""),
@@ -996,7 +1028,10 @@ def _file_properties(call: Call, mtype: str, name: str) -> str:
         "manageableState": "unmanaged",
         "type": mtype,
     }
-    return f"<result>{ms.encode(values, 'FileProperties')}</result>"
+
+
+def _file_properties(call: Call, mtype: str, name: str) -> str:
+    return f"<result>{ms.encode(file_properties(call, mtype, name), 'FileProperties')}</result>"
 
 
 # -- request handling --------------------------------------------------------------------------------
@@ -1137,6 +1172,24 @@ def _op_check_deploy_status(call: Call, op: Any) -> str:
     return deploy.op_check_deploy_status(call, op)
 
 
+def _op_retrieve(call: Call, op: Any) -> str:
+    from emulator import retrieve  # imports this module
+
+    return retrieve.op_retrieve(call, op)
+
+
+def _op_check_retrieve_status(call: Call, op: Any) -> str:
+    from emulator import retrieve
+
+    return retrieve.op_check_retrieve_status(call, op)
+
+
+def _op_describe_metadata(call: Call, op: Any) -> str:
+    from emulator import retrieve
+
+    return retrieve.op_describe_metadata(call, op)
+
+
 OPERATIONS: dict[str, Callable[[Call, Any], str]] = {
     "createMetadata": _op_save("create"),
     "updateMetadata": _op_save("update"),
@@ -1148,6 +1201,9 @@ OPERATIONS: dict[str, Callable[[Call, Any], str]] = {
     "describeValueType": _op_describe,
     "deploy": _op_deploy,
     "checkDeployStatus": _op_check_deploy_status,
+    "retrieve": _op_retrieve,
+    "checkRetrieveStatus": _op_check_retrieve_status,
+    "describeMetadata": _op_describe_metadata,
 }
 
 

@@ -54,6 +54,7 @@ _METADATA_READS = {
     "checkStatus",
     "checkDeployStatus",
     "checkRetrieveStatus",
+    "retrieve",  # builds a zip of what exists; writes nothing
 }
 _SOAP_OP = re.compile(rb"<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([\w]+)")
 # A validate-only deploy (DeployOptions checkOnly) writes nothing: it counts as a read.

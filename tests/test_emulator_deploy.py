@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,9 +22,13 @@ from lxml import etree
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.metadata_zip import MD_NS
+from tests.metadata_zip import app_xml as _app_xml
+from tests.metadata_zip import deploy as _deploy
+from tests.metadata_zip import package as _package
+from tests.metadata_zip import zip_of as _zip
 
 ORG = "orgB"
-MD_NS = "http://soap.sforce.com/2006/04/metadata"
 BAN = "New connected apps can't be created in this org."
 SETTING = "allow-connected-app-creation"
 
@@ -34,45 +37,10 @@ def _name() -> str:
     return "Deploy_App_" + secrets.token_hex(4)
 
 
-def _app_xml(label: str, scope: str = "Api") -> str:
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f'<ConnectedApp xmlns="{MD_NS}"><contactEmail>ops@example.com</contactEmail><label>{label}</label>'
-        "<oauthConfig><callbackUrl>https://login.salesforce.com/services/oauth2/success</callbackUrl>"
-        f"<scopes>{scope}</scopes></oauthConfig></ConnectedApp>"
-    )
-
-
-def _package(members: dict[str, list[str]]) -> str:
-    types = "".join(
-        "<types>" + "".join(f"<members>{m}</members>" for m in names) + f"<name>{t}</name></types>"
-        for t, names in members.items()
-    )
-    version = f"<version>{API_VERSION}</version>"
-    return f'<?xml version="1.0" encoding="UTF-8"?><Package xmlns="{MD_NS}">{types}{version}</Package>'
-
-
-def _zip(files: dict[str, str | bytes]) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, content in files.items():
-            archive.writestr(path, content)
-    buffer.seek(0)
-    return buffer
-
-
 def _apps_zip(*names: str) -> io.BytesIO:
     files: dict[str, str | bytes] = {"package.xml": _package({"ConnectedApp": list(names)})}
     files.update({f"connectedApps/{n}.connectedApp": _app_xml(n) for n in names})
     return _zip(files)
-
-
-def _deploy(sf: Salesforce, archive: io.BytesIO, **options: Any) -> dict[str, Any]:
-    started = sf.deploy(archive, sandbox=options.pop("sandbox", False), **options)
-    assert started["state"] == "Queued" and started["asyncId"]
-    result = dict(sf.checkDeployStatus(str(started["asyncId"])))
-    result["asyncId"] = started["asyncId"]
-    return result
 
 
 @pytest.fixture
