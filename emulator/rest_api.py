@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import soql
-from .schema import SCHEMA, SObjectType, canonical_field, sobject_type
+from .schema import SCHEMA, SObjectType, canonical_field, field_type, relationship_of, sobject_type
 from .seed import now_iso
-from .store import OrgStore, same_id
+from .store import KEY_PREFIXES, OrgStore, same_id
 from .web import (
     MAX_VERSION,
     MIN_VERSION,
@@ -90,6 +90,8 @@ def handle(ctx: Ctx) -> Response:
     if not parts:
         return json_response(200, resources(version))
     if parts[0] in ("query", "queryAll") and len(parts) == 1:
+        if ctx.req.query.get("columns", "").lower() == "true":
+            return query_columns(ctx.org, ctx.req.query.get("q", ""))
         return query(ctx.org, ctx.req.query.get("q", ""), version)
     if parts[0] == "sobjects":
         return sobjects(ctx, ctx.org, parts[1:], version)
@@ -103,6 +105,16 @@ def query(org: OrgStore, text: str, version: str) -> Response:
         return rest_error(400, "MALFORMED_QUERY", "unexpected token: <EOF>")
     try:
         return json_response(200, soql.execute(text, org, version))
+    except soql.SoqlError as err:
+        return rest_error(400, err.code, err.message)
+
+
+def query_columns(org: OrgStore, text: str) -> Response:
+    """`/query?q=...&columns=true`: the query's column metadata, which `sf data query` asks first."""
+    if not text:
+        return rest_error(400, "MALFORMED_QUERY", "unexpected token: <EOF>")
+    try:
+        return json_response(200, soql.columns(text, org))
     except soql.SoqlError as err:
         return rest_error(400, err.code, err.message)
 
@@ -124,11 +136,9 @@ def sobjects(ctx: Ctx, org: OrgStore, parts: list[str], version: str) -> Respons
     if len(parts) == 1:
         if method == "POST":
             return create(ctx, org, stype)
-        return json_response(200, {"objectDescribe": describe(stype, version)["_summary"], "recentItems": []})
+        return json_response(200, {"objectDescribe": describe_summary(stype, version), "recentItems": []})
     if parts[1] == "describe" and len(parts) == 2:
-        full = describe(stype, version)
-        full.pop("_summary")
-        return json_response(200, full)
+        return json_response(200, describe(stype, version))
     if len(parts) != 2:
         return not_found()
     record_id = parts[1]
@@ -235,39 +245,174 @@ def delete(org: OrgStore, stype: SObjectType, record_id: str) -> Response:
     return Response(204)
 
 
-def describe(stype: SObjectType, version: str) -> dict[str, Any]:
-    summary = {
-        "name": stype.name,
-        "label": stype.label,
+def _plural(label: str) -> str:
+    return label[:-1] + "ies" if label.endswith("y") else label + "s"
+
+
+def describe_summary(stype: SObjectType, version: str) -> dict[str, Any]:
+    """One entry of the global describe (and the `objectDescribe` of /sobjects/<Type>)."""
+    return {
+        "activateable": False,
+        "associateEntityType": None,
+        "associateParentEntity": None,
         "createable": stype.createable,
-        "deletable": stype.deletable,
-        "updateable": stype.updateable,
-        "queryable": True,
-        "retrieveable": True,
         "custom": False,
+        "customSetting": False,
+        "deepCloneable": False,
+        "deletable": stype.deletable,
+        "deprecatedAndHidden": False,
+        "feedEnabled": False,
+        "hasSubtypes": False,
+        "isInterface": False,
+        "isSubtype": False,
+        "keyPrefix": KEY_PREFIXES.get(stype.name),
+        "label": stype.label,
+        "labelPlural": _plural(stype.label),
+        "layoutable": False,
+        "mergeable": False,
+        "mruEnabled": False,
+        "name": stype.name,
+        "queryable": True,
+        "replicateable": False,
+        "retrieveable": True,
+        "searchable": False,
+        "triggerable": False,
+        "undeletable": False,
+        "updateable": stype.updateable,
         "urls": {
-            "sobject": f"/services/data/v{version}/sobjects/{stype.name}",
-            "describe": f"/services/data/v{version}/sobjects/{stype.name}/describe",
             "rowTemplate": f"/services/data/v{version}/sobjects/{stype.name}/{{ID}}",
+            "describe": f"/services/data/v{version}/sobjects/{stype.name}/describe",
+            "sobject": f"/services/data/v{version}/sobjects/{stype.name}",
         },
     }
-    fields = [
-        {
-            "name": f,
-            "label": f,
-            "type": "id" if f == "Id" else "reference" if f.endswith("Id") else "string",
-            "createable": stype.createable and f in ("ParentId", "SetupEntityId"),
-            "updateable": False,
-            "nillable": f != "Id",
-        }
-        for f in stype.fields
-    ]
-    return {**summary, "fields": fields, "_summary": summary}
+
+
+_SOAP_TYPES = {
+    "id": "tns:ID",
+    "reference": "tns:ID",
+    "boolean": "xsd:boolean",
+    "datetime": "xsd:dateTime",
+    "date": "xsd:date",
+    "int": "xsd:int",
+    "double": "xsd:double",
+}
+_LENGTHS = {"id": 18, "reference": 18, "string": 255, "picklist": 255, "email": 80}
+
+
+def describe_field(stype: SObjectType, name: str) -> dict[str, Any]:
+    """A field as /describe lists it: type, length, reference target and what a client may do."""
+    kind = field_type(stype, name)
+    relationship = relationship_of(stype, name) if kind == "reference" else None
+    writable = stype.createable and name in ("ParentId", "SetupEntityId")
+    length = _LENGTHS.get(kind, 0)
+    return {
+        "aggregatable": kind not in ("boolean",),
+        "autoNumber": False,
+        "byteLength": length * 3 if kind in ("string", "picklist", "email") else length,
+        "calculated": False,
+        "caseSensitive": False,
+        "createable": writable,
+        "custom": False,
+        "defaultValue": None,
+        "defaultedOnCreate": kind == "boolean" or name in ("Id", "CreatedDate", "SystemModstamp"),
+        "dependentPicklist": False,
+        "deprecatedAndHidden": False,
+        "digits": 0,
+        "externalId": False,
+        "filterable": True,
+        "groupable": kind not in ("datetime", "double"),
+        "idLookup": name == "Id",
+        "label": _label(name),
+        "length": length,
+        "name": name,
+        "nameField": name == "Name",
+        "namePointing": False,
+        "nillable": name != "Id" and kind != "boolean",
+        "permissionable": False,
+        "picklistValues": [],
+        "polymorphicForeignKey": relationship is not None and relationship[1] is None,
+        "precision": 0,
+        "referenceTargetField": None,
+        "referenceTo": [relationship[1]] if relationship and relationship[1] else [],
+        "relationshipName": relationship[0] if relationship else None,
+        "relationshipOrder": None,
+        "restrictedPicklist": kind == "picklist",
+        "scale": 0,
+        "soapType": _SOAP_TYPES.get(kind, "xsd:string"),
+        "sortable": True,
+        "type": kind,
+        "unique": False,
+        "updateable": False,
+    }
+
+
+def _label(name: str) -> str:
+    """Salesforce labels split the API name into words and drop the Id of references: Profile ID."""
+    if name == "Id":
+        return "Record ID"
+    words = []
+    current = ""
+    for ch in name:
+        if ch.isupper() and current and not current[-1].isupper():
+            words.append(current)
+            current = ch
+        else:
+            current += ch
+    words.append(current)
+    if words[-1] == "Id" and len(words) > 1:
+        words[-1] = "ID"
+    return " ".join(words)
+
+
+def child_relationships(stype: SObjectType) -> list[dict[str, Any]]:
+    """The other served types that point at this one (each relationship's Id field)."""
+    children = []
+    for other in SCHEMA.values():
+        for id_field, target in other.relationships.values():
+            if target == stype.name:
+                children.append(
+                    {
+                        "cascadeDelete": False,
+                        "childSObject": other.name,
+                        "deprecatedAndHidden": False,
+                        "field": id_field,
+                        "junctionIdListNames": [],
+                        "junctionReferenceTo": [],
+                        "relationshipName": None,
+                        "restrictedDelete": False,
+                    }
+                )
+    return children
+
+
+def describe(stype: SObjectType, version: str) -> dict[str, Any]:
+    """/sobjects/<Type>/describe: the summary's keys plus fields, child relationships and layouts."""
+    full = describe_summary(stype, version)
+    full.update(
+        actionOverrides=[],
+        childRelationships=child_relationships(stype),
+        compactLayoutable=False,
+        defaultImplementation=None,
+        extendedBy=None,
+        extendsInterfaces=None,
+        fields=[describe_field(stype, f) for f in stype.fields],
+        implementedBy=None,
+        implementsInterfaces=None,
+        listviewable=None,
+        lookupLayoutable=None,
+        namedLayoutInfos=[],
+        networkScopeFieldName=None,
+        recordTypeInfos=[],
+        searchLayoutable=False,
+        sobjectDescribeOption="FULL",
+        supportedScopes=[{"label": "All records", "name": "everything"}],
+    )
+    return full
 
 
 def describe_global(version: str) -> dict[str, Any]:
-    sobjs = []
-    for stype in SCHEMA.values():
-        d = describe(stype, version)
-        sobjs.append(d["_summary"])
-    return {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjs}
+    return {
+        "encoding": "UTF-8",
+        "maxBatchSize": 200,
+        "sobjects": [describe_summary(stype, version) for stype in SCHEMA.values()],
+    }

@@ -19,9 +19,16 @@ class SObjectType:
     updateable: bool = False
     # relationship name -> (Id field, target sObject or None when the Id decides the type)
     relationships: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Salesforce field types where the name alone does not say it (see `field_type`).
+    types: dict[str, str] = field(default_factory=dict)
 
 
 _AUDIT = ("CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp")
+# Every record with audit fields can be followed to the users who made and last changed it.
+_AUDIT_RELATIONSHIPS: dict[str, tuple[str, str | None]] = {
+    "CreatedBy": ("CreatedById", "User"),
+    "LastModifiedBy": ("LastModifiedById", "User"),
+}
 
 SCHEMA: dict[str, SObjectType] = {
     t.name: t
@@ -35,11 +42,20 @@ SCHEMA: dict[str, SObjectType] = {
                 "OrganizationType",
                 "InstanceName",
                 "IsSandbox",
+                # The Salesforce CLI reads these at every login and before deploys.
+                "TrialExpirationDate",
                 "NamespacePrefix",
+                "Division",
+                "Country",
+                "PrimaryContact",
+                "DefaultLocaleSidKey",
                 "LanguageLocaleKey",
                 "TimeZoneSidKey",
+                "IsReadOnly",
                 *_AUDIT,
             ),
+            relationships=_AUDIT_RELATIONSHIPS,
+            types={"InstanceName": "string", "OrganizationType": "picklist"},
         ),
         SObjectType(
             "User",
@@ -62,7 +78,15 @@ SCHEMA: dict[str, SObjectType] = {
                 "CommunityNickname",
                 *_AUDIT,
             ),
-            relationships={"Profile": ("ProfileId", "Profile")},
+            relationships={"Profile": ("ProfileId", "Profile"), **_AUDIT_RELATIONSHIPS},
+            types={
+                "UserType": "picklist",
+                "TimeZoneSidKey": "picklist",
+                "LanguageLocaleKey": "picklist",
+                "LocaleSidKey": "picklist",
+                "EmailEncodingKey": "picklist",
+                "Email": "email",
+            },
         ),
         SObjectType(
             "Profile",
@@ -78,6 +102,8 @@ SCHEMA: dict[str, SObjectType] = {
                 "PermissionsModifyAllData",
                 *_AUDIT,
             ),
+            relationships=_AUDIT_RELATIONSHIPS,
+            types={"UserType": "picklist", "UserLicenseId": "reference"},
         ),
         SObjectType(
             "PermissionSet",
@@ -96,7 +122,8 @@ SCHEMA: dict[str, SObjectType] = {
                 "PermissionsApiUserOnly",
                 *_AUDIT,
             ),
-            relationships={"Profile": ("ProfileId", "Profile")},
+            relationships={"Profile": ("ProfileId", "Profile"), **_AUDIT_RELATIONSHIPS},
+            types={"Type": "picklist"},
         ),
         SObjectType(
             "PermissionSetAssignment",
@@ -114,6 +141,7 @@ SCHEMA: dict[str, SObjectType] = {
             createable=True,
             deletable=True,
             relationships={"Parent": ("ParentId", "PermissionSet")},
+            types={"SetupEntityType": "picklist"},
         ),
         SObjectType(
             "ConnectedApplication",
@@ -137,6 +165,13 @@ SCHEMA: dict[str, SObjectType] = {
                 "UiType",
                 *_AUDIT,
             ),
+            relationships=_AUDIT_RELATIONSHIPS,
+            types={
+                "MobileSessionTimeout": "picklist",
+                "PinLength": "picklist",
+                "RefreshTokenValidityPeriod": "int",
+                "UiType": "picklist",
+            },
         ),
         SObjectType(
             "ExternalClientApplication",
@@ -152,6 +187,8 @@ SCHEMA: dict[str, SObjectType] = {
                 "Description",
                 *_AUDIT,
             ),
+            relationships=_AUDIT_RELATIONSHIPS,
+            types={"Language": "picklist", "DistributionState": "picklist", "ContactEmail": "email"},
         ),
         SObjectType(
             "OauthToken",
@@ -169,9 +206,33 @@ SCHEMA: dict[str, SObjectType] = {
                 "AccessToken",
             ),
             relationships={"User": ("UserId", "User")},
+            types={"LastUsedDate": "datetime", "UseCount": "int"},
         ),
     ]
 }
+
+
+def field_type(stype: SObjectType, name: str) -> str:
+    """The describe `type` of a field: declared on the type, else what Salesforce's naming says."""
+    declared = stype.types.get(name)
+    if declared is not None:
+        return declared
+    if name == "Id":
+        return "id"
+    if name.endswith("Id"):
+        return "reference"
+    if name.startswith(("Is", "Permissions", "Options")):
+        return "boolean"
+    if name.endswith(("Date", "Modstamp")):
+        return "datetime"
+    return "string"
+
+
+def relationship_of(stype: SObjectType, id_field: str) -> tuple[str, str | None] | None:
+    """(relationship name, target type) of a reference field, when it has one."""
+    return next(
+        ((rel, target) for rel, (fid, target) in stype.relationships.items() if fid == id_field), None
+    )
 
 
 def sobject_type(name: str) -> SObjectType | None:

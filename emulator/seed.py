@@ -78,7 +78,10 @@ def seed_org(org: OrgStore) -> None:
                 "IsSandbox": False,
                 "NamespacePrefix": None,
                 "LanguageLocaleKey": "en_US",
+                "DefaultLocaleSidKey": "en_US",
                 "TimeZoneSidKey": "America/Los_Angeles",
+                "TrialExpirationDate": None,
+                "IsReadOnly": False,
                 "CreatedDate": stamp,
             },
         )

@@ -1,9 +1,11 @@
-"""A small SOQL engine: the subset the providers and tests use, evaluated over stored records.
+"""A small SOQL engine: what the providers, the tests and the Salesforce CLI send, over stored records.
 
-Supported: SELECT field list (with parent relationship fields such as `Profile.Name`, and COUNT()),
-FROM one sObject, WHERE with =, !=, <>, <, <=, >, >=, LIKE, IN, NOT IN, AND, OR, NOT and parentheses,
-ORDER BY (ASC|DESC, NULLS FIRST|LAST), LIMIT and OFFSET. Keywords and names are case-insensitive.
-Errors raise `SoqlError` with Salesforce's error code and message style.
+Supported: SELECT field list (with parent relationship paths of any depth such as
+`Parent.Profile.Name`), `COUNT()`, or `COUNT(field) [alias]`; FROM one sObject; WHERE with =, !=, <>,
+<, <=, >, >=, LIKE, IN, NOT IN (values or a semi-join `IN (SELECT field FROM ...)`), AND, OR, NOT and
+parentheses; ORDER BY (ASC|DESC, NULLS FIRST|LAST); LIMIT and OFFSET. Keywords and names are
+case-insensitive. Errors raise `SoqlError` with Salesforce's error code and message style.
+`columns(...)` answers the `columns=true` variant of /query: the column metadata of a query.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import SObjectType, canonical_field, canonical_relationship, sobject_type
-from .store import OrgStore, id15
+from .schema import SObjectType, canonical_field, canonical_relationship, field_type, sobject_type
+from .store import KEY_PREFIXES, OrgStore, id15
 
 
 class SoqlError(Exception):
@@ -45,10 +47,20 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 @dataclass
+class Aggregate:
+    """`COUNT(field) [alias]`: one row of type AggregateResult."""
+
+    function: str  # as written, e.g. "COUNT"
+    field: str  # canonical path
+    alias: str  # the alias, or Salesforce's expr0
+
+
+@dataclass
 class Query:
     sobject: SObjectType
-    fields: list[str]  # canonical names, "Rel.Field" for relationship fields
+    fields: list[str]  # canonical paths: "Name", "Profile.Name", "Parent.Profile.Name"
     count_only: bool = False
+    aggregate: Aggregate | None = None
     where: Callable[[dict], bool] | None = None
     order: list[tuple[str, bool, bool]] = field(default_factory=list)  # (field, desc, nulls_last)
     limit: int | None = None
@@ -90,8 +102,14 @@ class _Parser:
 
     # -- grammar ---------------------------------------------------------------------------------
     def parse(self) -> Query:
+        query = self.select_statement()
+        if self.peek() is not None:
+            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.take()[1]}'")
+        return query
+
+    def select_statement(self) -> Query:
         self.expect_word("SELECT")
-        raw_fields, count_only = self.field_list()
+        raw_fields, count_only, raw_aggregate = self.field_list()
         self.expect_word("FROM")
         kind, name = self.take()
         stype = sobject_type(name) if kind == "word" else None
@@ -103,8 +121,18 @@ class _Parser:
                 "after the entity name. "
                 "Please reference your WSDL or the describe call for the appropriate names.",
             )
+        outer = self.stype
         self.stype = stype
         query = Query(stype, [self.resolve(stype, f) for f in raw_fields], count_only)
+        if raw_aggregate is not None:
+            function, raw_field, alias = raw_aggregate
+            query.aggregate = Aggregate(function, self.resolve(stype, raw_field), alias)
+        self.clauses(query)
+        self.stype = outer
+        return query
+
+    def clauses(self, query: Query) -> None:
+        stype = query.sobject
         if self.peek_word() == "WHERE":
             self.take()
             query.where = self.or_expr(stype)
@@ -118,38 +146,57 @@ class _Parser:
         if self.peek_word() == "OFFSET":
             self.take()
             query.offset = int(self.take()[1])
-        if self.peek() is not None:
-            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{self.take()[1]}'")
-        return query
 
-    def field_list(self) -> tuple[list[str], bool]:
-        if self.peek_word() == "COUNT":
+    def field_list(self) -> tuple[list[str], bool, tuple[str, str, str] | None]:
+        """(plain fields, COUNT() alone, (function, field, alias) of an aggregate)."""
+        if self.peek_word() == "COUNT" and self.tokens[self.pos + 1 : self.pos + 3] == [
+            ("punct", "("),
+            ("punct", ")"),
+        ]:
+            self.pos += 3
+            return [], True, None
+        names: list[str] = []
+        aggregate: tuple[str, str, str] | None = None
+        while True:
+            if self.peek_word() == "COUNT" and self.tokens[self.pos + 1 : self.pos + 2] == [("punct", "(")]:
+                function = self.take()[1]
+                self.expect("(")
+                inner = self.take()[1]
+                self.expect(")")
+                alias = "expr0"
+                if self.peek() and self.peek_word() not in ("FROM", "") and self.peek() != ("punct", ","):
+                    alias = self.take()[1]
+                aggregate = (function, inner, alias)
+            else:
+                names.append(self.take()[1])
+            if self.peek() != ("punct", ","):
+                break
             self.take()
-            self.expect("(")
-            self.expect(")")
-            return [], True
-        names = [self.take()[1]]
-        while self.peek() == ("punct", ","):
-            self.take()
-            names.append(self.take()[1])
-        return names, False
+        if aggregate is not None and names:
+            # Without GROUP BY (not served here), plain fields cannot stand beside an aggregate.
+            raise SoqlError("MALFORMED_QUERY", f"Field must be grouped or aggregated: {names[0]}")
+        return names, False, aggregate
 
     def resolve(self, stype: SObjectType, name: str) -> str:
-        """Canonical field name, or raise INVALID_FIELD like Salesforce."""
-        if "." in name:
-            rel, _, sub = name.partition(".")
-            canon_rel = canonical_relationship(stype, rel)
-            if canon_rel is not None:
-                target = stype.relationships[canon_rel][1]
-                target_type = sobject_type(target) if target else None
-                sub_canon = canonical_field(target_type, sub) if target_type else sub
-                if sub_canon is not None:
-                    return f"{canon_rel}.{sub_canon}"
-            self.no_such_column(stype, name)
-        canon = canonical_field(stype, name)
+        """Canonical path of a field or relationship path, or raise INVALID_FIELD like Salesforce."""
+        *rels, last = name.split(".")
+        current: SObjectType | None = stype
+        canonical: list[str] = []
+        for rel in rels:
+            if current is None:
+                # A polymorphic relationship: the Id decides the type, so the rest is taken as written.
+                canonical.append(rel)
+                continue
+            canon_rel = canonical_relationship(current, rel)
+            if canon_rel is None:
+                self.no_such_column(stype, name)
+            canonical.append(str(canon_rel))
+            target = current.relationships[str(canon_rel)][1]
+            current = sobject_type(target) if target else None
+        canon = canonical_field(current, last) if current is not None else last
         if canon is None:
             self.no_such_column(stype, name)
-        return str(canon)
+        return ".".join([*canonical, str(canon)])
 
     def no_such_column(self, stype: SObjectType, name: str) -> None:
         raise SoqlError(
@@ -194,6 +241,8 @@ class _Parser:
             negate = word == "NOT"
             if negate:
                 self.expect_word("IN")
+            if self.subquery_follows():
+                return self.semi_join(fname, negate)
             values = self.value_list()
             return lambda r: (_in(self.value(r, fname), values)) != negate
         if word == "LIKE":
@@ -205,6 +254,30 @@ class _Parser:
             raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{op}'")
         literal = self.literal()
         return lambda r: _compare(self.value(r, fname), op, literal)
+
+    def subquery_follows(self) -> bool:
+        after = self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else ("", "")
+        return self.peek() == ("punct", "(") and after[0] == "word" and after[1].upper() == "SELECT"
+
+    def semi_join(self, fname: str, negate: bool) -> Callable[[dict], bool]:
+        """`field IN (SELECT one_field FROM ...)`: evaluated once, on first use."""
+        self.expect("(")
+        inner = self.select_statement()
+        self.expect(")")
+        if inner.count_only or inner.aggregate is not None or len(inner.fields) != 1:
+            raise SoqlError("MALFORMED_QUERY", "semi join sub-selects must select exactly one field")
+        values: list[Any] = []
+        computed = False
+
+        def matches(record: dict) -> bool:
+            nonlocal values, computed
+            if not computed:
+                rows = matching_rows(self.org, inner)
+                values = [field_value(self.org, row, inner.fields[0], inner.sobject) for row in rows]
+                computed = True
+            return _in(self.value(record, fname), values) != negate
+
+        return matches
 
     def value_list(self) -> list[Any]:
         self.expect("(")
@@ -249,11 +322,16 @@ class _Parser:
 
 
 def field_value(org: OrgStore, record: dict, fname: str, stype: SObjectType | None = None) -> Any:
-    """A field's value; `Rel.Field` follows the relationship's Id field to the parent record."""
-    if "." not in fname:
-        return record.get(fname)
-    parent = parent_record(org, record, fname.split(".", 1)[0], stype)
-    return None if parent is None else parent.get(fname.split(".", 1)[1])
+    """A field's value; each `Rel.` of a path follows that relationship's Id field to the parent."""
+    *rels, last = fname.split(".")
+    current = record
+    current_type = stype
+    for rel in rels:
+        parent = parent_record(org, current, rel, current_type)
+        if parent is None:
+            return None
+        current, current_type = parent, sobject_type(org.sobject_of(str(parent["Id"])) or "")
+    return current.get(last)
 
 
 def parent_record(org: OrgStore, record: dict, rel: str, stype: SObjectType | None = None) -> dict | None:
@@ -303,9 +381,8 @@ def parse(text: str, org: OrgStore) -> Query:
     return _Parser(text, org).parse()
 
 
-def execute(text: str, org: OrgStore, api_version: str = "63.0") -> dict:
-    """Run a query and answer with the REST `query` response shape."""
-    query = parse(text, org)
+def matching_rows(org: OrgStore, query: Query) -> list[dict]:
+    """The records a query selects, filtered, ordered, offset and limited."""
     stype = query.sobject
     rows = org.records(stype.name)
     if query.where is not None:
@@ -317,9 +394,21 @@ def execute(text: str, org: OrgStore, api_version: str = "63.0") -> dict:
     rows = rows[query.offset :]
     if query.limit is not None:
         rows = rows[: query.limit]
+    return rows
+
+
+def execute(text: str, org: OrgStore, api_version: str = "63.0") -> dict:
+    """Run a query and answer with the REST `query` response shape."""
+    query = parse(text, org)
+    rows = matching_rows(org, query)
     if query.count_only:
         return {"totalSize": len(rows), "done": True, "records": []}
-    records = [shape_record(org, stype, r, query.fields, api_version) for r in rows]
+    if query.aggregate is not None:
+        aggregate = query.aggregate
+        count = sum(1 for r in rows if field_value(org, r, aggregate.field, query.sobject) is not None)
+        record = {"attributes": {"type": "AggregateResult"}, aggregate.alias: count}
+        return {"totalSize": 1, "done": True, "records": [record]}
+    records = [shape_record(org, query.sobject, r, query.fields, api_version) for r in rows]
     return {"totalSize": len(records), "done": True, "records": records}
 
 
@@ -349,18 +438,111 @@ def shape_record(
     """One record as REST answers it: attributes first, then the selected fields in query order."""
     out: dict[str, Any] = {"attributes": attributes(stype.name, str(record["Id"]), api_version)}
     for fname in fields:
-        if "." not in fname:
-            out[fname] = record.get(fname)
-            continue
-        rel, _, sub = fname.partition(".")
-        parent = parent_record(org, record, rel, stype)
-        if parent is None:
-            out[rel] = None
-            continue
-        nested = out.get(rel)
-        if not isinstance(nested, dict):
-            ptype = org.sobject_of(str(parent["Id"])) or rel
-            nested = {"attributes": attributes(ptype, str(parent["Id"]), api_version)}
-            out[rel] = nested
-        nested[sub] = parent.get(sub)
+        _place(org, out, record, stype, fname.split("."), api_version)
     return out
+
+
+def _place(
+    org: OrgStore, out: dict, record: dict, stype: SObjectType | None, path: list[str], api_version: str
+) -> None:
+    """Put one path's value into `out`, nesting each parent as REST does (null when it is absent)."""
+    head, *rest = path
+    if not rest:
+        out[head] = record.get(head)
+        return
+    if head in out and out[head] is None:
+        return
+    parent = parent_record(org, record, head, stype)
+    if parent is None:
+        out[head] = None
+        return
+    ptype = org.sobject_of(str(parent["Id"])) or head
+    nested = out.get(head)
+    if not isinstance(nested, dict):
+        nested = {"attributes": attributes(ptype, str(parent["Id"]), api_version)}
+        out[head] = nested
+    _place(org, nested, parent, sobject_type(ptype), rest, api_version)
+
+
+# -- the columns=true variant of /query -----------------------------------------------------------
+_APEX_TYPES = {
+    "id": "Id",
+    "reference": "Id",
+    "boolean": "Boolean",
+    "datetime": "Datetime",
+    "date": "Date",
+    "int": "Integer",
+    "double": "Double",
+}
+
+
+def columns(text: str, org: OrgStore) -> dict:
+    """What /query?columns=true answers: the query's columns, never its rows."""
+    query = parse(text, org)
+    stype = query.sobject
+    metadata: list[dict[str, Any]] = []
+    if query.aggregate is not None:
+        aggregate = query.aggregate
+        metadata.append(
+            _column(
+                aggregate.alias,
+                # Salesforce names an aggregate column by its function in lower case: count(Id).
+                f"{aggregate.function.lower()}({aggregate.field})",
+                "Integer",
+                aggregate=True,
+                number=True,
+            )
+        )
+    for fname in query.fields:
+        _add_column(metadata, stype, fname.split("."))
+    return {
+        "columnMetadata": metadata,
+        "entityName": stype.name,
+        "groupBy": False,
+        "idSelected": "Id" in query.fields,
+        "keyPrefix": KEY_PREFIXES.get(stype.name),
+    }
+
+
+def _column(
+    name: str,
+    display: str,
+    apex_type: str | None,
+    aggregate: bool = False,
+    number: bool = False,
+    foreign_key: str | None = None,
+    writable: bool = False,
+) -> dict[str, Any]:
+    return {
+        "aggregate": aggregate,
+        "apexType": apex_type,
+        "booleanType": apex_type == "Boolean",
+        "columnName": name,
+        "custom": name.endswith("__c"),
+        "displayName": display,
+        "foreignKeyName": foreign_key,
+        "insertable": writable,
+        "joinColumns": [],
+        "numberType": number or apex_type in ("Integer", "Double"),
+        "textType": apex_type == "String",
+        "updatable": writable,
+    }
+
+
+def _add_column(metadata: list[dict[str, Any]], stype: SObjectType | None, path: list[str]) -> None:
+    """One selected path as a column; a relationship becomes a column with join columns, shared by
+    every path through the same relationship."""
+    head, *rest = path
+    if not rest:
+        kind = field_type(stype, head) if stype is not None else "string"
+        writable = stype is not None and stype.createable and kind == "reference"
+        metadata.append(_column(head, head, _APEX_TYPES.get(kind, "String"), writable=writable))
+        return
+    join = next((c for c in metadata if c["columnName"] == head and c["foreignKeyName"] is not None), None)
+    if join is None:
+        known = stype is not None and head in stype.relationships
+        id_field = stype.relationships[head][0] if stype is not None and known else head + "Id"
+        join = _column(head, head, None, foreign_key=id_field)
+        metadata.append(join)
+    target = stype.relationships.get(head, ("", None))[1] if stype is not None else None
+    _add_column(join["joinColumns"], sobject_type(target) if target else None, rest)

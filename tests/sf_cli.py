@@ -47,7 +47,8 @@ class SfCliError(AssertionError):
 @dataclass
 class SfResult:
     returncode: int
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the parsed --json output ({} for text output)
+    stdout: str
     stderr: str
 
     @property
@@ -77,11 +78,17 @@ class SfCli:
         return env
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = True, timeout: float = 180
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        timeout: float = 180,
+        json_output: bool = True,
     ) -> SfResult:
-        """`sf <args> --json`; with check, a non-zero exit fails the test with the CLI's message."""
+        """`sf <args> --json` (or the text a person sees, without json_output); with check, a
+        non-zero exit fails the test with the CLI's message."""
         completed = subprocess.run(
-            [str(SF_BIN), *args, "--json"],
+            [str(SF_BIN), *args, *(["--json"] if json_output else [])],
             env=self.env(**(env or {})),
             cwd=self.home,
             capture_output=True,
@@ -95,12 +102,13 @@ class SfCli:
             payload = {}
         if not isinstance(payload, dict):
             payload = {}
-        result = SfResult(completed.returncode, payload, completed.stderr)
+        result = SfResult(completed.returncode, payload, completed.stdout, completed.stderr)
         if check and completed.returncode != 0:
             # The CLI's error name and message carry no secret; its full output may (a token).
             raise SfCliError(
                 f"sf {args[0]} {args[1] if len(args) > 1 else ''} exited {completed.returncode}: "
                 f"{result.payload.get('name')}: {result.payload.get('message')}"
+                + ("" if json_output else f"\n{completed.stderr[-2000:]}")
             )
         return result
 

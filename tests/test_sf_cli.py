@@ -66,3 +66,39 @@ def test_access_token_login_then_display_api_request_and_list_metadata(
 
     listed = sf_cli.run("org", "list", "metadata", "--metadata-type", "ConnectedApp", "-o", "b").result
     assert app.name in [item["fullName"] for item in listed]
+
+
+def test_data_query_reads_columns_and_nested_parents(sf_cli: SfCli, emulator: Any):
+    login_with_access_token(sf_cli, emulator, "orgA", "a")
+    soql = (
+        "SELECT Username, Profile.Name FROM User WHERE IsActive = true "
+        "AND Username LIKE '%@orga.orglink.test' ORDER BY Username DESC LIMIT 2"
+    )
+    records = sf_cli.run("data", "query", "--query", soql, "-o", "a").result["records"]
+    assert [r["Username"] for r in records] == ["standard@orga.orglink.test", "integration@orga.orglink.test"]
+    assert records[0]["Profile"]["Name"] == "Standard User"
+
+    # The table a person sees is built from the columns=true answer: one column per path.
+    table = sf_cli.run(
+        "data",
+        "query",
+        "--query",
+        "SELECT Assignee.Profile.Name, Assignee.Username FROM PermissionSetAssignment "
+        "WHERE Assignee.Username = 'admin@orga.orglink.test'",
+        "-o",
+        "a",
+        "--result-format",
+        "csv",
+        json_output=False,
+    )
+    assert table.stdout.splitlines()[:2] == [
+        "Assignee.Profile.Name,Assignee.Username",
+        "System Administrator,admin@orga.orglink.test",
+    ]
+
+    counted = sf_cli.run("data", "query", "--query", "SELECT COUNT() FROM User", "-o", "a").result
+    assert counted["totalSize"] == 4
+    described = sf_cli.run("sobject", "describe", "--sobject", "PermissionSet", "-o", "a").result
+    assert {f["name"] for f in described["fields"]} >= {"Name", "IsOwnedByProfile", "ProfileId"}
+    sobjects = sf_cli.run("sobject", "list", "--sobject", "all", "-o", "a").result
+    assert "SetupEntityAccess" in sobjects
