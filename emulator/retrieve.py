@@ -21,6 +21,8 @@ Decisions where Salesforce's behaviour is not documented (keep them easy to chan
 - `packageNames`: no managed packages exist, so each is a message "No package named '<name>' found".
 - Elements of `unpackaged` without a namespace are read as metadata elements: simple-salesforce
   writes `<types>` unqualified in an envelope without a default namespace, and real orgs answer it.
+- The request's one parameter is taken by position when it is not called `retrieveRequest`
+  (jsforce, under the Salesforce CLI, sends `<request>`).
 - Boolean request fields accept Python's `True`/`False` (simple-salesforce formats them so).
 - `includeZip` left out means true; once the zip has been handed out the result is gone, and a
   later checkRetrieveStatus is the fault INVALID_LOCATOR "Retrieve result has been deleted."
@@ -99,7 +101,11 @@ def _qualified(element: Any) -> Any:
 
 
 def _request(op: Any) -> _Request:
+    # jsforce (so the Salesforce CLI) names the one parameter `request`, and real orgs take it: the
+    # parameter is found by name, else by its position.
     element = deploy.child(op, "retrieveRequest")
+    if element is None:
+        element = next((c for c in op if isinstance(c.tag, str)), None)
     if element is None:
         raise ms.SchemaViolation("REQUIRED_FIELD_MISSING", "Required field is missing: retrieveRequest")
     [api_version, *_] = [*_texts(element, "apiVersion"), ""]

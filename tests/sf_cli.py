@@ -84,13 +84,15 @@ class SfCli:
         check: bool = True,
         timeout: float = 180,
         json_output: bool = True,
+        cwd: Path | None = None,
     ) -> SfResult:
-        """`sf <args> --json` (or the text a person sees, without json_output); with check, a
-        non-zero exit fails the test with the CLI's message."""
+        """`sf <args> --json` (or the text a person sees, without json_output) in `cwd` (default
+        HOME; a project directory for `sf project ...`); with check, a non-zero exit fails the
+        test with the CLI's message."""
         completed = subprocess.run(
             [str(SF_BIN), *args, *(["--json"] if json_output else [])],
             env=self.env(**(env or {})),
-            cwd=self.home,
+            cwd=cwd or self.home,
             capture_output=True,
             text=True,
             timeout=timeout,
