@@ -13,15 +13,13 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
-from . import soql
+from . import oauth, soql
+from .app import APIS, FAULTS, App, Fault
 from .store import DEFAULT_SETTINGS, OrgStore
 from .web import Request, Response, json_response
-
-if TYPE_CHECKING:
-    from .server import App
 
 TOKEN_HEADER = "X-Orglink-Admin-Token"
 APP_TYPES = ("ConnectedApp", "ExternalClientApplication")
@@ -60,8 +58,6 @@ def handle(app: App, req: Request) -> Response:
 
 
 def _traffic(app: App, alias: str, action: str, req: Request) -> Response:
-    from .server import APIS, FAULTS, Fault
-
     if action == "mark":
         app.mark(alias)
         return json_response(200, {})
@@ -144,8 +140,6 @@ def _component(org: OrgStore, mtype: str, full_name: str, req: Request) -> Respo
 
 
 def _refresh_token(app: App, org: OrgStore, body: dict) -> Response:
-    from . import oauth
-
     found = app.emulator.find_app_by_key(str(body.get("consumer_key", "")))
     user = app.find_user(org, str(body.get("username", "")))
     if found is None or found[0] is not org or user is None:

@@ -562,3 +562,10 @@ def _deploy_member(call: mapi.Call, member: _Member, files: dict[str, bytes]) ->
     if outcome.error is not None:
         return Message(file_name, member.full_name, member.package_type, outcome.error.message)
     return Message(file_name, member.full_name, member.package_type, created=outcome.created)
+
+
+# Joined with metadata_api.OPERATIONS by the server (this module is built on that one, not below it).
+OPERATIONS: dict[str, mapi.Operation] = {
+    "deploy": op_deploy,
+    "checkDeployStatus": op_check_deploy_status,
+}

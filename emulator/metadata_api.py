@@ -37,7 +37,7 @@ import copy
 import datetime as dt
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -1160,37 +1160,10 @@ def _op_describe(call: Call, op: Any) -> str:
     return f"<result>{flags}{value_fields}</result>"
 
 
-def _op_deploy(call: Call, op: Any) -> str:
-    from emulator import deploy  # imports this module
-
-    return deploy.op_deploy(call, op)
-
-
-def _op_check_deploy_status(call: Call, op: Any) -> str:
-    from emulator import deploy
-
-    return deploy.op_check_deploy_status(call, op)
-
-
-def _op_retrieve(call: Call, op: Any) -> str:
-    from emulator import retrieve  # imports this module
-
-    return retrieve.op_retrieve(call, op)
-
-
-def _op_check_retrieve_status(call: Call, op: Any) -> str:
-    from emulator import retrieve
-
-    return retrieve.op_check_retrieve_status(call, op)
-
-
-def _op_describe_metadata(call: Call, op: Any) -> str:
-    from emulator import retrieve
-
-    return retrieve.op_describe_metadata(call, op)
-
-
-OPERATIONS: dict[str, Callable[[Call, Any], str]] = {
+Operation = Callable[[Call, Any], str]
+# The component calls. Modules built on this one (emulator.deploy, emulator.retrieve) keep their own
+# tables; the server joins them into the one it passes to `handle_metadata_request`.
+OPERATIONS: dict[str, Operation] = {
     "createMetadata": _op_save("create"),
     "updateMetadata": _op_save("update"),
     "upsertMetadata": _op_save("upsert"),
@@ -1199,11 +1172,6 @@ OPERATIONS: dict[str, Callable[[Call, Any], str]] = {
     "renameMetadata": _op_rename,
     "listMetadata": _op_list,
     "describeValueType": _op_describe,
-    "deploy": _op_deploy,
-    "checkDeployStatus": _op_check_deploy_status,
-    "retrieve": _op_retrieve,
-    "checkRetrieveStatus": _op_check_retrieve_status,
-    "describeMetadata": _op_describe_metadata,
 }
 
 
@@ -1234,13 +1202,17 @@ def _operation(body: bytes) -> Any:
 
 
 def handle_metadata_request(
-    emulator: Emulator, org: OrgStore, body: bytes, session_user: dict[str, Any]
+    emulator: Emulator,
+    org: OrgStore,
+    body: bytes,
+    session_user: dict[str, Any],
+    operations: Mapping[str, Operation],
 ) -> tuple[int, bytes]:
     """Answer one Metadata API SOAP request (session already validated): (HTTP status, XML)."""
     try:
         op = _operation(body)
         namespace, name = ms.local_name(op)
-        handler = OPERATIONS.get(name) if namespace == ms.MD_NS else None
+        handler = operations.get(name) if namespace == ms.MD_NS else None
         if handler is None:
             raise ms.SchemaViolation(
                 "INVALID_OPERATION", f"The emulator does not support the operation {name}"

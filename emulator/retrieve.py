@@ -291,3 +291,11 @@ def op_describe_metadata(call: mapi.Call, op: Any) -> str:
         "testRequired": False,
     }
     return f"<result>{ms.encode(values, 'DescribeMetadataResult')}</result>"
+
+
+# Joined with metadata_api.OPERATIONS by the server (this module is built on that one, not below it).
+OPERATIONS: dict[str, mapi.Operation] = {
+    "retrieve": op_retrieve,
+    "checkRetrieveStatus": op_check_retrieve_status,
+    "describeMetadata": op_describe_metadata,
+}

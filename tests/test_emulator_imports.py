@@ -1,0 +1,119 @@
+"""The emulator's modules are layered, and the emulator and the providers meet only on the wire.
+
+Every import counts: at module top, inside functions and under `TYPE_CHECKING`. A cycle hidden in a
+function-level import still couples the two modules both ways; the server sits on top and imports
+every handler, the shared state (emulator.app) sits below them.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules(package: str) -> dict[str, Path]:
+    base = ROOT / package
+    out = {}
+    for path in sorted(base.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = path
+    return out
+
+
+def _imported_names(module: str, path: Path) -> set[str]:
+    """Fully qualified names of what `module` imports (modules, or names inside modules)."""
+    is_package = path.name == "__init__.py"
+    own_package = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = own_package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, node.module] if node.module else anchor)
+            else:
+                base = node.module or ""
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _graph(package: str) -> dict[str, set[str]]:
+    modules = _modules(package)
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in _imported_names(name, path):
+            # `from .x import y` names module x (or package member y when y is a module).
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and imported != package:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a path (first module repeated at the end), or None."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "active"
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == "active":
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (found := visit(target)):
+                return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_emulator_has_no_import_cycle() -> None:
+    cycle = _cycle(_graph("emulator"))
+    assert cycle is None, (
+        "import cycle in emulator/: " + " -> ".join(cycle or []) + ". Move what both sides need into a "
+        "lower module (shared state lives in emulator.app), or let the upper module pass it down."
+    )
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    # The check itself must be able to fail: a two-module loop and a self-contained chain.
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_relative_imports_resolve_to_modules() -> None:
+    graph = _graph("emulator")
+    assert "emulator.app" in graph["emulator.server"]
+    assert "emulator.store" in graph["emulator.app"]
+    assert "emulator.server" not in graph["emulator.web"]  # not even for type checking
+
+
+def _imports_of(package: str) -> set[str]:
+    return {
+        imported.split(".")[0]
+        for name, path in _modules(package).items()
+        for imported in _imported_names(name, path)
+        if imported
+    }
+
+
+def test_the_emulator_never_imports_providers() -> None:
+    assert "providers" not in _imports_of("emulator")
+
+
+def test_the_providers_never_import_the_emulator() -> None:
+    assert "emulator" not in _imports_of("providers")
