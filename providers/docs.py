@@ -32,7 +32,7 @@ Every resource takes `org`, an alias from the stack config `orglink:orgs`, for e
 config:
   orglink:orgs:
     orgB:
-      auth: jwt            # jwt | client_credentials | password | access_token | sfdx | emulator
+      auth: jwt            # jwt | client_credentials | password | access_token | sfdx | sfdx_auth_url | emulator
       login_url: https://login.salesforce.com
       username: deploy@example.com
       consumer_key: 3MVG9...
@@ -42,7 +42,8 @@ config:
 ```
 
 Other connection fields: `instance_url`, `password`, `security_token`, `consumer_secret`,
-`access_token`, `ca_bundle` (a PEM file trusted for the org's certificate), `state_dir` and
+`access_token`, `sfdx_auth_url` (secret, auth `sfdx_auth_url`: the `force://...` URL of a Salesforce
+CLI login), `ca_bundle` (a PEM file trusted for the org's certificate), `state_dir` and
 `emulator_org` (auth `emulator`: log in as the local emulator's seeded admin).
 
 Type tokens: the Python SDK names every dynamic resource `pulumi-python:dynamic/<module>:<Name>`
