@@ -40,4 +40,4 @@ bench: setup
 	@$(ENV) $(VENV)/python -m bench.run
 
 docs: setup
-	@$(VENV)/python -m providers.docs > docs/resources.md
+	@$(VENV)/python -m providers.docs

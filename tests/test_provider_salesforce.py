@@ -1,16 +1,13 @@
 """The Salesforce access layer against the emulator: every auth mode, CA bundles, retries of
 transient faults within a bounded time, one re-login on an expired session, metadata helpers,
-and errors that keep Salesforce's code without leaking credentials. Nothing is mocked; the only
-stand-in is a tiny `sf` script, because the Salesforce CLI is not installed here.
+and errors that keep Salesforce's code without leaking credentials. Nothing is mocked (auth `sfdx`
+runs the real Salesforce CLI: tests/test_sf_logins.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import secrets
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -519,36 +516,6 @@ def test_jwt_bearer_auth_through_an_app_orglink_made(env: Any, tmp_path: Path) -
     assign.delete(acc_id, acc_outs)
     policy.delete(pol_id, pol_outs)
     app.delete(app_id, app_outs)
-
-
-def test_sfdx_auth_reads_sf_org_display(env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    org = org_entry(env)
-    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ["PATH"])
-    salesforce.configure_orgs(
-        {"cli": {"auth": "sfdx", "username": "my-org-alias", "ca_bundle": org["ca_bundle"]}}
-    )
-    if not any((Path(p) / "sf").exists() for p in os.environ["PATH"].split(os.pathsep)):
-        with pytest.raises(salesforce.SalesforceError, match="Salesforce CLI"):
-            salesforce.org("cli")
-    # A stand-in for the CLI printing what `sf org display --json` prints.
-    result = {
-        "status": 0,
-        "result": {
-            "accessToken": admin_session(env),
-            "instanceUrl": org["instance_url"],
-            "username": org["admin_username"],
-        },
-    }
-    script = tmp_path / "sf"
-    script.write_text(
-        f"#!/bin/sh\n[ \"$5\" = my-org-alias ] || exit 1\ncat <<'EOF'\n{json.dumps(result)}\nEOF\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
-    salesforce.reset()
-    salesforce.configure_orgs(
-        {"cli": {"auth": "sfdx", "username": "my-org-alias", "ca_bundle": org["ca_bundle"]}}
-    )
-    assert salesforce.org("cli").query("SELECT Id FROM Organization")
 
 
 def test_changed_configuration_drops_the_cached_client(env: Any) -> None:
