@@ -32,7 +32,7 @@ Every resource takes `org`, an alias from the stack config `orglink:orgs`, for e
 config:
   orglink:orgs:
     orgB:
-      auth: jwt            # jwt | client_credentials | password | access_token | sfdx | sfdx_auth_url | emulator
+      auth: jwt  # jwt | client_credentials | password | access_token | sfdx | sfdx_auth_url | emulator
       login_url: https://login.salesforce.com
       username: deploy@example.com
       consumer_key: 3MVG9...
