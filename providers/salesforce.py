@@ -17,11 +17,13 @@ Errors reach the user as :class:`SalesforceError`, which keeps Salesforce's stat
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import logging
 import os
 import random
+import re
 import subprocess
 import threading
 import time
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import unquote_plus, urlparse
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -318,28 +320,136 @@ class LoginResult:
     ca_bundle: str | None
 
 
+# Set to a file path, every request to an org appends one JSON line there (`make contract` counts
+# and times them): org alias, API family, method, path without query, status, seconds. Never a
+# header, a body or a query string: those carry sessions, secrets and Apex.
+REQUEST_LOG_ENV = "ORGLINK_REQUEST_LOG"
+REQUEST_FAMILIES = ("login", "oauth", "rest", "metadata", "deploy", "connect", "tooling")
+_DEPLOY_OPERATIONS = frozenset(
+    {
+        "deploy",
+        "checkDeployStatus",
+        "cancelDeploy",
+        "retrieve",
+        "checkRetrieveStatus",
+        "deployRecentValidation",
+    }
+)
+_SOAP_OPERATION = re.compile(rb"<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?(\w+)")
+_request_log_lock = threading.Lock()
+
+
+def soap_operation(body: Any) -> str:
+    """The operation element of a SOAP envelope (`readMetadata`, `deploy`, `login`), or ''."""
+    raw = body.encode() if isinstance(body, str) else body
+    found = _SOAP_OPERATION.search(raw) if isinstance(raw, bytes) else None
+    return found.group(1).decode() if found else ""
+
+
+def request_family(path: str, operation: str = "") -> str:
+    """Which API family a request to an org belongs to (the latency profile's keys)."""
+    if "/services/Soap/u/" in path:
+        return "login"
+    if path.startswith("/services/oauth2/"):
+        return "oauth"
+    if "/services/Soap/m/" in path:
+        return "deploy" if operation in _DEPLOY_OPERATIONS else "metadata"
+    if "/tooling/" in path:
+        return "tooling"
+    if "/named-credentials/" in path or "/apps/oauth/" in path or "/connect/" in path:
+        return "connect"
+    return "rest"
+
+
+def _form_value(body: Any, wanted: str) -> str:
+    text = body.decode(errors="replace") if isinstance(body, bytes) else str(body or "")
+    for pair in text.split("&"):
+        name, _, value = pair.partition("=")
+        if name == wanted:
+            return unquote_plus(value)
+    return ""
+
+
+def _client_tag(body: Any) -> str:
+    """A token request's app, as 8 hex of a hash of its client id: tells apps apart in the log
+    (how long each new app took to reach the login servers) without naming the key."""
+    client_id = _form_value(body, "client_id")
+    return hashlib.sha256(client_id.encode()).hexdigest()[:8] if client_id else ""
+
+
+def log_request(
+    alias: str, method: str, path: str, operation: str, status: int, seconds: float, client: str = ""
+) -> None:
+    """One line in the request log, when ORGLINK_REQUEST_LOG names one (no secret ever)."""
+    target = os.environ.get(REQUEST_LOG_ENV)
+    if not target:
+        return
+    line = json.dumps(
+        {
+            "at": round(time.time() - seconds, 3),
+            "org": alias,
+            "family": request_family(path, operation),
+            "method": method,
+            "path": path,
+            "operation": operation,
+            "status": status,
+            "seconds": round(seconds, 4),
+            "client": client,
+        }
+    )
+    try:
+        with _request_log_lock, open(target, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+    except OSError:
+        pass  # counting must never break a resource operation
+
+
 class _OrgAdapter(HTTPAdapter):
     """Every request to the org: a timeout unless the caller chose one, and the org's CA bundle.
 
     The bundle is applied here, not only as ``Session.verify``, because requests lets the
-    environment's REQUESTS_CA_BUNDLE override a session's own setting.
+    environment's REQUESTS_CA_BUNDLE override a session's own setting. Here too each request is
+    written to the request log (``log_request``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, alias: str = "") -> None:
         super().__init__()
         self.ca_bundle: str | None = None
+        self.alias = alias
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
         if self.ca_bundle:
             kwargs["verify"] = self.ca_bundle
-        return super().send(request, **kwargs)
+        if not os.environ.get(REQUEST_LOG_ENV):
+            return super().send(request, **kwargs)
+        path = urlparse(request.url or "").path
+        operation = _request_operation(path, request.body)
+        client = _client_tag(request.body) if operation else ""
+        started = time.monotonic()
+        status = 0
+        try:
+            response = super().send(request, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            seconds = time.monotonic() - started
+            log_request(self.alias, request.method or "", path, operation, status, seconds, client)
 
 
-def _new_session(ca_bundle: str | None) -> requests.Session:
+def _request_operation(path: str, body: Any) -> str:
+    """What the log says a request did beyond its path: a SOAP operation or an OAuth grant type."""
+    if "/services/Soap/" in path:
+        return soap_operation(body)
+    if path.startswith("/services/oauth2/token"):
+        return _form_value(body, "grant_type")
+    return ""
+
+
+def _new_session(ca_bundle: str | None, alias: str = "") -> requests.Session:
     session = requests.Session()
-    adapter = _OrgAdapter()
+    adapter = _OrgAdapter(alias)
     session.mount("https://", adapter)
     _trust(session, ca_bundle)
     session.headers["User-Agent"] = "orglink"
@@ -1011,7 +1121,7 @@ class OrgClient:
         self._created: set[tuple[str, str]] = set()
         self._coalescer = Coalescer()
         self._known_lock = threading.Lock()
-        self._session = _new_session(conn.ca_bundle)
+        self._session = _new_session(conn.ca_bundle, conn.alias)
         self._login_result = self._login_with_retries()
         self.sf = self._rest_client()
         self._zeep = zeep.Client(

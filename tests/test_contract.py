@@ -1,0 +1,185 @@
+"""`make contract` against the emulator, through the same entry point users run
+(`python -m tools.contract`): the report says every fact and step passed, holds no secret, and a
+run killed inside its `up` is cleaned by the next run's sweep, leaving both orgs as they were."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.engine import ROOT
+from tests.lifecycle_support import (
+    access_tokens,
+    changed_paths,
+    flatten,
+    kill_tree,
+    own_emulator,
+    secrets_found,
+    wait_until,
+)
+from tests.stack_project import ORGS, org_snapshots
+from tools.contract.__main__ import main
+
+SUFFIX = "orglink_contract_"
+LIFECYCLE_STEPS = (
+    "up",
+    "verification (token and callout)",
+    "token gate: new apps reach the login servers",
+    "no-op preview makes zero requests",
+    "one-field change (policy.session_timeout)",
+    "drift: found by refresh, repaired by up",
+    "destroy",
+)
+SECRET_KEYS = ("consumerSecret", "privateKey", "admin_password")
+
+
+def contract_components(admin: Any) -> list[str]:
+    return [
+        f"{alias}:{mtype}/{name}"
+        for alias, snapshot in org_snapshots(admin).items()
+        for mtype, items in snapshot["components"].items()
+        for name in items
+        if SUFFIX in name.lower()
+    ]
+
+
+class SecretCollector:
+    """Every consumer secret and private key the orgs hold while a run goes on (polled)."""
+
+    def __init__(self, admin: Any) -> None:
+        self.admin, self.found, self.done = admin, {}, threading.Event()  # type: ignore[var-annotated]
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def collect(self) -> None:
+        for alias, snapshot in org_snapshots(self.admin).items():
+            for path, value in flatten(snapshot).items():
+                if path.rsplit(".", 1)[-1] in SECRET_KEYS and isinstance(value, str) and len(value) > 8:
+                    self.found[f"{alias} {path}"] = value
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.3):
+            self.collect()
+
+    def __enter__(self) -> SecretCollector:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+@pytest.fixture
+def orgs(tmp_path: Path) -> Iterator[Any]:
+    """Its own emulator: Org B allows connected apps and REST access to ECA secrets (an org whose
+    Support and admin enabled both), and a new app needs 2 s to reach the token endpoint."""
+    with own_emulator(tmp_path / "emulator") as handle:
+        handle.admin.set_setting("orgB", "allow-connected-app-creation", True)
+        handle.admin.set_setting("orgB", "enable-client-secret-in-rest-api", True)
+        handle.admin.set_setting("orgB", "app-propagation-seconds", 2)
+        yield handle
+
+
+def stack_file(directory: Path, state_dir: Path) -> Path:
+    """A stack file whose orglink:orgs reach the emulator (as a user's would reach their orgs)."""
+    path = directory / "Pulumi.mine.yaml"
+    connection = {"auth": "emulator", "state_dir": str(state_dir)}
+    path.write_text(yaml.safe_dump({"config": {"orglink:orgs": {alias: connection for alias in ORGS}}}))
+    return path
+
+
+def killed_in_up(file: Path, out: Path, admin: Any, env: dict[str, str]) -> None:
+    """`python -m tools.contract` SIGKILLed (with its pulumi and provider) once its `up` made an object."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tools.contract", "--stack-file", str(file), "--out", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: bool(contract_components(admin)), 180, "the killed run's first object")
+    finally:
+        kill_tree(run.pid)
+        run.wait()
+
+
+def test_contract_passes_cleans_a_killed_run_and_leaves_both_orgs_as_before(
+    orgs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORGLINK_VERIFY_RETRY_S", "0.5")  # retries while an app propagates
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # where the killed run leaves its work dir
+    file = stack_file(tmp_path, orgs.state_dir)
+    before = org_snapshots(orgs.admin)
+
+    killed_in_up(file, tmp_path / "killed", orgs.admin, dict(os.environ))
+    left = contract_components(orgs.admin)
+    assert left, "the killed run left nothing to sweep"
+
+    with SecretCollector(orgs.admin) as collector:
+        collector.collect()
+        for alias in ORGS:
+            orgs.admin.mark(alias)
+        assert main(["--stack-file", str(file), "--out", str(tmp_path / "report")]) == 0
+
+    report = json.loads((tmp_path / "report" / "contract-report.json").read_text())
+    checks = {check["name"]: check for check in report["checks"]}
+    assert report["ok"] is True and report["failed_step"] is None
+    for step in LIFECYCLE_STEPS:
+        assert checks[step]["status"] == "pass", (step, checks[step]["answer"])
+    first_sweep = checks["sweep (before: what earlier runs left): nothing left"]
+    assert first_sweep["status"] == "pass"
+    assert all(name.split(":", 1)[1] in first_sweep["answer"] for name in left)
+    assert checks["sweep (after): nothing left"]["status"] == "pass"
+    assert "0 requests" in checks["no-op preview makes zero requests"]["answer"]
+    assert contract_components(orgs.admin) == []
+    assert changed_paths(before, org_snapshots(orgs.admin)) == []
+
+    profile = report["latency_profile"]
+    assert profile["format"] == "orglink-latency-profile/1"
+    for family in ("login", "oauth", "rest", "metadata", "deploy", "connect", "tooling"):
+        stats = profile["families"][family]
+        assert stats["count"] == len(stats["seconds"]) > 0, family
+        assert stats["median"] <= stats["p90"] <= max(stats["seconds"])
+    # Both new apps waited for the 2 s the emulator keeps them from the token endpoint.
+    assert len(profile["propagation"]["seconds"]) == 2
+    assert min(profile["propagation"]["seconds"]) >= 1.5
+    # Cross-check of the access layer's own count with the orgs': every Metadata API call.
+    counted = sum(
+        n for alias in ORGS for kind, n in orgs.admin.counters(alias).items() if kind.startswith("metadata.")
+    )
+    logged = profile["families"]["metadata"]["count"] + profile["families"]["deploy"]["count"]
+    assert logged == counted
+
+    md = (tmp_path / "report" / "contract-report.md").read_text()
+    for step in LIFECYCLE_STEPS:
+        assert f"| {step} | pass |" in md
+    known = {**collector.found, **access_tokens(orgs.state_dir)}
+    known.update({f"{alias} admin password": org["admin_password"] for alias, org in orgs.orgs.items()})
+    assert any("consumerSecret" in name for name in known) and any("privateKey" in name for name in known)
+    text = md + json.dumps(report) + (tmp_path / "report" / "contract-report.json").read_text()
+    assert secrets_found(text, known) == []
+
+
+def test_read_only_run_on_its_own_emulator_lists_every_fact_and_writes_nothing(tmp_path: Path) -> None:
+    assert main(["--emulator", "--read-only", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "contract-report.json").read_text())
+    sections = {check["section"] for check in report["checks"]}
+    assert "lifecycle" not in sections and "sweep" not in sections
+    facts = {check["name"]: check for check in report["checks"] if check["section"] == "fact"}
+    for role in ("Org A", "Org B"):
+        for fact in ("login (emulator)", "API versions", "My Domain and org", "SOAP login() (API 64.0)"):
+            assert f"{role}: {fact}" in facts
+    creation = facts["Org B: may create connected apps (validate-only deploy)"]
+    assert creation["status"] == "pass"
+    assert any("deploy" in request for request in creation["requests"])
+    assert all(check["requests"] for check in facts.values()), "a fact without the request that showed it"
+    behaviours = [check for check in report["checks"] if check["section"] == "fidelity"]
+    assert any(check["name"].startswith("design:") for check in behaviours)
+    assert (tmp_path / "contract-report.md").read_text().startswith("# orglink contract report: PASSED")

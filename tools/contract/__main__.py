@@ -1,0 +1,178 @@
+"""python -m tools.contract (--org-a A --org-b B | --stack-file FILE | --emulator) [--read-only] [--out DIR]
+
+Run with `.tools/env.sh` sourced (the Makefile does). The lifecycle writes to both orgs: only
+objects whose API names carry `orglink_contract_<hex>`, all removed again by destroy and the sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from emulator import control  # only to start local orgs for --emulator (a tool-side import)
+from emulator.admin import AdminClient
+from providers import salesforce
+
+from . import connections as conns
+from . import facts, lifecycle
+from .report import INFO, SKIP, Check, Redactor, Report, RequestLog, latency_profile
+
+FIDELITY_DOC = lifecycle.ROOT / "docs" / "emulator-fidelity.md"
+
+
+def progress(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tools.contract", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--org-a", help="Org A: a Salesforce CLI alias or username (or an alias of --stack-file)"
+    )
+    parser.add_argument(
+        "--org-b", help="Org B: a Salesforce CLI alias or username (or an alias of --stack-file)"
+    )
+    parser.add_argument(
+        "--stack-file", type=Path, help="take the connections from this stack file's orglink:orgs"
+    )
+    parser.add_argument("--emulator", action="store_true", help="start two local emulator orgs in a temp dir")
+    parser.add_argument("--read-only", action="store_true", help="stop after the read-only facts")
+    parser.add_argument(
+        "--run-as-user", help="Org B's client-credentials run-as user (default: Org B's login user)"
+    )
+    parser.add_argument("--out", type=Path, default=Path.cwd(), help="where the reports go (default: here)")
+    args = parser.parse_args(argv)
+    if (
+        sum(
+            bool(x)
+            for x in (args.emulator, args.stack_file, args.org_a and args.org_b and not args.stack_file)
+        )
+        != 1
+    ):
+        parser.error("give --org-a and --org-b (Salesforce CLI aliases), or --stack-file, or --emulator")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="orglink-contract-"))
+    stack = f"orglink-contract-{secrets.token_hex(4)}"
+    redact = Redactor()
+    started_emulator: Path | None = None
+    try:
+        if args.emulator:
+            started_emulator = work / "emulator"
+            orgs = start_emulator(started_emulator)
+        elif args.stack_file:
+            orgs = conns.from_stack_file(args.stack_file, args.org_a, args.org_b)
+        else:
+            orgs = conns.from_cli_aliases(args.org_a, args.org_b)
+        for value in orgs.secrets():
+            redact.add(value)
+        report = run(orgs, stack, work, redact, args)
+    except conns.ContractError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if started_emulator is not None:
+            control.stop(started_emulator)
+        shutil.rmtree(work, ignore_errors=True)
+    md, js = report.write(args.out, redact)
+    progress(f"{'PASSED' if report.ok else 'FAILED'}: reports in {md} and {js}")
+    return 0 if report.ok else 1
+
+
+def start_emulator(state_dir: Path) -> conns.Orgs:
+    """Two fresh local orgs; Org B allows connected apps (as an org whose Support enabled it)."""
+    progress(f"starting the emulator orgs orgA, orgB in {state_dir}")
+    control.start(state_dir, list(conns.ALIASES))
+    admin = AdminClient(state_dir)
+    admin.set_setting("orgB", "allow-connected-app-creation", True)
+    # A new app reaches the token endpoint after 2 s (minutes on a real org), retried every second.
+    admin.set_setting("orgB", "app-propagation-seconds", 2)
+    orgs = conns.from_emulator(state_dir)
+    orgs.cli_env["ORGLINK_VERIFY_RETRY_S"] = os.environ.get("ORGLINK_VERIFY_RETRY_S", "1")
+    return orgs
+
+
+def run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, args: argparse.Namespace) -> Report:
+    report = Report(orgs.target, stack)
+    log = RequestLog(work / "requests-contract.jsonl")
+    previous = os.environ.get(salesforce.REQUEST_LOG_ENV)
+    os.environ[salesforce.REQUEST_LOG_ENV] = str(log.path)
+    salesforce.reset()
+    salesforce.configure_orgs(orgs.connections)
+    lc: lifecycle.Lifecycle | None = None
+    try:
+        found = facts.read_only_facts(
+            facts.FactRunner(log, redact, report.checks, progress), args.run_as_user, orgs.connections
+        )
+        if not all(found.logged_in.get(a) for a in conns.ALIASES):
+            report.failed_step = "login"
+        elif not args.read_only:
+            lc = lifecycle_run(orgs, stack, work, redact, report, found)
+    finally:
+        report.checks += facts.behaviour_checks(report.checks, FIDELITY_DOC)
+        lines = log.since() + (lc.requests if lc else [])
+        report.profile = latency_profile(
+            lines, lc.propagation if lc else [], "emulator" if orgs.emulator_state_dir else "orgs"
+        )
+        salesforce.reset()
+        if previous is None:
+            os.environ.pop(salesforce.REQUEST_LOG_ENV, None)
+        else:
+            os.environ[salesforce.REQUEST_LOG_ENV] = previous
+    return report
+
+
+def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, report: Report,
+                  found: facts.OrgFacts) -> lifecycle.Lifecycle:  # fmt: skip
+    """Sweep what earlier runs left, the lifecycle (stopping at the first failure), then destroy
+    and the sweep whatever happened."""
+    lifecycle.sweep(report.checks, progress, "before: what earlier runs left")
+    if not found.run_as_user:
+        report.failed_step, report.failed_field = "run-as user", "--run-as-user"
+        return lifecycle.Lifecycle(
+            lifecycle.Cli(work, work, ""), stack, work, redact, report.checks, progress
+        )
+    cli = lifecycle.Cli(lifecycle.make_project(work), work, secrets.token_urlsafe(24), orgs.cli_env)
+    redact.add(cli.passphrase)
+    lc = lifecycle.Lifecycle(cli, stack, work, redact, report.checks, progress)
+    wanted = lifecycle.integrations(
+        found.run_as_user, found.may_create_connected_app, 120 if orgs.emulator_state_dir else 900
+    )
+    if not found.may_create_connected_app:
+        report.checks.append(
+            Check(
+                "lifecycle",
+                "connected app",
+                SKIP,
+                f"not made: Org B refuses new connected apps ({found.creation_words})",
+            )
+        )
+    started = time.monotonic()
+    try:
+        lc.run(orgs.connections, wanted)
+    except lifecycle.StepFailed as failed:
+        report.failed_step, report.failed_field = failed.step, failed.field
+    finally:
+        if lc.created:
+            try:
+                lc.destroy()
+            except lifecycle.StepFailed as failed:
+                report.failed_step = report.failed_step or failed.step
+        lifecycle.sweep(report.checks, progress, "after")
+        report.checks.append(
+            Check("lifecycle", "lifecycle time", INFO, f"{time.monotonic() - started:.1f} s")
+        )
+    return lc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,438 @@
+"""The writing half of the contract: a throwaway stack of seed 000's integration through the real
+Pulumi CLI (up, verification, no-op preview, a one-field change, drift found by refresh and repaired
+by up, destroy), then a sweep of both orgs for anything carrying the contract's suffix.
+
+Every object carries `orglink_contract_<hex>` in its API name (the stack is `orglink-contract-<hex>`
+and orglink puts the stack name into every name), so the sweep finds what any contract run left,
+also one killed in the middle, and nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from providers import eca_app, salesforce
+from providers.eca_app import ExternalClientAppProvider
+
+from .report import FAIL, PASS, Check, Redactor, RequestLine, RequestLog
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TOOLS_BIN = ROOT / ".tools" / "bin"
+SUFFIX_MARK = "orglink_contract_"  # in every API name of every contract run
+ECA_API_NAME = "CarrierAPI_App"
+CA_API_NAME = "CarrierAPI_CA"
+CHANGED_TIMEOUT, DRIFTED_TIMEOUT = 720, 60
+# Types the sweep lists in both orgs, in the order it deletes (dependants first).
+SWEEP_ORDER = (
+    "NamedCredential",
+    "PermissionSet",
+    "ExternalCredential",
+    "Certificate",
+    "ConnectedApp",
+    eca_app.HEADER_TYPE,
+    eca_app.POLICY_TYPE,
+    eca_app.PLUGIN_POLICY_TYPE,
+    eca_app.OAUTH_TYPE,
+    eca_app.GLOBAL_TYPE,
+)
+FIELD_PATTERN = re.compile(r"(orglink:[A-Za-z_]+(?:\[\d+\])?(?:\.[A-Za-z_]+)*)|field '([^']+)'")
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, answer: str, field: str | None = None) -> None:
+        super().__init__(f"{step}: {answer}")
+        self.step, self.answer, self.field = step, answer, field
+
+
+@dataclass
+class Cli:
+    """The real Pulumi CLI on a throwaway project with a local file backend in the work dir."""
+
+    project: Path
+    work: Path
+    passphrase: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def run(self, log: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        env.update(
+            PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
+            PULUMI_BACKEND_URL=f"file://{self.work / 'backend'}",
+            PULUMI_HOME=str(self.work / "pulumi-home"),
+            PULUMI_CONFIG_PASSPHRASE=self.passphrase,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            PULUMI_SKIP_CONFIRMATIONS="true",
+        )
+        env.update(self.extra_env)
+        env[salesforce.REQUEST_LOG_ENV] = str(log)
+        env.pop("PULUMI_ACCESS_TOKEN", None)  # the contract's state stays local
+        (self.work / "backend").mkdir(parents=True, exist_ok=True)
+        return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project, env=env,
+                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+
+
+def make_project(work: Path) -> Path:
+    """A copy of orglink's program (Pulumi.yaml on this checkout's .venv, __main__.py, providers/)."""
+    project = work / "project"
+    (project / "stacks").mkdir(parents=True)
+    settings = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    settings["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    shutil.copy(ROOT / "__main__.py", project / "__main__.py")
+    shutil.copytree(ROOT / "providers", project / "providers", ignore=shutil.ignore_patterns("__pycache__"))
+    return project
+
+
+def seed_integration() -> dict[str, Any]:
+    """Seed 000's integration as shipped in stacks/Pulumi.local.yaml."""
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]
+    return dict(config["orglink:integrations"][0])
+
+
+def integrations(run_as_user: str, with_connected_app: bool, verify_timeout_s: int) -> list[dict[str, Any]]:
+    """Seed 000 as an External Client App and, where Org B allows it, as a connected app."""
+    base = seed_integration()
+    base.update(org_a="orgA", org_b="orgB", run_as_user=run_as_user, verify_timeout_s=verify_timeout_s)
+    base["app"] = dict(base["app"], contact_email="orglink-contract@example.com")
+    eca = copy.deepcopy(base)
+    eca.update(api_name=ECA_API_NAME, app_type="external_client_app")
+    eca["app"]["enable_secret_in_rest_api"] = True  # turned off again by destroy when it turned it on
+    found = [eca]
+    if with_connected_app:
+        ca = copy.deepcopy(base)
+        ca.update(name="CarrierAPI CA", api_name=CA_API_NAME, app_type="connected_app")
+        found.append(ca)
+    return found
+
+
+class Lifecycle:
+    def __init__(self, cli: Cli, stack: str, log_dir: Path, redact: Redactor, checks: list[Check],
+                 progress: Callable[[str], None]) -> None:  # fmt: skip
+        self.cli, self.stack, self.log_dir, self.redact = cli, stack, log_dir, redact
+        self.checks, self.progress = checks, progress
+        self.suffix = stack.replace("-", "_")
+        self.requests: list[RequestLine] = []
+        self.propagation: list[float] = []
+        self.created = False
+        self._count = 0
+
+    # -- running steps -------------------------------------------------------------------------
+
+    def pulumi(self, step: str, *args: str) -> tuple[subprocess.CompletedProcess[str], list[RequestLine]]:
+        self._count += 1
+        log = RequestLog(self.log_dir / f"requests-{self._count:02d}-{step.replace(' ', '-')}.jsonl")
+        completed = self.cli.run(log.path, *args)
+        lines = log.since()
+        self.requests += lines
+        if completed.returncode != 0:
+            raise StepFailed(step, *self._error(completed))
+        return completed, lines
+
+    def _error(self, completed: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
+        text = self.redact(completed.stdout + "\n" + completed.stderr)
+        errors = [line.strip() for line in text.splitlines() if "error" in line.lower() and line.strip()]
+        message = " / ".join(dict.fromkeys(errors[-4:])) or f"pulumi exited {completed.returncode}"
+        found = FIELD_PATTERN.search(message)
+        return message[:1500], (found.group(1) or found.group(2)) if found else None
+
+    def step(self, name: str, run: Callable[[], tuple[str, str, list[RequestLine]]]) -> Check:
+        self.progress(f"{name} ...")
+        started = time.monotonic()
+        try:
+            status, answer, lines = run()
+        except StepFailed as failed:
+            check = Check("lifecycle", name, FAIL, failed.answer, field=failed.field,
+                          seconds=round(time.monotonic() - started, 2))  # fmt: skip
+            self.checks.append(check)
+            self.progress(f"{name}: fail: {failed.answer[:300]}")
+            raise
+        except salesforce.SalesforceError as err:
+            message = self.redact(f"{err.status_code}: {err.message}")
+            self.checks.append(Check("lifecycle", name, FAIL, message, field=err.field,
+                                     seconds=round(time.monotonic() - started, 2)))  # fmt: skip
+            self.progress(f"{name}: fail: {message[:300]}")
+            raise StepFailed(name, message, err.field) from None
+        check = Check("lifecycle", name, status, self.redact(answer), _summary(lines),
+                      seconds=round(time.monotonic() - started, 2))  # fmt: skip
+        self.checks.append(check)
+        self.progress(f"{name}: {status}: {check.answer[:300]}")
+        if status == FAIL:
+            raise StepFailed(name, check.answer)
+        return check
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def run(self, connections: dict[str, Any], wanted: list[dict[str, Any]]) -> None:
+        self.create_stack(connections, wanted)
+        self.step("up", lambda: self._up("up"))
+        self.step("verification (token and callout)", self._verification)
+        self.step("token gate: new apps reach the login servers", self._token_gate)
+        self.step("no-op preview makes zero requests", self._noop_preview)
+        self.step("one-field change (policy.session_timeout)", self._one_field_change)
+        self.step("drift: found by refresh, repaired by up", self._drift)
+
+    def create_stack(self, connections: dict[str, Any], wanted: list[dict[str, Any]]) -> None:
+        stack_file = self.cli.project / "stacks" / f"Pulumi.{self.stack}.yaml"
+        plain = {
+            alias: {k: v for k, v in c.items() if k not in SECRET_KEYS} for alias, c in connections.items()
+        }
+        stack_file.write_text(
+            yaml.safe_dump(
+                {"config": {"orglink:orgs": plain, "orglink:integrations": wanted}}, sort_keys=False
+            )
+        )
+        self.pulumi("stack init", "stack", "init", self.stack)
+        for alias, connection in connections.items():
+            for key in SECRET_KEYS:
+                if connection.get(key):
+                    self.pulumi("config set", "config", "set", "--secret", "--path", "--stack", self.stack,
+                                f"orglink:orgs.{alias}.{key}", str(connection[key]))  # fmt: skip
+
+    def _up(self, step: str) -> tuple[str, str, list[RequestLine]]:
+        self.created = True
+        _, lines = self.pulumi(step, "up", "--yes", "--skip-preview", "--stack", self.stack)
+        self.propagation += token_gate_waits(lines)
+        return PASS, f"{len(lines)} requests ({_by_org(lines)})", lines
+
+    def outputs(self) -> dict[str, Any]:
+        completed, _ = self.pulumi("stack output", "stack", "output", "--json", "--stack", self.stack)
+        found: dict[str, Any] = json.loads(completed.stdout or "{}")
+        return found
+
+    def _verification(self) -> tuple[str, str, list[RequestLine]]:
+        results = {key: value for key, value in self.outputs().items() if key.endswith("verification")}
+        failed = [key for key, value in results.items() if not (isinstance(value, dict) and value.get("ok"))]
+        details = "; ".join(f"{key}: {(value or {}).get('detail')}" for key, value in results.items())
+        return (FAIL if failed or not results else PASS), details or "no verification output", []
+
+    def _token_gate(self) -> tuple[str, str, list[RequestLine]]:
+        waits = ", ".join(f"{w:.1f} s" for w in self.propagation) or "no client-credentials token asked"
+        return (
+            PASS,
+            f"per new app, its first client-credentials token request to the first one granted: {waits}",
+            [],
+        )
+
+    def _noop_preview(self) -> tuple[str, str, list[RequestLine]]:
+        completed, lines = self.pulumi("no-op preview", "preview", "--json", "--stack", self.stack)
+        changes = _changes(completed.stdout)
+        ok = not changes and not lines
+        return (
+            (PASS if ok else FAIL),
+            f"changes {changes or 'none'}; {len(lines)} requests to the orgs",
+            lines,
+        )
+
+    def _one_field_change(self) -> tuple[str, str, list[RequestLine]]:
+        self._edit(
+            lambda config: config["orglink:integrations"][0]["policy"].update(session_timeout=CHANGED_TIMEOUT)
+        )
+        completed, preview_lines = self.pulumi("change preview", "preview", "--json", "--stack", self.stack)
+        changes = _changes(completed.stdout)
+        _, up_lines = self.pulumi("change up", "up", "--yes", "--skip-preview", "--stack", self.stack)
+        live = self._live_timeout()
+        ok = changes == {"update": 1} and live == CHANGED_TIMEOUT
+        return (
+            (PASS if ok else FAIL),
+            (
+                f"preview {changes}; up made {len(up_lines)} requests; Org B's policy now says "
+                f"sessionTimeoutInMinutes={live}"
+            ),
+            preview_lines + up_lines,
+        )
+
+    def _drift(self) -> tuple[str, str, list[RequestLine]]:
+        name = self._policy_name()
+
+        def drift(policy: dict[str, Any]) -> dict[str, Any]:
+            policy["sessionTimeoutInMinutes"] = DRIFTED_TIMEOUT
+            return policy
+
+        salesforce.modify_component("orgB", eca_app.POLICY_TYPE, name, drift, "contract drift")
+        _, refresh_lines = self.pulumi("refresh", "refresh", "--yes", "--skip-preview", "--stack", self.stack)
+        completed, _ = self.pulumi("drift preview", "preview", "--json", "--stack", self.stack)
+        found = _changes(completed.stdout)
+        _, up_lines = self.pulumi("repair up", "up", "--yes", "--skip-preview", "--stack", self.stack)
+        live = self._live_timeout()
+        ok = found == {"update": 1} and live == CHANGED_TIMEOUT
+        return (
+            (PASS if ok else FAIL),
+            (
+                f"wrote sessionTimeoutInMinutes={DRIFTED_TIMEOUT} to {eca_app.POLICY_TYPE} {name} "
+                "out of band; "
+                f"after refresh the preview shows {found}; after up Org B says {live}"
+            ),
+            refresh_lines + up_lines,
+        )
+
+    def destroy(self) -> Check:
+        return self.step("destroy", self._destroy)
+
+    def _destroy(self) -> tuple[str, str, list[RequestLine]]:
+        _, lines = self.pulumi("destroy", "destroy", "--yes", "--skip-preview", "--stack", self.stack)
+        return PASS, f"{len(lines)} requests ({_by_org(lines)})", lines
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        path = self.cli.project / "stacks" / f"Pulumi.{self.stack}.yaml"
+        settings = yaml.safe_load(path.read_text())
+        change(settings["config"])
+        path.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+    def _policy_name(self) -> str:
+        app = f"{ECA_API_NAME}_{self.suffix}"
+        name = eca_app.find_part_name(salesforce.org("orgB"), eca_app.POLICY_TYPE, app)
+        if not name:
+            raise StepFailed("drift", f"Org B has no {eca_app.POLICY_TYPE} of External Client App {app}")
+        return name
+
+    def _live_timeout(self) -> Any:
+        policy = salesforce.org("orgB").read_component(eca_app.POLICY_TYPE, self._policy_name()) or {}
+        value = policy.get("sessionTimeoutInMinutes")
+        return int(str(value)) if str(value).isdigit() else value
+
+
+SECRET_KEYS = (
+    "password",
+    "security_token",
+    "consumer_secret",
+    "private_key",
+    "access_token",
+    "sfdx_auth_url",
+)
+
+
+def token_gate_waits(lines: list[RequestLine]) -> list[float]:
+    """Per app asked for a client-credentials token during an `up`: seconds from its first token
+    request to the first one Org B granted (how long the new app took to reach the login servers;
+    0 when the first try got a token)."""
+    waits = []
+    asked = [r for r in lines if r.family == "oauth" and r.operation == "client_credentials" and r.client]
+    for client in dict.fromkeys(r.client for r in asked):
+        tries = [r for r in asked if r.client == client]
+        granted = [r for r in tries if r.status == 200]
+        if granted:
+            waits.append(round(granted[0].at + granted[0].seconds - tries[0].at, 3))
+    return waits
+
+
+def _changes(preview_json: str) -> dict[str, int]:
+    try:
+        summary: dict[str, int] = json.loads(preview_json).get("changeSummary", {})
+    except ValueError:
+        return {"unreadable preview": 1}
+    return {op: n for op, n in summary.items() if op != "same" and n}
+
+
+def _by_org(lines: list[RequestLine]) -> str:
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line.org] = counts.get(line.org, 0) + 1
+    return ", ".join(f"{org} {n}" for org, n in sorted(counts.items())) or "none"
+
+
+def _summary(lines: list[RequestLine]) -> list[str]:
+    """The step's requests, counted per org, family and method+path."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        key = (
+            f"{line.org}: {line.method} {_generic(line.path)}{' ' + line.operation if line.operation else ''}"
+        )
+        counts[key] = counts.get(key, 0) + 1
+    return [f"{n} x {key}" for key, n in sorted(counts.items())]
+
+
+def _generic(path: str) -> str:
+    """Record Ids out of a path, so one row counts every request of its kind."""
+    return re.sub(r"/[a-zA-Z0-9]{15,18}(?=/|$)", "/{id}", path)
+
+
+# -- the sweep ---------------------------------------------------------------------------------------
+
+
+def sweep(checks: list[Check], progress: Callable[[str], None], when: str) -> bool:
+    """Find and delete, in both orgs, every component whose API name carries a contract suffix
+    (this run's or a killed run's), then list again to prove none is left."""
+    progress(f"sweep ({when}) ...")
+    removed: list[str] = []
+    problems: list[str] = []
+    for alias in ("orgA", "orgB"):
+        try:
+            client = salesforce.org(alias)
+        except salesforce.SalesforceError as err:
+            problems.append(f"{alias}: {err.status_code}: {err.message}")
+            continue
+        removed += [f"{alias}: {n}" for n in _sweep_org(client, problems)]
+    left = []
+    for alias in ("orgA", "orgB"):
+        try:
+            client = salesforce.org(alias)
+            left += [f"{alias}: {mtype}/{name}" for mtype, name in leftovers(client)]
+        except salesforce.SalesforceError as err:
+            problems.append(f"{alias}: {err.status_code}: {err.message}")
+    status = FAIL if left or problems else PASS
+    answer = (
+        f"removed {len(removed)}: {', '.join(removed) or 'nothing'}; left: {', '.join(left) or 'nothing'}"
+    )
+    if problems:
+        answer += "; problems: " + "; ".join(problems)
+    checks.append(Check("sweep", f"sweep ({when}): nothing left", status, answer))
+    progress(f"sweep ({when}): {status}: {answer[:300]}")
+    return status == PASS
+
+
+def leftovers(client: salesforce.OrgClient) -> list[tuple[str, str]]:
+    found = []
+    for mtype in SWEEP_ORDER:
+        for props in client.list_metadata(mtype):
+            name = str(props.get("fullName") or "")
+            if SUFFIX_MARK in name.lower():
+                found.append((mtype, name))
+    return found
+
+
+def _sweep_org(client: salesforce.OrgClient, problems: list[str]) -> list[str]:
+    removed = []
+    _remove_assignments(client, problems)
+    for mtype, name in leftovers(client):
+        try:
+            if mtype == eca_app.HEADER_TYPE:
+                header = client.read_component(mtype, name)
+                ExternalClientAppProvider._delete_app(client, name)
+                mark = eca_app.provenance(header)
+                if mark is not None and mark.turned_on_setting:
+                    eca_app.set_secret_access(client, False, "contract sweep")
+            elif client.delete_component(mtype, name) is False:
+                continue  # gone with its app
+            removed.append(f"{mtype}/{name}")
+        except salesforce.SalesforceError as err:
+            problems.append(f"{client.alias}: {mtype}/{name}: {err.status_code}: {err.message}")
+    return removed
+
+
+def _remove_assignments(client: salesforce.OrgClient, problems: list[str]) -> None:
+    """Users assigned to a contract permission set first: Salesforce keeps an assigned one."""
+    try:
+        rows = client.query(
+            f"SELECT Id FROM PermissionSetAssignment WHERE PermissionSet.Name LIKE '%{SUFFIX_MARK}%'"
+        )
+    except salesforce.SalesforceError as err:
+        if err.status_code not in ("INVALID_TYPE", "INVALID_FIELD"):
+            problems.append(f"{client.alias}: PermissionSetAssignment: {err.status_code}: {err.message}")
+        return
+    for row in rows:
+        client.delete_record("PermissionSetAssignment", str(row["Id"]))
