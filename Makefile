@@ -5,7 +5,7 @@ VENV := $(ROOT)/.venv/bin
 ENV := . $(ROOT)/.tools/env.sh &&
 EMULATOR_STATE := $(ROOT)/.state/emulator
 
-.PHONY: setup test lint typecheck pytest demo demo-destroy bench emulator-start emulator-stop docs
+.PHONY: setup test lint typecheck pytest demo demo-destroy bench contract emulator-start emulator-stop docs
 
 setup:
 	@bash tools/setup.sh
@@ -38,6 +38,14 @@ demo-destroy: setup
 
 bench: setup
 	@$(ENV) $(VENV)/python -m bench.run
+
+# make contract ORG_A=<sf alias or username> ORG_B=<...> | STACK_FILE=<file> | EMULATOR=1
+#   [READ_ONLY=1] [OUT=<dir>]: proves orglink against two orgs, reports in OUT (default: here).
+CONTRACT_ORGS = $(if $(EMULATOR),--emulator,$(if $(STACK_FILE),--stack-file "$(abspath $(STACK_FILE))") \
+	$(if $(ORG_A),--org-a "$(ORG_A)") $(if $(ORG_B),--org-b "$(ORG_B)"))
+contract: setup
+	@$(ENV) $(VENV)/python -m tools.contract $(CONTRACT_ORGS) $(if $(READ_ONLY),--read-only) \
+		--out "$(abspath $(or $(OUT),$(CURDIR)))"
 
 docs: setup
 	@$(VENV)/python -m providers.docs
