@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -183,3 +184,48 @@ def test_read_only_run_on_its_own_emulator_lists_every_fact_and_writes_nothing(t
     behaviours = [check for check in report["checks"] if check["section"] == "fidelity"]
     assert any(check["name"].startswith("design:") for check in behaviours)
     assert (tmp_path / "contract-report.md").read_text().startswith("# orglink contract report: PASSED")
+
+
+def failed_run(file: Path, out: Path, *extra: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    assert main(["--stack-file", str(file), "--out", str(out), *extra]) == 1
+    report = json.loads((out / "contract-report.json").read_text())
+    return report, {check["name"]: check for check in report["checks"]}
+
+
+def test_a_step_failing_mid_up_stops_the_lifecycle_then_destroy_and_sweep_clean_both_orgs(
+    orgs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Org A's Connect API fails for good once Org B's apps and Org A's certificate exist."""
+    monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "1")
+    monkeypatch.setenv("ORGLINK_RETRY_BASE_S", "0.05")
+    file = stack_file(tmp_path, orgs.state_dir)
+    before = org_snapshots(orgs.admin)
+    orgs.admin.inject_fault("orgA", "connect", "503", count=100_000)
+
+    report, checks = failed_run(file, tmp_path / "report")
+
+    assert report["failed_step"] == "up"
+    assert checks["up"]["status"] == "fail" and "SERVER_UNAVAILABLE" in checks["up"]["answer"]
+    assert "no-op preview makes zero requests" not in checks  # the lifecycle stopped there
+    assert checks["destroy"]["status"] == "pass"
+    assert checks["sweep (after): nothing left"]["status"] == "pass"
+    md = (tmp_path / "report" / "contract-report.md").read_text()
+    assert md.startswith("# orglink contract report: FAILED at up")
+    orgs.admin.clear_faults("orgA")
+    assert contract_components(orgs.admin) == []
+    assert changed_paths(before, org_snapshots(orgs.admin)) == []
+
+
+def test_a_mistake_the_preflight_finds_names_the_step_and_the_config_key(orgs: Any, tmp_path: Path) -> None:
+    file = stack_file(tmp_path, orgs.state_dir)
+    before = org_snapshots(orgs.admin)
+
+    report, checks = failed_run(file, tmp_path / "report", "--run-as-user", "inactive@orgb.orglink.test")
+
+    assert checks["Org B: run-as user inactive@orgb.orglink.test"]["status"] == "fail"
+    assert "INACTIVE_USER" in checks["Org B: run-as user inactive@orgb.orglink.test"]["answer"]
+    assert report["failed_step"] == "up"
+    assert re.fullmatch(r"orglink:integrations\[[01]\]\.run_as_user", report["failed_field"])
+    assert f"(field `{report['failed_field']}`)" in (tmp_path / "report" / "contract-report.md").read_text()
+    assert checks["sweep (after): nothing left"]["status"] == "pass"
+    assert changed_paths(before, org_snapshots(orgs.admin)) == []

@@ -47,7 +47,8 @@ SWEEP_ORDER = (
     eca_app.OAUTH_TYPE,
     eca_app.GLOBAL_TYPE,
 )
-FIELD_PATTERN = re.compile(r"(orglink:[A-Za-z_]+(?:\[\d+\])?(?:\.[A-Za-z_]+)*)|field '([^']+)'")
+CONFIG_KEY_PATTERN = re.compile(r"(orglink:[A-Za-z_]+(?:\[\d+\])?(?:\.[A-Za-z_]+)*)")
+FIELD_PATTERN = re.compile(r"field '([^']+)'")
 
 
 class StepFailed(Exception):
@@ -143,10 +144,15 @@ class Lifecycle:
 
     def _error(self, completed: subprocess.CompletedProcess[str]) -> tuple[str, str | None]:
         text = self.redact(completed.stdout + "\n" + completed.stderr)
-        errors = [line.strip() for line in text.splitlines() if "error" in line.lower() and line.strip()]
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        # The engine's own diagnostics first; any line that mentions an error when it printed none.
+        errors = [line for line in lines if line.startswith("error:")] or [
+            line for line in lines if "error" in line.lower()
+        ]
         message = " / ".join(dict.fromkeys(errors[-4:])) or f"pulumi exited {completed.returncode}"
-        found = FIELD_PATTERN.search(message)
-        return message[:1500], (found.group(1) or found.group(2)) if found else None
+        # The config key to fix (orglink's errors say "fix orglink:..."), else the field it names.
+        key = CONFIG_KEY_PATTERN.search(message) or FIELD_PATTERN.search(message)
+        return message[:1500], key.group(1) if key else None
 
     def step(self, name: str, run: Callable[[], tuple[str, str, list[RequestLine]]]) -> Check:
         self.progress(f"{name} ...")
