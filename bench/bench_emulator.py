@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jwt
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,20 +33,25 @@ READ = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def _login(org: dict, ca: str) -> str:
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">'
-        f'<env:Body><n1:login xmlns:n1="urn:partner.soap.sforce.com"><n1:username>{org["admin_username"]}'
-        f"</n1:username><n1:password>{org['admin_password']}</n1:password></n1:login></env:Body></env:Envelope>"
-    )
+    """JWT bearer through the org's seeded CI login app (SOAP login() is off in a new org)."""
+    login = org["login"]
+    claims = {
+        "iss": login["consumer_key"],
+        "sub": login["username"],
+        "aud": login["audience"],
+        "exp": int(time.time()) + 180,
+    }
     resp = requests.post(
-        f"{org['login_url']}/services/Soap/u/{VERSION}",
-        data=body,
+        org["token_url"],
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": jwt.encode(claims, login["private_key"], algorithm="RS256"),
+        },
         verify=ca,
         timeout=10,
-        headers={"Content-Type": "text/xml", "SOAPAction": "login"},
     )
-    text = resp.text
-    return text.split("<sessionId>", 1)[1].split("</sessionId>", 1)[0]
+    resp.raise_for_status()
+    return str(resp.json()["access_token"])
 
 
 def _median_ms(fn: Callable[[], object], rounds: int) -> float:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .store import DEFAULT_PROFILE, ORG_PROFILES
+
 
 def _value(text: str) -> Any:
     """`true`/`false`/numbers as JSON, anything else as a string."""
@@ -28,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"{name} the orgs" + (" in the foreground" if name == "serve" else ""))
         p.add_argument("--state-dir", required=True)
         p.add_argument("--orgs", help="comma-separated aliases (default orgA,orgB or those already in DIR)")
+        p.add_argument(
+            "--profile",
+            choices=sorted(ORG_PROFILES),
+            default=DEFAULT_PROFILE,
+            help="settings of orgs created now (default: new, an org created today: SOAP login() off); "
+            "existing orgs keep theirs",
+        )
     for name in ("stop", "status"):
         sub.add_parser(name).add_argument("--state-dir", required=True)
     p = sub.add_parser("set", help="change an org setting, e.g. allow-connected-app-creation true")
@@ -42,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         from .control import DEFAULT_ORGS, known_orgs
         from .server import serve
 
-        serve(state_dir, _orgs(args.orgs) or known_orgs(state_dir) or list(DEFAULT_ORGS))
+        serve(state_dir, _orgs(args.orgs) or known_orgs(state_dir) or list(DEFAULT_ORGS), args.profile)
         return 0
     from . import control
 
     if args.command == "start":
-        orgs = control.start(state_dir, _orgs(args.orgs))
+        orgs = control.start(state_dir, _orgs(args.orgs), args.profile)
         print(json.dumps({a: o["instance_url"] for a, o in orgs.items()}))
         print(f"orgs.json: {state_dir.resolve() / 'orgs.json'}")
         return 0

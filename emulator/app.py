@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .seed import admin_password, seed_org, username
-from .store import Emulator, OrgStore
+from .seed import login_app, seed_org, username
+from .store import DEFAULT_PROFILE, Emulator, OrgStore
 from .tls import TlsFiles, client_context
+from .vault import key_path
 
 APIS = ("soap_login", "oauth", "metadata", "rest", "connect", "tooling")
 FAULTS = (
@@ -40,7 +41,14 @@ class Fault:
 class App:
     """Everything the handlers share: the orgs, their URLs, counters and injected faults."""
 
-    def __init__(self, state_dir: Path, aliases: list[str], ports: dict[str, int], tls: TlsFiles) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        aliases: list[str],
+        ports: dict[str, int],
+        tls: TlsFiles,
+        profile: str = DEFAULT_PROFILE,
+    ) -> None:
         self.state_dir = state_dir
         self.emulator = Emulator(state_dir, aliases)
         self.ports = ports
@@ -51,7 +59,7 @@ class App:
         self.faults: dict[str, list[Fault]] = defaultdict(list)
         self.shutdown_event = threading.Event()  # set by the admin /shutdown call
         for org in self.emulator.orgs.values():
-            seed_org(org)
+            seed_org(org, profile)
 
     # -- URLs ------------------------------------------------------------------------------------
     def instance_url(self, alias: str) -> str:
@@ -75,6 +83,8 @@ class App:
         return None
 
     def orgs_json(self) -> dict[str, dict[str, Any]]:
+        """How clients reach each org. Secret values are sealed with the state dir's key
+        (emulator/vault.py); `control.start` returns them opened."""
         out = {}
         for alias, org in self.emulator.orgs.items():
             url = self.instance_url(alias)
@@ -86,7 +96,9 @@ class App:
                 "org_id": org.org_id,
                 "my_domain": f"orglink-{alias.lower()}.my.salesforce.com",
                 "admin_username": username(alias, "admin"),
-                "admin_password": admin_password(org),
+                "admin_password_sealed": org.sealed_meta("admin_password"),
+                "login": {**login_app(org), "username": username(alias, "admin"), "audience": url},
+                "secrets_key": str(key_path(self.state_dir)),
             }
         return out
 

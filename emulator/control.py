@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .store import DEFAULT_PROFILE, ORG_PROFILES
+from .vault import Vault, VaultError
+
 DEFAULT_ORGS = ["orgA", "orgB"]
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
@@ -76,26 +79,54 @@ def known_orgs(state_dir: Path) -> list[str]:
     return [k for k in _ports(state_dir) if not k.startswith("_")]
 
 
-def start(state_dir: str | Path, orgs: list[str] | None = None) -> dict[str, Any]:
-    """Start the emulator in the background (no-op if it already serves these orgs); return orgs.json."""
+def opened_orgs(state_dir: Path) -> dict[str, Any]:
+    """orgs.json with its sealed values opened: `admin_password` and `login.private_key` (PEM).
+
+    Those live only in memory; the file holds them sealed with the state dir's key.
+    """
+    orgs = _read_json(Path(state_dir) / "orgs.json") or {}
+    try:
+        vault = Vault(Path(state_dir), create=False)
+    except VaultError as err:
+        raise EmulatorError(str(err)) from None
+    out: dict[str, Any] = {}
+    for alias, org in orgs.items():
+        entry = dict(org)
+        entry["admin_password"] = vault.open(str(org["admin_password_sealed"]))
+        login = dict(org["login"])
+        login["private_key"] = vault.open(str(login["private_key_sealed"]))
+        entry["login"] = login
+        out[alias] = entry
+    return out
+
+
+def start(
+    state_dir: str | Path, orgs: list[str] | None = None, profile: str = DEFAULT_PROFILE
+) -> dict[str, Any]:
+    """Start the emulator in the background (no-op if it already serves these orgs); return orgs.json,
+    its sealed values opened. `profile` (see store.ORG_PROFILES) sets up orgs created now."""
+    if profile not in ORG_PROFILES:
+        raise EmulatorError(f"unknown org profile {profile!r}; known: {', '.join(ORG_PROFILES)}")
     sdir = Path(state_dir).resolve()
     sdir.mkdir(parents=True, exist_ok=True)
     aliases = orgs or known_orgs(sdir) or list(DEFAULT_ORGS)
     info = running_info(sdir)
     if info is not None:
         current = _read_json(sdir / "orgs.json") or {}
-        if all(a in current for a in aliases) and _ready(sdir, aliases):
-            return dict(current)
+        # An emulator of an older version (orgs.json without sealed logins) is restarted.
+        current_format = all(isinstance(o, dict) and "login" in o for o in current.values())
+        if all(a in current for a in aliases) and _ready(sdir, aliases) and current_format:
+            return opened_orgs(sdir)
         # Serving a different set of orgs: restart with the union, keeping every existing org.
         aliases = sorted(set(aliases) | set(current))
         stop(sdir)
     (sdir / "emulator.json").unlink(missing_ok=True)
-    proc = _spawn(sdir, aliases)
+    proc = _spawn(sdir, aliases, profile)
     _wait_ready(sdir, aliases, proc)
-    return dict(_read_json(sdir / "orgs.json"))
+    return opened_orgs(sdir)
 
 
-def _spawn(sdir: Path, aliases: list[str]) -> subprocess.Popen[bytes]:
+def _spawn(sdir: Path, aliases: list[str], profile: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     # `-m emulator` must import this package even when started from another directory.
     root = str(Path(__file__).resolve().parent.parent)
@@ -112,6 +143,8 @@ def _spawn(sdir: Path, aliases: list[str]) -> subprocess.Popen[bytes]:
                 str(sdir),
                 "--orgs",
                 ",".join(aliases),
+                "--profile",
+                profile,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -6,14 +6,20 @@ changes a password or an Id.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 import time
 
-from .store import OrgStore
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
-PROFILES = ("System Administrator", "Standard User", "Minimum Access - API Only Integrations")
+from .store import DEFAULT_PROFILE, ORG_PROFILES, OrgStore
+
+SEEDED_PROFILES = ("System Administrator", "Standard User", "Minimum Access - API Only Integrations")
 PLAIN_PERMISSION_SET = "Orglink_Integration_Access"
 
 # (local part, first name, last name, profile, active)
@@ -52,21 +58,25 @@ def check_password(org: OrgStore, user_id: str, password: str) -> bool:
 
 
 def security_token(org: OrgStore, user_id: str) -> str | None:
-    return org.meta(f"token:{user_id[:15]}")
+    return org.secret_meta(f"token:{user_id[:15]}")
 
 
 def admin_password(org: OrgStore) -> str:
-    """The seeded users' password (written to orgs.json for the admin user)."""
-    return str(org.meta("admin_password"))
+    """The seeded users' password (orgs.json holds it sealed, for the admin user)."""
+    return str(org.secret_meta("admin_password"))
 
 
-def seed_org(org: OrgStore) -> None:
-    """Create the seeded profiles, permission sets and users, once."""
+def seed_org(org: OrgStore, profile: str = DEFAULT_PROFILE) -> None:
+    """Create the seeded profiles, permission sets, users and CI login app, once; a fresh org
+    starts with the settings of its profile."""
     if org.meta("seeded") == "1":
+        _upgrade(org)
         return
     with org.transaction():
+        for name, value in ORG_PROFILES[profile].items():
+            org.set_setting(name, value)
         password = "Orglink-" + secrets.token_urlsafe(12)
-        org.set_meta("admin_password", password)
+        org.set_secret_meta("admin_password", password)
         stamp = now_iso()
         org.insert_record(
             "Organization",
@@ -85,7 +95,7 @@ def seed_org(org: OrgStore) -> None:
                 "CreatedDate": stamp,
             },
         )
-        profile_ids = {name: _seed_profile(org, name, stamp) for name in PROFILES}
+        profile_ids = {name: _seed_profile(org, name, stamp) for name in SEEDED_PROFILES}
         org.insert_record(
             "PermissionSet",
             {
@@ -102,9 +112,22 @@ def seed_org(org: OrgStore) -> None:
         )
         # The Metadata API sees the plain permission set too (principal access is granted there).
         org.put_component("PermissionSet", PLAIN_PERMISSION_SET, {"label": "Orglink Integration Access"})
-        for local, first, last, profile, active in _USERS:
-            _seed_user(org, local, first, last, profile_ids[profile], active, password, stamp)
+        for local, first, last, profile_name, active in _USERS:
+            _seed_user(org, local, first, last, profile_ids[profile_name], active, password, stamp)
+        _seed_login_app(org)
         org.set_meta("seeded", "1")
+
+
+def _upgrade(org: OrgStore) -> None:
+    """A state dir from before secrets were sealed and SOAP login was off: seal what lies in plain
+    text and add the CI login app. Such an org keeps SOAP login (it is an established org)."""
+    if org.meta(LOGIN_APP_KEY_META) is not None:
+        return
+    with org.transaction():
+        for name in [n for n in org.meta_names() if n == "admin_password" or n.startswith("token:")]:
+            org.set_secret_meta(name, str(org.meta(name)))
+        org.set_setting("soap-login-enabled", True)
+        _seed_login_app(org)
 
 
 def _seed_profile(org: OrgStore, name: str, stamp: str) -> str:
@@ -166,10 +189,94 @@ def _seed_user(
         },
     )
     set_password(org, user_id, password)
-    org.set_meta(f"token:{user_id[:15]}", secrets.token_urlsafe(18))
+    org.set_secret_meta(f"token:{user_id[:15]}", secrets.token_urlsafe(18))
     owned = next(r for r in org.records("PermissionSet") if r.get("ProfileId") == profile_id)
     # Salesforce lists the profile's own permission set among a user's assignments.
     org.insert_record(
         "PermissionSetAssignment",
         {"AssigneeId": user_id, "PermissionSetId": owned["Id"], "IsActive": active},
     )
+
+
+# -- the CI login app -------------------------------------------------------------------------------
+# What the emulator's own clients log in with, now that SOAP login() is off in new orgs: an External
+# Client App for JWT bearer, as the README tells a team to make for its CI. Every seeded profile is
+# pre-authorized, so a client can log in as any active seeded user.
+LOGIN_APP = "Orglink_Emulator_CI"
+LOGIN_APP_KEY_META = "login_app:consumer_key"
+LOGIN_APP_PRIVATE_KEY_META = "login_app:private_key"
+
+
+def _login_certificate(key: rsa.RSAPrivateKey, alias: str) -> str:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"orglink-emulator-ci-{alias}")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _seed_login_app(org: OrgStore) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    consumer_key = "3MVG9" + secrets.token_hex(40)
+    org.put_component(
+        "ExternalClientApplication",
+        LOGIN_APP,
+        {"label": "Orglink Emulator CI", "contactEmail": "ci@example.invalid", "distributionState": "Local"},
+    )
+    org.put_component(
+        "ExtlClntAppOauthSettings",
+        f"{LOGIN_APP}_oauth",
+        {
+            "externalClientApplication": LOGIN_APP,
+            "label": "Orglink Emulator CI",
+            "commaSeparatedOauthScopes": "Api, RefreshToken",
+        },
+    )
+    org.put_component(
+        "ExtlClntAppGlobalOauthSettings",
+        f"{LOGIN_APP}_glbloauth",
+        {
+            "externalClientApplication": LOGIN_APP,
+            "label": "Orglink Emulator CI",
+            "callbackUrl": "http://localhost:1717/OauthRedirect",
+            "consumerKey": consumer_key,
+            "consumerSecret": secrets.token_hex(32),
+            "certificate": _login_certificate(key, org.alias),
+            "isClientCredentialsFlowEnabled": False,
+        },
+    )
+    org.put_component(
+        "ExtlClntAppOauthConfigurablePolicies",
+        f"{LOGIN_APP}_oauthPlcy",
+        {
+            "externalClientApplication": LOGIN_APP,
+            "label": "Orglink Emulator CI",
+            "permittedUsersPolicyType": "AdminApprovedPreAuthorized",
+            "commaSeparatedProfile": ",".join(SEEDED_PROFILES),
+            "isClientCredentialsFlowEnabled": False,
+        },
+    )
+    org.ensure_app_record("ExternalClientApplication", LOGIN_APP)
+    org.set_meta(LOGIN_APP_KEY_META, consumer_key)
+    org.set_secret_meta(LOGIN_APP_PRIVATE_KEY_META, pem)
+
+
+def login_app(org: OrgStore) -> dict[str, str]:
+    """How a client logs in through the CI login app; the private key sealed with the state dir's key."""
+    return {
+        "flow": "jwt-bearer",
+        "app": LOGIN_APP,
+        "consumer_key": str(org.meta(LOGIN_APP_KEY_META)),
+        "private_key_sealed": str(org.sealed_meta(LOGIN_APP_PRIVATE_KEY_META)),
+    }

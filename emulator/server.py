@@ -36,7 +36,7 @@ from . import (
     tooling_api,
 )
 from .app import LOGIN_ALIAS, App
-from .store import OrgStore
+from .store import DEFAULT_PROFILE, OrgStore
 from .tls import ensure_tls, server_context
 from .transport import Handler, HttpsServer, TlsAdapter
 from .web import Ctx, Request, Response, json_response, rest_error, xml_response
@@ -235,13 +235,13 @@ def _ensure_admin_token(state_dir: Path) -> None:
 class Running:
     """A started emulator inside this process (used by `serve` and usable in-process)."""
 
-    def __init__(self, state_dir: Path, aliases: list[str]) -> None:
+    def __init__(self, state_dir: Path, aliases: list[str], profile: str = DEFAULT_PROFILE) -> None:
         state_dir = Path(state_dir).resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         tls = ensure_tls(state_dir)
         _ensure_admin_token(state_dir)
         ports = load_ports(state_dir, aliases)
-        self.app = App(state_dir, aliases, ports, tls)
+        self.app = App(state_dir, aliases, ports, tls, profile)
         adapter = TlsAdapter(server_context(tls))
         handlers: list[tuple[str, Handler]] = [(a, _port_handler(self.app, a)) for a in aliases]
         handlers.append(("_login", _port_handler(self.app, LOGIN_ALIAS)))
@@ -272,12 +272,12 @@ class Running:
         self.app.emulator.close()
 
 
-def serve(state_dir: Path, aliases: list[str]) -> None:
+def serve(state_dir: Path, aliases: list[str], profile: str = DEFAULT_PROFILE) -> None:
     """Serve in the foreground until SIGTERM/SIGINT or an admin shutdown."""
     from .metadata_schema import preload
 
     preload()  # the WSDL takes ~300 ms to load; do it before the first metadata call needs it
-    running = Running(state_dir, aliases)
+    running = Running(state_dir, aliases, profile)
     done = running.app.shutdown_event
 
     def _stop(signum: int, frame: Any) -> None:

@@ -17,6 +17,28 @@ from .web import Ctx, Response, xml_response
 
 _VERSION = re.compile(r"^/services/Soap/u/(\d+\.\d)/?")
 INVALID_LOGIN = "Invalid username, password, security token; or user locked out."
+# login() left the partner API with 65.0; earlier versions have it where the org allows it.
+LAST_VERSION_WITH_LOGIN = (64, 0)
+LOGIN_DISABLED = (
+    "SOAP API login() is disabled by default in this org. "
+    "Contact the org administrator to enable SOAP API login()."
+)
+
+
+def version_refused(version: str) -> str:
+    return (
+        f"The SOAP Login operation is not available in the API version specified ({version}). "
+        "Refer to the documentation for supported versions."
+    )
+
+
+def _has_login(version: str) -> bool:
+    major, _, minor = version.partition(".")
+    return (int(major), int(minor or 0)) <= LAST_VERSION_WITH_LOGIN
+
+
+def _login_disabled(org: OrgStore) -> bool:
+    return not org.setting("soap-login-enabled")
 
 
 def _fault(code: str, message: str) -> Response:
@@ -53,6 +75,11 @@ def handle(ctx: Ctx) -> Response:
     if ctx.req.method != "POST" or m is None:
         return _fault("INVALID_OPERATION", "SOAP login needs a POST to /services/Soap/u/<version>")
     version = m.group(1)
+    if not _has_login(version):
+        return _fault("INVALID_OPERATION", version_refused(version))
+    # On an org's My Domain the org's setting decides before any credential is looked at.
+    if ctx.org is not None and _login_disabled(ctx.org):
+        return _fault("INVALID_OPERATION", LOGIN_DISABLED)
     creds = _credentials(ctx.req.body)
     if creds is None:
         return (
@@ -67,6 +94,8 @@ def handle(ctx: Ctx) -> Response:
     if found is None or not found[1].get("IsActive") or not password_ok(found[0], found[1], creds[1]):
         return _fault("INVALID_LOGIN", INVALID_LOGIN)
     org, user = found
+    if _login_disabled(org):
+        return _fault("INVALID_OPERATION", LOGIN_DISABLED)
     timeout = int(org.setting("session-timeout-s"))
     token = org.add_token("access", str(user["Id"]), ttl_s=timeout)
     return xml_response(200, _login_result(ctx, org, user, token, version, timeout))

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .vault import Vault
+
 # Settings every org has, with Spring '26 defaults (creation of connected apps is off).
 DEFAULT_SETTINGS: dict[str, Any] = {
     "allow-connected-app-creation": False,
@@ -34,7 +36,19 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # Seconds a new or changed app's token endpoint answers invalid_client_id (real orgs: 2-10
     # minutes); 0 = at once, as tests mostly want.
     "app-propagation-seconds": 0,
+    # SOAP API login() at API 31.0-64.0: off, as in every org created since Salesforce began
+    # shipping it disabled (an admin must turn it on); API 65.0 and later never have it.
+    "soap-login-enabled": False,
 }
+
+# What an org starts with besides DEFAULT_SETTINGS, by profile (`python -m emulator start
+# --profile`). "new" is an org created today; "established" one created before SOAP login()
+# was shipped disabled, which still allows it until its retirement.
+ORG_PROFILES: dict[str, dict[str, Any]] = {
+    "new": {},
+    "established": {"soap-login-enabled": True},
+}
+DEFAULT_PROFILE = "new"
 
 # Key prefixes of the sObjects the emulator knows; unknown types get a neutral prefix.
 KEY_PREFIXES: dict[str, str] = {
@@ -128,6 +142,7 @@ class OrgStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self.vault = Vault(path.parent)
         self.pod = pod_for(alias)
         org_id = self._meta("org_id")
         if org_id is None:
@@ -155,6 +170,23 @@ class OrgStore:
     def set_meta(self, name: str, value: str) -> None:
         with self.transaction():
             self._set_meta(name, value)
+
+    def meta_names(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT name FROM meta ORDER BY name").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def secret_meta(self, name: str) -> str | None:
+        """A secret per-org value (a password, a private key), stored sealed."""
+        sealed = self.meta(name)
+        return None if sealed is None else self.vault.open(sealed)
+
+    def sealed_meta(self, name: str) -> str | None:
+        """The sealed form of a secret meta value, for handing to clients that hold the key."""
+        return self.meta(name)
+
+    def set_secret_meta(self, name: str, value: str) -> None:
+        self.set_meta(name, self.vault.seal(value))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -45,9 +45,10 @@ class OrglinkProvider(ResourceProvider):
         if not isinstance(alias, str) or salesforce.configured_aliases() is None:
             return []
         try:
-            salesforce.connection(alias)
+            conn = salesforce.connection(alias)
         except salesforce.SalesforceError as err:
             return [CheckFailure("org", f"{err.field or 'org'}: {err.message}")]
+        salesforce.warn_legacy_auth(conn)
         return []
 
     def check_more(self, _olds: dict[str, Any], _inputs: dict[str, Any]) -> list[CheckFailure]:

@@ -45,6 +45,7 @@ import zeep.exceptions
 import zeep.helpers
 import zeep.transports
 import zeep.wsdl
+from cryptography.fernet import Fernet, InvalidToken
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
@@ -186,9 +187,10 @@ def configure_orgs(raw: Any) -> None:
     parsed = _parse_orgs_value(raw)
     with _registry_lock:
         previous = _connections or {}
-        for alias, old in previous.items():
-            if parsed.get(alias) != old:
+        for alias in set(previous) | set(parsed):
+            if parsed.get(alias) != previous.get(alias):
                 _clients.pop(alias, None)
+                _legacy_warned.discard(alias)  # a changed connection is worth one more warning
         _connections = parsed
 
 
@@ -204,6 +206,7 @@ def reset() -> None:
     with _registry_lock:
         _connections = None
         _clients.clear()
+        _legacy_warned.clear()
 
 
 def _parse_orgs_value(raw: Any) -> dict[str, Connection]:
@@ -472,7 +475,10 @@ def _login(conn: Connection, session: requests.Session) -> LoginResult:
         password = (conn.password or "") + (conn.security_token or "")
         return _soap_login(conn, session, conn.login_url, conn.username or "", password, conn.ca_bundle)
     if conn.auth == "jwt":
-        return _token_login(conn, session, _jwt_grant(conn))
+        form = _jwt_grant(
+            conn, conn.consumer_key or "", conn.username or "", conn.login_url, _private_key_text(conn)
+        )
+        return _token_login(conn, session, form, conn.login_url, conn.ca_bundle)
     if conn.auth == "client_credentials":
         return _token_login(
             conn,
@@ -482,6 +488,8 @@ def _login(conn: Connection, session: requests.Session) -> LoginResult:
                 "client_id": conn.consumer_key or "",
                 "client_secret": conn.consumer_secret or "",
             },
+            conn.instance_url or conn.login_url,
+            conn.ca_bundle,
         )
     if conn.auth == "access_token":
         return LoginResult(conn.access_token or "", (conn.instance_url or "").rstrip("/"), conn.ca_bundle)
@@ -492,32 +500,60 @@ def _login(conn: Connection, session: requests.Session) -> LoginResult:
     raise AssertionError(conn.auth)
 
 
+def _emulator_config_error(conn: Connection, field_name: str, message: str) -> SalesforceError:
+    field_path = f"{CONFIG_KEY}.{conn.alias}.{field_name}"
+    return SalesforceError(conn.alias, None, field_path, "ORGLINK_CONFIG", message)
+
+
 def _login_emulator(conn: Connection, session: requests.Session) -> LoginResult:
+    """JWT bearer through the CI login app the emulator seeds in each org (orgs.json `login`).
+
+    A new org has SOAP login() off, so the emulator mode logs in as CI should on a real org. The
+    app's private key is in orgs.json sealed (Fernet) with the key file beside it; it is opened
+    here, in memory only.
+    """
     orgs_file = Path(conn.state_dir or "") / "orgs.json"
     try:
         orgs = json.loads(orgs_file.read_text())
     except (OSError, ValueError) as exc:
-        raise SalesforceError(
-            conn.alias,
-            None,
-            f"{CONFIG_KEY}.{conn.alias}.state_dir",
-            "ORGLINK_CONFIG",
+        raise _emulator_config_error(
+            conn,
+            "state_dir",
             f"cannot read the emulator's {orgs_file}: {type(exc).__name__}; is the emulator started?",
         ) from None
     name = conn.emulator_org or conn.alias
     org = orgs.get(name)
     if not isinstance(org, dict):
-        raise SalesforceError(
-            conn.alias,
-            None,
-            f"{CONFIG_KEY}.{conn.alias}.emulator_org",
-            "ORGLINK_CONFIG",
+        raise _emulator_config_error(
+            conn,
+            "emulator_org",
             f"the emulator at {conn.state_dir} has no org '{name}' (it has: {', '.join(sorted(orgs))})",
+        )
+    login = org.get("login")
+    if not isinstance(login, dict):
+        raise _emulator_config_error(
+            conn,
+            "state_dir",
+            f"the emulator at {conn.state_dir} is older than this orglink (its orgs.json has no `login`): "
+            "restart it with `python -m emulator stop` and `start`",
         )
     ca_bundle = conn.ca_bundle or org.get("ca_bundle")
     _trust(session, ca_bundle)
-    login_url = conn.login_url if conn.login_url != DEFAULT_LOGIN_URL else org["login_url"]
-    return _soap_login(conn, session, login_url, org["admin_username"], org["admin_password"], ca_bundle)
+    login_url = conn.login_url if conn.login_url != DEFAULT_LOGIN_URL else str(org["login_url"])
+    key = _open_sealed(conn, orgs_file.parent / "secrets.key", str(login.get("private_key_sealed", "")))
+    form = _jwt_grant(conn, str(login["consumer_key"]), str(login["username"]), str(login["audience"]), key)
+    return _token_login(conn, session, form, login_url, ca_bundle)
+
+
+def _open_sealed(conn: Connection, key_file: Path, sealed: str) -> str:
+    try:
+        return Fernet(key_file.read_bytes().strip()).decrypt(sealed.encode()).decode()
+    except (OSError, ValueError, InvalidToken) as exc:
+        raise _emulator_config_error(
+            conn,
+            "state_dir",
+            f"cannot open the emulator's login key with {key_file}: {type(exc).__name__}",
+        ) from None
 
 
 _PARTNER_NS = "urn:partner.soap.sforce.com"
@@ -544,7 +580,7 @@ def _soap_login(
         f"<urn:password>{escape(password)}</urn:password>"
         "</urn:login></env:Body></env:Envelope>"
     )
-    url = f"{login_url.rstrip('/')}/services/Soap/u/{conn.api_version}"
+    url = f"{login_url.rstrip('/')}/services/Soap/u/{soap_login_version(conn.api_version)}"
     response = session.post(
         url,
         data=envelope.encode("utf-8"),
@@ -561,9 +597,48 @@ def _soap_login(
     message = _xml_text(root, "exceptionMessage") or _xml_text(root, "faultstring") or response.reason
     if response.status_code >= 500 and code.startswith("HTTP_"):
         response.raise_for_status()  # a bare 5xx: let call() retry it
-    raise SalesforceError(
-        conn.alias, None, "login", code.split(":")[-1], f"login at {login_url} failed: {message}"
+    code = code.split(":")[-1]
+    if code == "INVALID_OPERATION":
+        message = f"{message} ({LEGACY_AUTH_WAY_OUT})"
+    raise SalesforceError(conn.alias, None, "login", code, f"login at {login_url} failed: {message}")
+
+
+# SOAP login() is gone from the partner API at 65.0; a session from an earlier version's login serves
+# every API version, so a newer api_version logs in through the last version that has it.
+LAST_SOAP_LOGIN_VERSION = (64, 0)
+LEGACY_AUTH_WAY_OUT = (
+    "use auth 'sfdx' (the Salesforce CLI's `sf org login web`) on a person's machine, or auth 'jwt' "
+    "(JWT bearer through your team's own External Client App) in CI"
+)
+_legacy_warned: set[str] = set()
+
+
+def soap_login_version(api_version: str) -> str:
+    major, _, minor = api_version.partition(".")
+    if (int(major), int(minor or 0)) > LAST_SOAP_LOGIN_VERSION:
+        return "{}.{}".format(*LAST_SOAP_LOGIN_VERSION)
+    return api_version
+
+
+def legacy_auth_warning(conn: Connection) -> str | None:
+    """What to tell a user whose connection uses a login Salesforce is retiring, or None."""
+    if conn.auth != "password":
+        return None
+    return (
+        f"{CONFIG_KEY}.{conn.alias}.auth: 'password' logs in with SOAP API login(), which is legacy: "
+        "Salesforce ends it in June 2027 (Summer '27), API 65.0 and later no longer have it and orgs "
+        f"created now have it turned off; {LEGACY_AUTH_WAY_OUT}"
     )
+
+
+def warn_legacy_auth(conn: Connection) -> None:
+    """Log legacy_auth_warning once per org alias and process (every resource's check asks)."""
+    message = legacy_auth_warning(conn)
+    with _registry_lock:
+        if message is None or conn.alias in _legacy_warned:
+            return
+        _legacy_warned.add(conn.alias)
+    pulumi_log(message, warning=True)
 
 
 def _parse_xml_or_none(content: bytes) -> ElementTree.Element | None:
@@ -583,14 +658,8 @@ def _xml_text(root: ElementTree.Element | None, local_name: str) -> str | None:
     return None
 
 
-def _jwt_grant(conn: Connection) -> dict[str, str]:
-    claims = {
-        "iss": conn.consumer_key,
-        "sub": conn.username,
-        "aud": conn.login_url.rstrip("/"),
-        "exp": int(time.time()) + 180,
-    }
-    key = _private_key_text(conn)
+def _jwt_grant(conn: Connection, issuer: str, subject: str, audience: str, key: str) -> dict[str, str]:
+    claims = {"iss": issuer, "sub": subject, "aud": audience.rstrip("/"), "exp": int(time.time()) + 180}
     try:
         assertion = jwt.encode(claims, key, algorithm="RS256")
     except (ValueError, TypeError, jwt.PyJWTError):
@@ -615,10 +684,8 @@ def _private_key_text(conn: Connection) -> str:
 
 
 def _token_login(
-    conn: Connection, session: requests.Session, form: dict[str, str], base: str | None = None
+    conn: Connection, session: requests.Session, form: dict[str, str], base: str, ca_bundle: str | None
 ) -> LoginResult:
-    if base is None:
-        base = conn.login_url if conn.auth == "jwt" else (conn.instance_url or conn.login_url)
     url = f"{base.rstrip('/')}/services/oauth2/token"
     response = session.post(url, data=form, headers={"Accept": "application/json"})
     if response.status_code >= 500:
@@ -628,7 +695,7 @@ def _token_login(
     except ValueError:
         body = {}
     if response.status_code == 200 and body.get("access_token") and body.get("instance_url"):
-        return LoginResult(body["access_token"], str(body["instance_url"]).rstrip("/"), conn.ca_bundle)
+        return LoginResult(body["access_token"], str(body["instance_url"]).rstrip("/"), ca_bundle)
     raise SalesforceError(
         conn.alias,
         None,
@@ -780,7 +847,7 @@ def _sfdx_auth_url_login(conn: Connection, session: requests.Session) -> LoginRe
         form["client_secret"] = parsed.client_secret
     _trust(session, conn.ca_bundle)
     try:
-        return _token_login(conn, session, form, base=parsed.instance_url)
+        return _token_login(conn, session, form, parsed.instance_url, conn.ca_bundle)
     except SalesforceError as err:
         if err.status_code != "invalid_grant":
             raise

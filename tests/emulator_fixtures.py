@@ -5,7 +5,9 @@ Loaded from tests/conftest.py (`pytest_plugins = ["tests.emulator_fixtures", ...
   `orgs` (parsed orgs.json), `admin` (AdminClient), `ca_bundle`, `generic_login_url`.
   While it runs, REQUESTS_CA_BUNDLE points at its CA, the only setting that also reaches zeep.
 - `sf_login` (function): `sf_login("orgA", username=None, password=None)` -> a logged-in
-  simple_salesforce.Salesforce (SOAP login, API 63.0).
+  simple_salesforce.Salesforce (API 63.0). It logs in with the OAuth JWT bearer flow through the
+  org's seeded CI login app (orgs.json `login`), as a new org allows; only a caller that gives a
+  `password` asks for SOAP login() (which the org must have enabled: `soap-login-enabled`).
 - `connected_app` (function): factory that puts a ConnectedApp component into an org through the
   admin side and returns its name, consumer key and secret.
 """
@@ -15,18 +17,41 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
+import requests
 from simple_salesforce import Salesforce, SalesforceLogin
 
 from emulator import control
 from emulator.admin import AdminClient
 
 API_VERSION = "63.0"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def jwt_login(org: dict[str, Any], ca_bundle: str, username: str | None = None) -> dict[str, Any]:
+    """The token response of a JWT bearer login through the org's CI login app (raises on refusal)."""
+    login = org["login"]
+    claims = {
+        "iss": login["consumer_key"],
+        "sub": username or login["username"],
+        "aud": login["audience"],
+        "exp": int(time.time()) + 180,
+    }
+    assertion = jwt.encode(claims, login["private_key"], algorithm="RS256")
+    resp = requests.post(
+        org["token_url"], data={"grant_type": JWT_GRANT, "assertion": assertion}, verify=ca_bundle, timeout=30
+    )
+    if resp.status_code != 200:
+        raise AssertionError(f"JWT login refused: {resp.status_code} {resp.text}")
+    body: dict[str, Any] = resp.json()
+    return body
 
 
 @dataclass
@@ -41,10 +66,16 @@ class EmulatorHandle:
         return self.orgs[alias]
 
     def login(self, alias: str, username: str | None = None, password: str | None = None) -> Salesforce:
+        """JWT bearer as `username` (default: the admin); with a `password`, SOAP login() instead."""
         org = self.orgs[alias]
+        if password is None:
+            token = jwt_login(org, self.ca_bundle, username)
+            return Salesforce(
+                instance_url=token["instance_url"], session_id=token["access_token"], version=API_VERSION
+            )
         session_id, _instance = SalesforceLogin(
             username=username or org["admin_username"],
-            password=password or org["admin_password"],
+            password=password,
             security_token="",
             scratch_url=org["login_url"],
             sf_version=API_VERSION,

@@ -197,12 +197,13 @@ def start_up(project: StackProject, stack: str) -> subprocess.Popen[str]:
 
 
 def inject_transient_faults(admin: Any, apis: tuple[str, ...] = ("metadata", "rest")) -> None:
-    """Each kind of transient failure, once on each of these APIs, in both orgs; a 503 at login."""
+    """Each kind of transient failure, once on each of these APIs, in both orgs; a 503 at login
+    (the emulator mode logs in with JWT bearer at the org's token endpoint)."""
     for alias in ORGS:
         for api in apis:
             for fault in TRANSIENT:
                 admin.inject_fault(alias, api, fault, count=1)
-        admin.inject_fault(alias, "soap_login", "503", count=1)
+        admin.inject_fault(alias, "oauth", "503", count=1)
 
 
 def is_content_write(kind: str) -> bool:

@@ -36,7 +36,7 @@ def _metadata(emulator, alias: str, sid: str) -> requests.Response:
 def test_counters_by_api_and_read_write_since_mark(emulator, sf_login, connected_app) -> None:
     app = connected_app("orgA")
     emulator.admin.mark("orgA")
-    sf = sf_login("orgA")  # soap_login.write
+    sf = sf_login("orgA")  # oauth.write (JWT bearer)
     sf.query("SELECT Id FROM User")  # rest.read
     ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0][
         "Id"
@@ -45,10 +45,10 @@ def test_counters_by_api_and_read_write_since_mark(emulator, sf_login, connected
     sf.SetupEntityAccess.delete(sf.SetupEntityAccess.create({"ParentId": ps, "SetupEntityId": cap})["id"])
     _metadata(emulator, "orgA", sf.session_id)  # metadata.read
     counts = emulator.admin.counters("orgA")
-    assert counts["soap_login.write"] == 1
+    assert counts["oauth.write"] == 1
     assert counts["rest.read"] == 3 and counts["rest.write"] == 2
     assert counts["metadata.read"] == 1 and counts["metadata.write"] == 0
-    assert counts["oauth.write"] == 0
+    assert counts["soap_login.write"] == 0
     emulator.admin.mark("orgA")
     assert sum(emulator.admin.counters("orgA").values()) == 0
 

@@ -6,6 +6,7 @@ import json
 import ssl
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import certifi
@@ -16,6 +17,7 @@ from simple_salesforce import SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from emulator import control
+from emulator.admin import AdminClient
 from emulator.store import case_safe_id
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
 
@@ -129,7 +131,96 @@ def test_seeded_users_profiles_and_permission_sets(sf_login) -> None:
     assert api_only["PermissionsApiUserOnly"] is True
 
 
-def test_soap_login_returns_full_login_result(emulator: EmulatorHandle) -> None:
+SOAP_SETTING = "soap-login-enabled"
+LOGIN_DISABLED = (
+    "SOAP API login() is disabled by default in this org. "
+    "Contact the org administrator to enable SOAP API login()."
+)
+
+
+@pytest.fixture
+def soap_login_enabled(emulator: EmulatorHandle) -> Iterator[None]:
+    """Both orgs allow SOAP login() as an admin of an established org would (new orgs do not)."""
+    for alias in emulator.orgs:
+        emulator.admin.set_setting(alias, SOAP_SETTING, True)
+    yield
+    for alias in emulator.orgs:
+        emulator.admin.set_setting(alias, SOAP_SETTING, False)
+
+
+def soap_login(emulator: EmulatorHandle, alias: str, version: str = API_VERSION, url: str | None = None) -> None:
+    org = emulator.orgs[alias]
+    SalesforceLogin(
+        username=org["admin_username"],
+        password=org["admin_password"],
+        security_token="",
+        scratch_url=url or org["login_url"],
+        sf_version=version,
+    )
+
+
+@pytest.mark.parametrize("port", ["my_domain", "generic"])
+def test_soap_login_is_refused_in_a_new_org(emulator: EmulatorHandle, port: str) -> None:
+    assert emulator.admin.settings("orgA")[SOAP_SETTING] is False  # what control.start makes
+    url = emulator.generic_login_url if port == "generic" else None
+    with pytest.raises(SalesforceAuthenticationFailed) as err:
+        soap_login(emulator, "orgA", url=url)
+    assert err.value.code == "INVALID_OPERATION"
+    assert err.value.content == LOGIN_DISABLED.encode()
+
+
+@pytest.mark.parametrize("version", ["65.0", "67.0"])
+def test_soap_login_is_refused_from_api_65_even_where_enabled(
+    emulator: EmulatorHandle, soap_login_enabled: None, version: str
+) -> None:
+    with pytest.raises(SalesforceAuthenticationFailed) as err:
+        soap_login(emulator, "orgB", version=version)
+    assert err.value.code == "INVALID_OPERATION"
+    assert err.value.content == (
+        f"The SOAP Login operation is not available in the API version specified ({version}). "
+        "Refer to the documentation for supported versions."
+    ).encode()
+    soap_login(emulator, "orgB", version="64.0")  # the last version that has it
+
+
+def test_jwt_login_through_the_seeded_ci_app_as_any_active_seeded_user(
+    emulator: EmulatorHandle, sf_login
+) -> None:
+    for local in ("admin", "standard", "integration"):
+        sf = sf_login("orgA", username=f"{local}@orga.orglink.test")
+        who = sf.query("SELECT Username FROM User WHERE Username = '" + f"{local}@orga.orglink.test'")
+        assert who["totalSize"] == 1
+    with pytest.raises(AssertionError, match="invalid_grant"):
+        sf_login("orgA", username="inactive@orga.orglink.test")
+    app = emulator.orgs["orgA"]["login"]
+    glob = emulator.admin.get_component("orgA", "ExtlClntAppGlobalOauthSettings", f"{app['app']}_glbloauth")
+    assert glob is not None and glob["consumerKey"] == app["consumer_key"]
+
+
+def test_start_profiles_new_org_by_default_and_established_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    new, old = tmp_path / "new", tmp_path / "old"
+    subprocess.run(
+        [sys.executable, "-m", "emulator", "start", "--state-dir", str(new), "--orgs", "orgX"],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        assert AdminClient(new).settings("orgX")[SOAP_SETTING] is False
+        orgs = control.start(old, ["orgY"], profile="established")
+        assert AdminClient(old).settings("orgY")[SOAP_SETTING] is True
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", orgs["orgY"]["ca_bundle"])
+        session_id, _instance = SalesforceLogin(
+            username=orgs["orgY"]["admin_username"], password=orgs["orgY"]["admin_password"],
+            security_token="", scratch_url=orgs["orgY"]["login_url"], sf_version=API_VERSION,
+        )  # fmt: skip
+        assert session_id
+    finally:
+        control.stop(new)
+        control.stop(old)
+
+
+def test_soap_login_returns_full_login_result(emulator: EmulatorHandle, soap_login_enabled: None) -> None:
     org = emulator.orgs["orgA"]
     body = f"""<?xml version="1.0" encoding="utf-8" ?>
 <env:Envelope xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -162,7 +253,7 @@ def test_soap_login_returns_full_login_result(emulator: EmulatorHandle) -> None:
     assert f"<metadataServerUrl>{org['instance_url']}/services/Soap/m/{API_VERSION}/" in text
 
 
-def test_soap_login_with_simple_salesforce(emulator: EmulatorHandle) -> None:
+def test_soap_login_with_simple_salesforce(emulator: EmulatorHandle, soap_login_enabled: None) -> None:
     org = emulator.orgs["orgB"]
     session_id, instance = SalesforceLogin(
         username=org["admin_username"],
@@ -176,7 +267,9 @@ def test_soap_login_with_simple_salesforce(emulator: EmulatorHandle) -> None:
 
 
 @pytest.mark.parametrize("who", ["wrong-password", "inactive", "unknown"])
-def test_soap_login_fault_for_bad_credentials_and_inactive_user(emulator: EmulatorHandle, who: str) -> None:
+def test_soap_login_fault_for_bad_credentials_and_inactive_user(
+    emulator: EmulatorHandle, soap_login_enabled: None, who: str
+) -> None:
     org = emulator.orgs["orgA"]
     username = {
         "wrong-password": org["admin_username"],
@@ -195,7 +288,9 @@ def test_soap_login_fault_for_bad_credentials_and_inactive_user(emulator: Emulat
     assert err.value.content == b"Invalid username, password, security token; or user locked out."
 
 
-def test_soap_login_on_generic_login_port_routes_to_the_users_org(emulator: EmulatorHandle) -> None:
+def test_soap_login_on_generic_login_port_routes_to_the_users_org(
+    emulator: EmulatorHandle, soap_login_enabled: None
+) -> None:
     org = emulator.orgs["orgB"]
     session_id, instance = SalesforceLogin(
         username=org["admin_username"],

@@ -50,6 +50,8 @@ UNRELATED_APP, TAKEN_KEY = "Orglink_Unrelated_App", "OrglinkUnrelatedKey0001"
 UNRELATED_ECA = "Orglink_Unrelated_Eca"
 WRONG_PASSWORD = "Wrong-Password-4711"  # must never show in the CLI's output
 BAN_SETTING = "allow-connected-app-creation"
+# The password cases play established orgs, which still allow SOAP login(); one case plays a new org.
+SOAP_SETTING = "soap-login-enabled"
 # CLI runs at once: each is mostly process start-up; more than this only queues on 2 cores.
 WORKERS = int(os.environ.get("ORGLINK_CATALOGUE_WORKERS", "4"))
 Config = dict[str, Any]
@@ -198,6 +200,8 @@ MISTAKES = [
     Mistake("ECA secrets kept from the REST API, and the stack may not change it", as_eca(without_app_setting("enable_secret_in_rest_api")), ("integrations[0].app.enable_secret_in_rest_api", "INSUFFICIENT_ACCESS", "`enable_secret_in_rest_api: true`"), "up"),
     # Not the stack file but Org B: since Spring '26 it refuses new connected apps unless Support
     # enabled them. The Preflight's validate-only deploy finds it before Org A's certificate exists.
+    # A new org has SOAP login() off: password mode gets Salesforce's refusal, with the modes to use.
+    Mistake("password mode on a new org", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgA", "INVALID_OPERATION", "SOAP API login() is disabled", "auth 'jwt'", "auth 'sfdx'"), "up", {"orgA": {SOAP_SETTING: False}}),
     Mistake("Org B bans creating connected apps", lambda config: None, ("integrations[0].app_type", "does not allow creating connected apps", "can't be created", "app_type: external_client_app", "adopt: true", "Salesforce Support"), "up", {"orgB": {BAN_SETTING: False}}),
 ]
 # fmt: on
@@ -234,7 +238,7 @@ def mistakes_project(emulator: Any, tmp_path_factory: pytest.TempPathFactory) ->
         "label": "Unrelated", "contactEmail": "x@example.com",
         "oauthConfig": {"callbackUrl": "http://localhost", "consumerKey": TAKEN_KEY,
                         "consumerSecret": "UnrelatedSecret0001", "scopes": ["Api"]}})  # fmt: skip
-    with connected_apps_allowed(admin, "local"):
+    with connected_apps_allowed(admin, "local"), org_settings(admin, {a: {SOAP_SETTING: True} for a in ORGS}):
         project = new_project(tmp_path_factory.mktemp("mistakes"), emulator.state_dir)
         project.init_stack(STACK, shipped_stack_settings("local"))
         yield project

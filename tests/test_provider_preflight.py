@@ -180,6 +180,7 @@ def test_every_org_only_mistake_is_named_in_one_error(orgs: Any) -> None:
 
 def test_wrong_org_b_credentials_name_the_connection_not_the_password(orgs: Any) -> None:
     org_b = orgs.org("orgB")
+    orgs.admin.set_setting("orgB", "soap-login-enabled", True)  # an established org: SOAP login() on
     configure({
         "orgA": {"auth": "emulator", "state_dir": str(orgs.state_dir)},
         "orgB": {"auth": "password", "login_url": org_b["login_url"], "ca_bundle": orgs.ca_bundle,
@@ -187,6 +188,7 @@ def test_wrong_org_b_credentials_name_the_connection_not_the_password(orgs: Any)
     })  # fmt: skip
     with pytest.raises(salesforce.SalesforceError) as caught:
         PreflightProvider().create(inputs())
+    orgs.admin.set_setting("orgB", "soap-login-enabled", False)
     text = str(caught.value)
     assert "orglink:orgs.orgB" in text and "INVALID_LOGIN" in text
     assert "Wrong-Password-123" not in text

@@ -110,7 +110,7 @@ def test_transient_rest_faults_are_retried(env: Any, fault: str) -> None:
 
 
 def test_transient_login_fault_is_retried(env: Any) -> None:
-    env.admin.inject_fault(ORG, "soap_login", "503", count=2)
+    env.admin.inject_fault(ORG, "oauth", "503", count=2)  # the emulator mode's JWT bearer login
     assert salesforce.org(ORG).query("SELECT Id FROM Organization")
 
 
@@ -144,10 +144,10 @@ def test_expired_session_is_renewed_once_for_metadata_and_rest(env: Any) -> None
     env.admin.expire_sessions(ORG)
     app = ConnectedAppProvider()
     id_, outs = create(app, app_inputs())  # Metadata API: SOAP fault INVALID_SESSION_ID
-    assert delta(env).get("soap_login.write") == 1
+    assert delta(env).get("oauth.write") == 1
     env.admin.expire_sessions(ORG)
     assert client.query("SELECT Id FROM Organization")  # REST: 401 INVALID_SESSION_ID
-    assert delta(env).get("soap_login.write") == 2
+    assert delta(env).get("oauth.write") == 2
     app.delete(id_, outs)
 
 
@@ -168,14 +168,14 @@ def test_threads_share_one_login_and_one_renewal(env: Any) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors and delta(env).get("soap_login.write") == 1
+    assert not errors and delta(env).get("oauth.write") == 1
     env.admin.expire_sessions(ORG)
     threads = [threading.Thread(target=work) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors and delta(env).get("soap_login.write") == 2
+    assert not errors and delta(env).get("oauth.write") == 2
 
 
 # -- metadata helpers ------------------------------------------------------------------------------
@@ -332,26 +332,69 @@ def org_entry(emulator: Any) -> dict[str, Any]:
     return dict(emulator.orgs[ORG])
 
 
-def test_password_auth_with_login_url_and_ca_bundle(env: Any) -> None:
-    org = org_entry(env)
-    salesforce.configure_orgs(
-        {
-            "b": {
-                "auth": "password",
-                "username": org["admin_username"],
-                "password": org["admin_password"],
-                "login_url": org["login_url"],
-                "ca_bundle": org["ca_bundle"],
-            }
-        }
-    )
+SOAP_SETTING = "soap-login-enabled"
+
+
+@pytest.fixture
+def soap_login_enabled(env: Any) -> Iterator[Any]:
+    """Org B allows SOAP login(), as an established org still may (a new org does not)."""
+    env.admin.set_setting(ORG, SOAP_SETTING, True)
+    yield env
+    env.admin.set_setting(ORG, SOAP_SETTING, False)
+
+
+def password_connection(org: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {
+        "auth": "password",
+        "username": org["admin_username"],
+        "password": org["admin_password"],
+        "login_url": org["login_url"],
+        "ca_bundle": org["ca_bundle"],
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize("api_version", ["63.0", "66.0"])
+def test_password_auth_with_login_url_and_ca_bundle(soap_login_enabled: Any, api_version: str) -> None:
+    org = org_entry(soap_login_enabled)
+    salesforce.configure_orgs({"b": password_connection(org, api_version=api_version)})
+    # From 65.0 the partner API has no login(); orglink logs in through 64.0, whose session serves all.
     assert salesforce.org("b").query("SELECT Id FROM Organization")[0]["Id"][:15] == org["org_id"][:15]
 
 
-def test_wrong_password_names_the_code_and_hides_the_password(
+def test_password_auth_says_at_check_time_that_it_is_legacy_and_what_to_use(
     env: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     org = org_entry(env)
+    salesforce.configure_orgs({"b": password_connection(org), ORG: emulator_connection(env)})
+    capsys.readouterr()
+    provider = ConnectedAppProvider()
+    for _ in range(2):
+        assert not provider.check({}, app_inputs(org="b")).failures  # a warning, not a failure
+    provider.check({}, app_inputs())  # the emulator mode: no warning
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1, err  # once per org, however many resources check
+    assert "orglink:orgs.b.auth: 'password'" in err and "legacy" in err and "June 2027" in err
+    assert "auth 'sfdx'" in err and "auth 'jwt'" in err and "External Client App" in err
+    assert org["admin_password"] not in err
+
+
+def test_password_auth_refused_by_a_new_org_keeps_salesforce_code_and_words(env: Any) -> None:
+    org = org_entry(env)
+    assert env.admin.settings(ORG)[SOAP_SETTING] is False
+    salesforce.configure_orgs({"b": password_connection(org)})
+    with pytest.raises(salesforce.SalesforceError) as err:
+        salesforce.org("b")
+    assert err.value.status_code == "INVALID_OPERATION" and err.value.field == "login"
+    assert "SOAP API login() is disabled by default in this org" in err.value.message
+    assert "auth 'jwt'" in err.value.message  # and the way out
+    assert org["admin_password"] not in str(err.value)
+
+
+def test_wrong_password_names_the_code_and_hides_the_password(
+    soap_login_enabled: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org = org_entry(soap_login_enabled)
     wrong = "Wr0ngPassw0rd" + secrets.token_hex(4)
     salesforce.configure_orgs(
         {
