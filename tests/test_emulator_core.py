@@ -148,7 +148,9 @@ def soap_login_enabled(emulator: EmulatorHandle) -> Iterator[None]:
         emulator.admin.set_setting(alias, SOAP_SETTING, False)
 
 
-def soap_login(emulator: EmulatorHandle, alias: str, version: str = API_VERSION, url: str | None = None) -> None:
+def soap_login(
+    emulator: EmulatorHandle, alias: str, version: str = API_VERSION, url: str | None = None
+) -> None:
     org = emulator.orgs[alias]
     SalesforceLogin(
         username=org["admin_username"],
