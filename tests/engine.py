@@ -28,6 +28,9 @@ class Pulumi:
     project_dir: Path
     state_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Variables to leave out of the CLI's environment, e.g. the passphrase for a stack that reads
+    # its passphrase from a file instead.
+    unset_env: tuple[str, ...] = ()
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -41,6 +44,8 @@ class Pulumi:
             PULUMI_SKIP_CONFIRMATIONS="true",
         )
         env.update(self.extra_env)
+        for name in self.unset_env:
+            env.pop(name, None)
         return env
 
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -17,6 +17,11 @@ CACHE_DIR="$CACHE_ROOT/pulumi-v${PULUMI_VERSION}"
 NODE_DIR="$CACHE_ROOT/node-v${NODE_VERSION}"
 SF_DIR="$CACHE_ROOT/sf-cli-v${SF_CLI_VERSION}-node-v${NODE_VERSION}"
 TOOLS_BIN="$ROOT/.tools/bin"
+# The S3-compatible server of the S3 backend tests (docs/teams.md says why this one).
+S3_SERVER_VERSION=1.8.0
+S3_SERVER_CACHE="$CACHE_ROOT/versitygw-v${S3_SERVER_VERSION}"
+# initdb and postgres refuse to run as root; the PostgreSQL backend tests run them as this user.
+POSTGRES_TEST_USER=orglink-pg
 
 step() { printf '==> %s\n' "$*"; }
 fail() { printf 'setup: %s\n' "$*" >&2; exit 1; }
@@ -164,6 +169,49 @@ EOF
   ln -sf "$SF_DIR/bin/sf" "$TOOLS_BIN/sf"
 }
 
+build_s3_server() {
+  if [ -x "$S3_SERVER_CACHE/versitygw" ]; then
+    step "S3-compatible server versitygw v$S3_SERVER_VERSION found in cache $S3_SERVER_CACHE"
+  elif command -v go >/dev/null 2>&1; then
+    mkdir -p "$S3_SERVER_CACHE"
+    step "Building the S3-compatible server versitygw v$S3_SERVER_VERSION into $S3_SERVER_CACHE (first time only)"
+    local started=$SECONDS
+    # Pure Go (no cgo): nothing of the machine's C toolchain is needed, and the build is shorter.
+    (cd tools/s3-server && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" \
+      -o "$S3_SERVER_CACHE/versitygw.partial" github.com/versity/versitygw/cmd/versitygw)
+    mv "$S3_SERVER_CACHE/versitygw.partial" "$S3_SERVER_CACHE/versitygw"
+    step "Built versitygw in $((SECONDS - started)) s"
+  else
+    # Only the S3 backend tests need it: the demo and every other test run without.
+    step "Go is missing: skipping the S3-compatible server of the S3 backend tests (they will fail)"
+    return
+  fi
+  ln -sf "$S3_SERVER_CACHE/versitygw" "$TOOLS_BIN/versitygw"
+}
+
+postgres_test_user() {
+  # Only root needs it, and only where PostgreSQL is installed (the PostgreSQL backend tests).
+  [ "$(id -u)" = 0 ] || return 0
+  postgres_bin_dir >/dev/null || return 0
+  if id -u "$POSTGRES_TEST_USER" >/dev/null 2>&1; then
+    step "Unprivileged user $POSTGRES_TEST_USER for the PostgreSQL tests exists"
+    return
+  fi
+  step "Creating the unprivileged system user $POSTGRES_TEST_USER (initdb and postgres refuse root)"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin --comment "orglink PostgreSQL tests" "$POSTGRES_TEST_USER"
+}
+
+postgres_bin_dir() {
+  local initdb
+  if initdb=$(command -v initdb); then
+    dirname "$(readlink -f "$initdb")"
+    return
+  fi
+  # Debian and Ubuntu keep the server programs off PATH, one directory per major version.
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 | grep .
+}
+
 write_env_file() {
   mkdir -p .state/backend .state/pulumi-home
   cat > .tools/env.sh <<EOF
@@ -184,5 +232,7 @@ python_environment
 link_tools
 install_node
 install_sf_cli
+build_s3_server
+postgres_test_user
 write_env_file
 step "Setup done: $("$TOOLS_BIN/pulumi" version), Python SDK $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))'), Salesforce CLI $SF_CLI_VERSION on Node $NODE_VERSION"
