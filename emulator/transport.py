@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from cheroot import server as cheroot_server
 from cheroot import wsgi
 from cheroot.ssl import Adapter
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -226,6 +227,47 @@ class _Gateway(wsgi.Gateway_10):
         self.req.close_connection = True
 
 
+def origin_form(request_line: bytes) -> bytes:
+    """The request line with a target starting `//` made `/...`.
+
+    Clients join an instance URL ending in "/" with "/services/...": the Salesforce CLI does (Node's
+    URL adds the slash to a bare host), so its deploys ask for `//services/Soap/m/<v>`, which
+    Salesforce serves as the path. cheroot would read "services" as a host and refuse the request.
+    """
+    method, space, rest = request_line.partition(b" ")
+    if not space or not rest.startswith(b"//"):
+        return request_line
+    return method + b" /" + rest.lstrip(b"/")
+
+
+class _RequestLineReader:
+    """The connection's reader, with the request line passed through `origin_form`."""
+
+    def __init__(self, rfile: Any) -> None:
+        self._rfile = rfile
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self._rfile.readline(size)
+        return line if line in (b"", b"\r\n") else origin_form(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rfile, name)
+
+
+class _Request(cheroot_server.HTTPRequest):
+    def read_request_line(self) -> Any:
+        reader = self.rfile
+        self.rfile = _RequestLineReader(reader)  # only while the request line is read
+        try:
+            return super().read_request_line()
+        finally:
+            self.rfile = reader
+
+
+class _Connection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = _Request
+
+
 class _QuietServer(wsgi.Server):
     """cheroot logs every dropped TLS handshake, and a port probe is one: keep the emulator log quiet."""
 
@@ -263,6 +305,7 @@ class HttpsServer:
             shutdown_timeout=2,
         )
         self._server.gateway = _Gateway
+        self._server.ConnectionClass = _Connection
         self._server.ssl_adapter = adapter
         # Clients pool their connections (a deploy opens several); cheroot's default keeps only 10.
         self._server.keep_alive_conn_limit = 1000

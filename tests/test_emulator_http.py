@@ -146,6 +146,22 @@ def test_several_requests_share_one_connection(emulator: EmulatorHandle) -> None
         conn.close()
 
 
+def test_a_target_starting_with_two_slashes_is_served_as_the_path(emulator: EmulatorHandle) -> None:
+    """The Salesforce CLI joins its instance URL (stored with a trailing "/") with "/services/...":
+    its deploys ask for `//services/Soap/m/<v>`, which Salesforce answers as `/services/Soap/m/<v>`."""
+    conn = _connection(emulator)
+    try:
+        conn.request("POST", "/" + _login_path(), body=_login_body(emulator), headers=SOAP_HEADERS)
+        resp = conn.getresponse()
+        assert resp.status == 200
+        sid = _session_id(resp.read().decode())
+        conn.request("GET", "//services/data/", headers={"Authorization": f"Bearer {sid}"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and any(v["version"] == API_VERSION for v in json.loads(resp.read()))
+    finally:
+        conn.close()
+
+
 # -- Expect: 100-continue ------------------------------------------------------------------------
 def _read_head(sock: ssl.SSLSocket) -> bytes:
     head = b""
