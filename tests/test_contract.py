@@ -27,6 +27,7 @@ from tests.lifecycle_support import (
     secrets_found,
     wait_until,
 )
+from tests.sf_cli import SfCli
 from tests.stack_project import ORGS, org_snapshots
 from tools.contract.__main__ import main
 
@@ -229,3 +230,77 @@ def test_a_mistake_the_preflight_finds_names_the_step_and_the_config_key(orgs: A
     assert f"(field `{report['failed_field']}`)" in (tmp_path / "report" / "contract-report.md").read_text()
     assert checks["sweep (after): nothing left"]["status"] == "pass"
     assert changed_paths(before, org_snapshots(orgs.admin)) == []
+
+
+@pytest.fixture
+def sf_env(sf_cli: SfCli, monkeypatch: pytest.MonkeyPatch) -> SfCli:
+    """orglink runs `sf` from PATH with this process's environment: the test's own CLI home."""
+    for name in [k for k in os.environ if k.startswith(("SF_", "SFDX_"))]:
+        monkeypatch.delenv(name)
+    for name, value in sf_cli.env().items():
+        monkeypatch.setenv(name, value)
+    return sf_cli
+
+
+def test_read_only_run_through_salesforce_cli_logins(sf_env: SfCli, emulator: Any, tmp_path: Path) -> None:
+    """`make contract ORG_A=... ORG_B=...`: both orgs reached through `sf` logins (auth sfdx)."""
+    for alias, sf_alias in (("orgA", "contract-a"), ("orgB", "contract-b")):
+        session_id = str(emulator.login(alias).session_id)
+        sf_env.run(
+            "org", "login", "access-token", "--instance-url", emulator.org(alias)["instance_url"],
+            "--alias", sf_alias, "--no-prompt", env={"SF_ACCESS_TOKEN": session_id},
+        )  # fmt: skip
+    args = [
+        "--org-a",
+        "contract-a",
+        "--org-b",
+        "contract-b",
+        "--read-only",
+        "--ca-bundle",
+        emulator.ca_bundle,
+    ]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+
+    report = json.loads((tmp_path / "contract-report.json").read_text())
+    facts = {check["name"]: check for check in report["checks"] if check["section"] == "fact"}
+    assert facts["Org A: login (sfdx)"]["status"] == "pass"
+    assert facts["Org B: login (sfdx)"]["status"] == "pass"
+    # The run-as user defaults to the user behind Org B's sf alias.
+    assert facts[f"Org B: run-as user {emulator.org('orgB')['admin_username']}"]["status"] == "pass"
+    assert "contract-a" in report["target"] and "contract-b" in report["target"]
+
+
+def test_stack_file_with_secret_connection_fields_is_decrypted_and_kept_out_of_the_report(
+    emulator: Any, pulumi_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's stack whose Org B connection is `auth: access_token` with the token a Pulumi secret."""
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    cli = pulumi_factory(project)
+    cli.stack_init("mine")
+    org_b = emulator.org("orgB")
+    token = str(emulator.login("orgB").session_id)
+    plain = {
+        "orglink:orgs.orgA.auth": "emulator",
+        "orglink:orgs.orgA.state_dir": str(emulator.state_dir),
+        "orglink:orgs.orgB.auth": "access_token",
+        "orglink:orgs.orgB.instance_url": org_b["instance_url"],
+        "orglink:orgs.orgB.ca_bundle": emulator.ca_bundle,
+    }
+    for key, value in plain.items():
+        cli.run("config", "set", "--path", "--stack", "mine", key, value)
+    cli.run("config", "set", "--secret", "--path", "--stack", "mine", "orglink:orgs.orgB.access_token", token)
+    file = project / "stacks" / "Pulumi.mine.yaml"
+    assert token not in file.read_text()
+    for name, value in cli.env().items():  # the stack's backend and passphrase, as the user has them
+        monkeypatch.setenv(name, value)
+
+    assert main(["--stack-file", str(file), "--read-only", "--out", str(tmp_path / "report")]) == 0
+
+    report = (tmp_path / "report" / "contract-report.json").read_text()
+    facts = {check["name"]: check for check in json.loads(report)["checks"]}
+    assert facts["Org B: login (access_token)"]["status"] == "pass"
+    assert facts["Org B: API versions"]["status"] == "pass"
+    text = report + (tmp_path / "report" / "contract-report.md").read_text()
+    assert secrets_found(text, {"Org B access token": token}) == []

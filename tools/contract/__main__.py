@@ -21,7 +21,7 @@ from providers import salesforce
 
 from . import connections as conns
 from . import facts, lifecycle
-from .report import INFO, SKIP, Check, Redactor, Report, RequestLog, latency_profile
+from .report import FAIL, INFO, SKIP, Check, Redactor, Report, RequestLog, latency_profile
 
 FIDELITY_DOC = lifecycle.ROOT / "docs" / "emulator-fidelity.md"
 
@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--read-only", action="store_true", help="stop after the read-only facts")
     parser.add_argument(
         "--run-as-user", help="Org B's client-credentials run-as user (default: Org B's login user)"
+    )
+    parser.add_argument(
+        "--ca-bundle", help="a CA bundle the connections trust (one that sets none of its own)"
     )
     parser.add_argument("--out", type=Path, default=Path.cwd(), help="where the reports go (default: here)")
     args = parser.parse_args(argv)
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             orgs = conns.from_stack_file(args.stack_file, args.org_a, args.org_b)
         else:
             orgs = conns.from_cli_aliases(args.org_a, args.org_b)
+        if args.ca_bundle:
+            orgs.trust(str(Path(args.ca_bundle).resolve()))
         for value in orgs.secrets():
             redact.add(value)
         report = run(orgs, stack, work, redact, args)
@@ -138,6 +143,7 @@ def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, re
     lifecycle.sweep(report.checks, progress, "before: what earlier runs left")
     if not found.run_as_user:
         report.failed_step, report.failed_field = "run-as user", "--run-as-user"
+        report.checks.append(Check("lifecycle", "run-as user", FAIL, "give --run-as-user (a user of Org B)"))
         return lifecycle.Lifecycle(
             lifecycle.Cli(work, work, ""), stack, work, redact, report.checks, progress
         )

@@ -39,6 +39,11 @@ class Orgs:
     emulator_state_dir: Path | None = None
     cli_env: dict[str, str] = field(default_factory=dict)  # for the Pulumi CLI and its provider
 
+    def trust(self, ca_bundle: str) -> None:
+        """Connections without a `ca_bundle` of their own verify the orgs against this one."""
+        for connection in self.connections.values():
+            connection.setdefault("ca_bundle", ca_bundle)
+
     def secrets(self) -> list[str]:
         return [str(c[name]) for c in self.connections.values() for name in SECRET_FIELDS if c.get(name)]
 
@@ -92,21 +97,21 @@ def _project_dir(stack_file: Path) -> Path:
 
 def _decrypted_orgs(stack_file: Path) -> dict[str, Any]:
     """Secret connection fields are encrypted by the stack's secrets provider: the Pulumi CLI of
-    that stack decrypts them (the values stay in memory, never in a report)."""
+    that stack decrypts them (`config get` shows secrets; the values stay in memory, never in a
+    report, and go into the throwaway stack as Pulumi secrets through stdin)."""
     stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
     completed = subprocess.run(
-        ["pulumi", "config", "get", "orglink:orgs", "--json", "--show-secrets", "--stack", stack],
+        ["pulumi", "config", "get", "orglink:orgs", "--json", "--stack", stack],
         cwd=_project_dir(stack_file), capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     try:
-        parsed = json.loads(completed.stdout)
-        value = json.loads(parsed["value"]) if isinstance(parsed, dict) and "value" in parsed else parsed
-    except (ValueError, KeyError, TypeError):
+        value = json.loads(completed.stdout).get("objectValue")
+    except (ValueError, AttributeError):
         value = None
     if completed.returncode != 0 or not isinstance(value, dict):
         raise ContractError(
             f"--stack-file {stack_file}: its secret connection fields need `pulumi config get orglink:orgs "
-            f"--show-secrets --stack {stack}` to work there (the stack's secrets provider and passphrase)"
+            f"--json --stack {stack}` to work there (the stack's backend, secrets provider and passphrase)"
         )
     return value
 

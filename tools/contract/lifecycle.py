@@ -66,7 +66,10 @@ class Cli:
     passphrase: str
     extra_env: dict[str, str] = field(default_factory=dict)
 
-    def run(self, log: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, log: Path, *args: str, timeout: float = 1800, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """One command; ``stdin`` feeds a value (a secret never goes on a command line)."""
         env = dict(os.environ)
         env.update(
             PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -81,7 +84,7 @@ class Cli:
         env[salesforce.REQUEST_LOG_ENV] = str(log)
         env.pop("PULUMI_ACCESS_TOKEN", None)  # the contract's state stays local
         (self.work / "backend").mkdir(parents=True, exist_ok=True)
-        return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project, env=env,
+        return subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project, env=env, input=stdin,
                               capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
 
 
@@ -132,10 +135,12 @@ class Lifecycle:
 
     # -- running steps -------------------------------------------------------------------------
 
-    def pulumi(self, step: str, *args: str) -> tuple[subprocess.CompletedProcess[str], list[RequestLine]]:
+    def pulumi(
+        self, step: str, *args: str, stdin: str | None = None
+    ) -> tuple[subprocess.CompletedProcess[str], list[RequestLine]]:
         self._count += 1
         log = RequestLog(self.log_dir / f"requests-{self._count:02d}-{step.replace(' ', '-')}.jsonl")
-        completed = self.cli.run(log.path, *args)
+        completed = self.cli.run(log.path, *args, stdin=stdin)
         lines = log.since()
         self.requests += lines
         if completed.returncode != 0:
@@ -205,7 +210,7 @@ class Lifecycle:
             for key in SECRET_KEYS:
                 if connection.get(key):
                     self.pulumi("config set", "config", "set", "--secret", "--path", "--stack", self.stack,
-                                f"orglink:orgs.{alias}.{key}", str(connection[key]))  # fmt: skip
+                                f"orglink:orgs.{alias}.{key}", stdin=str(connection[key]))  # fmt: skip
 
     def _up(self, step: str) -> tuple[str, str, list[RequestLine]]:
         self.created = True
