@@ -140,8 +140,14 @@ def _component(org: OrgStore, mtype: str, full_name: str, req: Request) -> Respo
 
 
 def _refresh_token(app: App, org: OrgStore, body: dict) -> Response:
-    found = app.emulator.find_app_by_key(str(body.get("consumer_key", "")))
+    key = str(body.get("consumer_key", ""))
     user = app.find_user(org, str(body.get("username", "")))
+    if key == oauth.PLATFORM_CLI_KEY and user is not None:
+        # The CLI's global app is in every org: a person who ran `sf org login web`.
+        return json_response(
+            200, {"refresh_token": oauth.issue_refresh_token(oauth.platform_cli_app(org), user[1])}
+        )
+    found = app.emulator.find_app_by_key(key)
     if found is None or found[0] is not org or user is None:
         return _error(404, "unknown consumer key or username in this org")
     forg, mtype, comp = found

@@ -4,9 +4,13 @@ Apps are found by consumer key among the org's ConnectedApp components and Exter
 global OAuth settings; each flow enforces the app's configuration with Salesforce's error codes
 and texts (reference section 6). Errors are HTTP 400 JSON `{"error", "error_description"}`.
 
-Refresh tokens: Salesforce issues them only through interactive flows (web server, user-agent),
-which the emulator does not serve; a person approving an app in a browser is played by the admin
-side (`AdminClient.issue_refresh_token`), which calls `issue_refresh_token` here.
+Refresh tokens: Salesforce issues them only through interactive flows. The emulator serves the web
+server flow (authorization code, with PKCE) through a minimal login page and an approval page at
+/services/oauth2/authorize, as `sf org login web` drives it; tests that need a refresh token without
+a browser have the admin side play the person who approved (`AdminClient.issue_refresh_token`).
+
+The Salesforce CLI's own app (client id `PlatformCLI`, no secret, callback
+http://localhost:1717/OauthRedirect) is a global app present in every org, as in real ones.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import html
 import json
+import secrets
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -36,6 +43,8 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # How far ahead an assertion's exp may be (Salesforce: "within three minutes"), plus clock skew.
 JWT_MAX_AHEAD_S = 3 * 60 + 30
 JWT_SKEW_S = 30
+# An exp above this (year 5138 in seconds) can only be milliseconds.
+JWT_MILLISECONDS_FROM = 1e11
 
 _WIRE_SCOPES = {
     "Api": "api",
@@ -159,8 +168,37 @@ def _external_client_app(org: OrgStore, glob: dict) -> App:
     )
 
 
-def find_app(ctx: Ctx, client_id: str) -> App:
-    """The app with this consumer key: in this org, or in any org on the shared login port."""
+PLATFORM_CLI_KEY = "PlatformCLI"
+PLATFORM_CLI_CALLBACK = "http://localhost:1717/OauthRedirect"
+
+
+def platform_cli_app(org: OrgStore) -> App:
+    """The Salesforce CLI's global connected app: no secret, any user may approve it for themselves."""
+    return App(
+        org=org,
+        mtype="ConnectedApp",
+        name="Salesforce CLI",
+        consumer_key=PLATFORM_CLI_KEY,
+        consumer_secret=None,
+        certificate=None,
+        secret_optional=True,
+        secret_for_refresh=False,
+        rotation=False,
+        cc_enabled=False,
+        cc_user=None,
+        admin_approved=False,
+        scopes=["Web", "Api", "RefreshToken"],
+    )
+
+
+def find_app(ctx: Ctx, client_id: str, org: OrgStore | None = None) -> App:
+    """The app with this consumer key: in this org, or in any org on the shared login port. The
+    CLI's global app is in every org: `org` says which one where the port does not."""
+    if client_id == PLATFORM_CLI_KEY:
+        target = ctx.org or org
+        if target is None:
+            raise OAuthError("invalid_grant", "expired access/refresh token")
+        return platform_cli_app(target)
     found = ctx.app.emulator.find_app_by_key(client_id) if client_id else None
     if found is None or (ctx.org is not None and found[0] is not ctx.org):
         raise OAuthError("invalid_client_id", "client identifier invalid")
@@ -414,6 +452,9 @@ def grant_jwt(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
         exp = float(claims["exp"])  # a number, or a string as simple-salesforce sends it
     except (KeyError, TypeError, ValueError):
         raise OAuthError("invalid_grant", "invalid assertion") from None
+    if exp > JWT_MILLISECONDS_FROM:
+        # The Salesforce CLI writes exp as Date.now() + 300, in milliseconds, and real orgs take it.
+        exp /= 1000
     now = time.time()
     if exp < now - JWT_SKEW_S or exp > now + JWT_MAX_AHEAD_S:
         raise OAuthError("invalid_grant", "invalid assertion")
@@ -428,9 +469,14 @@ def grant_jwt(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     return _token_payload(ctx, app, org, user, _access(org, user, app))
 
 
+def _org_holding_token(ctx: Ctx, value: str) -> OrgStore | None:
+    orgs = [ctx.org] if ctx.org is not None else list(ctx.app.emulator.orgs.values())
+    return next((org for org in orgs if value and org.get_token(value) is not None), None)
+
+
 def grant_refresh(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     cid, secret = _client_auth(ctx, form)
-    app = find_app(ctx, cid)
+    app = find_app(ctx, cid, _org_holding_token(ctx, form.get("refresh_token", "")))
     check_secret(app, secret, required=app.secret_for_refresh and not app.secret_optional)
     org = app.org
     row = org.get_token(form.get("refresh_token", ""))
@@ -459,11 +505,209 @@ def grant_refresh(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     return payload
 
 
+# -- the web server flow: authorization code, with PKCE -----------------------------------------
+# Codes live 15 minutes and once, login-to-approval tickets 10 minutes; both only in this process
+# (a restart drops a login half-way through, as a real org's would time out).
+CODE_TTL_S = 15 * 60
+TICKET_TTL_S = 10 * 60
+
+
+@dataclass
+class Authorization:
+    """What a person asked for at /authorize, carried from the login page to the approval."""
+
+    client_id: str
+    redirect_uri: str
+    state: str | None
+    scope: str
+    code_challenge: str | None
+    org_alias: str = ""
+    user_id: str = ""
+    expires: float = 0.0
+
+
+_pending_lock = threading.Lock()
+_tickets: dict[str, Authorization] = {}
+_codes: dict[str, Authorization] = {}
+
+
+def _remember(table: dict[str, Authorization], auth: Authorization, ttl_s: float) -> str:
+    key = secrets.token_urlsafe(32)
+    auth.expires = time.time() + ttl_s
+    with _pending_lock:
+        for old in [k for k, v in table.items() if v.expires < time.time()]:
+            del table[old]
+        table[key] = auth
+    return key
+
+
+def _take(table: dict[str, Authorization], key: str) -> Authorization | None:
+    """Single use: whatever is taken is gone, expired or not."""
+    with _pending_lock:
+        auth = table.pop(key, None)
+    return auth if auth is not None and auth.expires >= time.time() else None
+
+
+def _callback_urls(ctx: Ctx, app: App) -> list[str]:
+    if app.consumer_key == PLATFORM_CLI_KEY:
+        return [PLATFORM_CLI_CALLBACK]
+    found = ctx.app.emulator.find_app_by_key(app.consumer_key)
+    comp = found[2] if found else {}
+    raw = (
+        (comp.get("oauthConfig") or {}).get("callbackUrl")
+        if app.mtype == "ConnectedApp"
+        else comp.get("callbackUrl")
+    )
+    return [u.strip() for u in str(raw or "").replace(",", "\n").splitlines() if u.strip()]
+
+
+def _page(title: str, body: str, status: int = 200) -> Response:
+    document = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return Response(status, document.encode(), {"Content-Type": "text/html;charset=UTF-8"})
+
+
+def _hidden(values: dict[str, str | None]) -> str:
+    return "".join(
+        f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
+        for k, v in values.items()
+        if v is not None
+    )
+
+
+def _login_page(auth: Authorization, problem: str | None = None) -> Response:
+    error = f"<p class='error'>{html.escape(problem)}</p>" if problem else ""
+    params = {
+        "response_type": "code",
+        "client_id": auth.client_id,
+        "redirect_uri": auth.redirect_uri,
+        "state": auth.state,
+        "scope": auth.scope,
+        "code_challenge": auth.code_challenge,
+        "code_challenge_method": "S256" if auth.code_challenge else None,
+    }
+    return _page(
+        "Login",
+        f"{error}<form method='POST' action='/services/oauth2/authorize'>{_hidden(params)}"
+        "<label>Username <input type='email' name='username'></label>"
+        "<label>Password <input type='password' name='pw'></label>"
+        "<input type='submit' name='Login' value='Log In'></form>",
+    )
+
+
+def _approve_page(app: App, ticket: str, auth: Authorization) -> Response:
+    scopes = "".join(f"<li>{html.escape(s)}</li>" for s in auth.scope.split())
+    return _page(
+        "Allow Access?",
+        f"<p>{html.escape(app.name)} is asking to:</p><ul>{scopes}</ul>"
+        f"<form method='POST' action='/services/oauth2/authorize'>{_hidden({'ticket': ticket})}"
+        "<input type='submit' name='approve' value='Allow'>"
+        "<input type='submit' name='deny' value='Deny'></form>",
+    )
+
+
+def _error_page(err: OAuthError) -> Response:
+    # Where the redirect URI cannot be trusted, Salesforce shows the error instead of redirecting.
+    text = urlencode({"error": err.error, "error_description": err.description})
+    return _page("Error", f"<p id='error'>{html.escape(text)}</p>", status=400)
+
+
+def _redirect(auth: Authorization, params: dict[str, str]) -> Response:
+    if auth.state is not None:
+        params["state"] = auth.state
+    separator = "&" if "?" in auth.redirect_uri else "?"
+    return Response(302, b"", {"Location": auth.redirect_uri + separator + urlencode(params)})
+
+
+def _requested(ctx: Ctx, values: dict[str, str]) -> Authorization:
+    """Check an /authorize request (client, redirect URI, response type, PKCE method)."""
+    client_id = values.get("client_id", "")
+    app = find_app(ctx, client_id, ctx.org or next(iter(ctx.app.emulator.orgs.values())))
+    redirect_uri = values.get("redirect_uri", "")
+    if redirect_uri not in _callback_urls(ctx, app):
+        raise OAuthError("redirect_uri_mismatch", "redirect_uri must match configuration")
+    if values.get("response_type") != "code":
+        raise OAuthError("unsupported_response_type", "response type not supported")
+    challenge = values.get("code_challenge") or None
+    if challenge is not None and values.get("code_challenge_method", "S256") != "S256":
+        raise OAuthError("invalid_request", "code_challenge_method must be S256")
+    return Authorization(client_id, redirect_uri, values.get("state"), values.get("scope", ""), challenge)
+
+
+def authorize(ctx: Ctx) -> Response:
+    """GET: the login page. POST with username/pw: the approval page. POST with a ticket: the
+    redirect to the callback with a code (Allow) or access_denied (Deny)."""
+    values = ctx.req.form() if ctx.req.method == "POST" else dict(ctx.req.query)
+    if "ticket" in values:
+        return _approved(ctx, values)
+    try:
+        auth = _requested(ctx, values)
+    except OAuthError as err:
+        return _error_page(err)
+    if ctx.req.method != "POST":
+        return _login_page(auth)
+    found = _active_user(ctx, ctx.org, values.get("username"))
+    if found is None or not password_ok(found[0], found[1], values.get("pw", "")):
+        return _login_page(
+            auth,
+            "Please check your username and password. If you still can't log in, contact your "
+            "Salesforce administrator.",
+        )
+    org, user = found
+    app = find_app(ctx, auth.client_id, org)
+    if app.org is not org:
+        return _error_page(OAuthError("invalid_client_id", "client identifier invalid"))
+    auth.org_alias, auth.user_id = org.alias, str(user["Id"])
+    return _approve_page(app, _remember(_tickets, auth, TICKET_TTL_S), auth)
+
+
+def _approved(ctx: Ctx, values: dict[str, str]) -> Response:
+    auth = _take(_tickets, values.get("ticket", ""))
+    if auth is None:
+        return _error_page(OAuthError("invalid_request", "the login page has expired: start again"))
+    if "approve" not in values:
+        return _redirect(
+            auth, {"error": "access_denied", "error_description": "end-user denied authorization"}
+        )
+    return _redirect(auth, {"code": _remember(_codes, auth, CODE_TTL_S)})
+
+
+def _pkce_ok(challenge: str, verifier: str) -> bool:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return hmac.compare_digest(digest, challenge)
+
+
+def grant_authorization_code(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
+    cid, secret = _client_auth(ctx, form)
+    auth = _take(_codes, form.get("code", ""))
+    if auth is None:
+        raise OAuthError("invalid_grant", "invalid authorization code")
+    org = ctx.app.emulator.orgs.get(auth.org_alias)
+    if org is None or (ctx.org is not None and ctx.org is not org) or cid != auth.client_id:
+        raise OAuthError("invalid_grant", "invalid authorization code")
+    app = find_app(ctx, cid, org)
+    check_secret(app, secret, required=not app.secret_optional)
+    if form.get("redirect_uri", "") != auth.redirect_uri:
+        raise OAuthError("redirect_uri_mismatch", "redirect_uri must match configuration")
+    if auth.code_challenge is not None and not _pkce_ok(auth.code_challenge, form.get("code_verifier", "")):
+        raise OAuthError("invalid_grant", "invalid code verifier")
+    user = org.get_record("User", auth.user_id)
+    if user is None or not user.get("IsActive"):
+        raise OAuthError("invalid_grant", "inactive user")
+    payload = _token_payload(ctx, app, org, user, _access(org, user, app))
+    if {"RefreshToken", "OfflineAccess"} & set(app.scopes):
+        payload["refresh_token"] = issue_refresh_token(app, user)
+    return payload
+
+
 _GRANTS = {
     "password": grant_password,
     "client_credentials": grant_client_credentials,
     JWT_GRANT: grant_jwt,
     "refresh_token": grant_refresh,
+    "authorization_code": grant_authorization_code,
 }
 
 
@@ -575,6 +819,8 @@ def handle(ctx: Ctx) -> Response:
         return token(ctx)
     if path == "/services/oauth2/revoke":
         return revoke(ctx)
+    if path == "/services/oauth2/authorize":
+        return authorize(ctx)
     if path == "/services/oauth2/userinfo":
         return userinfo(ctx)
     if path.startswith("/id/"):

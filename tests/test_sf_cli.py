@@ -7,10 +7,17 @@ command). Tokens never reach an assertion message: they are compared, not printe
 from __future__ import annotations
 
 import hashlib
+import sys
+import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from tests.emulator_fixtures import AppInfo
 from tests.sf_cli import SF_CLI_VERSION, SfCli
+from tests.support import self_signed_certificate
 
 REDACTED = "[REDACTED]"
 
@@ -102,3 +109,127 @@ def test_data_query_reads_columns_and_nested_parents(sf_cli: SfCli, emulator: An
     assert {f["name"] for f in described["fields"]} >= {"Name", "IsOwnedByProfile", "ProfileId"}
     sobjects = sf_cli.run("sobject", "list", "--sobject", "all", "-o", "a").result
     assert "SetupEntityAccess" in sobjects
+
+
+def sfdx_auth_url(refresh_token: str, instance_url: str) -> str:
+    """The CLI's own format: client id, empty secret, refresh token, host without https://."""
+    return f"force://PlatformCLI::{refresh_token}@{urlsplit(instance_url).netloc}"
+
+
+def session_works(emulator: Any, alias: str, token: str) -> bool:
+    response = requests.get(
+        f"{emulator.org(alias)['instance_url']}/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=emulator.ca_bundle,
+        timeout=10,
+    )
+    return response.status_code == 200
+
+
+def test_sfdx_url_login_refreshes_through_the_cli_app(sf_cli: SfCli, emulator: Any, tmp_path: Path):
+    org = emulator.org("orgA")
+    refresh = emulator.admin.issue_refresh_token("orgA", "PlatformCLI", org["admin_username"])
+    url_file = tmp_path / "orgA.url"
+    url_file.write_text(sfdx_auth_url(refresh, org["instance_url"]))
+    sf_cli.run("org", "login", "sfdx-url", "--sfdx-url-file", str(url_file), "--alias", "a-url")
+
+    display = sf_cli.run("org", "display", "-o", "a-url").result
+    assert display["username"] == org["admin_username"]
+    assert display["connectedStatus"] == "Connected"
+    shown = sf_cli.run("org", "auth", "show-sfdx-auth-url", "-o", "a-url").result
+    assert fingerprint(shown["sfdxAuthUrl"]) == fingerprint(url_file.read_text()), "another auth URL"
+
+    # Every session ends; show-access-token refreshes through PlatformCLI and the new one works.
+    first = sf_cli.run("org", "auth", "show-access-token", "-o", "a-url").result["accessToken"]
+    emulator.admin.expire_sessions("orgA")
+    assert not session_works(emulator, "orgA", first)
+    refreshed = sf_cli.run("org", "auth", "show-access-token", "-o", "a-url")
+    assert not any("Unable to refresh" in str(w) for w in refreshed.payload.get("warnings", []))
+    assert session_works(emulator, "orgA", refreshed.result["accessToken"]), "the refreshed token is refused"
+
+
+def browser_for(sf_cli: SfCli, tmp_path: Path, username: str, password: str) -> tuple[dict[str, str], Path]:
+    """$BROWSER for `sf org login web`: tests/sf_browser.py, which fills the login and approval forms."""
+    log = tmp_path / "browser.log"
+    script = tmp_path / "browser"
+    # A browser returns at once and goes on by itself: the CLI handles the redirect only once it has.
+    browser = Path(__file__).parent / "sf_browser.py"
+    script.write_text(f'#!/bin/sh\n"{sys.executable}" "{browser}" "$1" >/dev/null 2>&1 &\nexit 0\n')
+    script.chmod(0o755)
+    env = {
+        "BROWSER": str(script),
+        "ORGLINK_BROWSER_USERNAME": username,
+        "ORGLINK_BROWSER_PASSWORD": password,
+        "ORGLINK_BROWSER_CA": sf_cli.ca_bundle,
+        "ORGLINK_BROWSER_LOG": str(log),
+    }
+    return env, log
+
+
+def wait_for_text(path: Path, timeout_s: float = 20) -> str:
+    """The browser writes its log when it is done, a moment after the CLI has its answer."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path.read_text() if path.exists() else ""
+
+
+def test_web_login_through_the_emulator_login_and_approval_pages(
+    sf_cli: SfCli, emulator: Any, tmp_path: Path
+):
+    org = emulator.org("orgB")
+    env, log = browser_for(sf_cli, tmp_path, org["admin_username"], org["admin_password"])
+    login = sf_cli.run(
+        "org", "login", "web", "--instance-url", org["instance_url"], "--alias", "b-web", env=env, timeout=120
+    )
+    assert wait_for_text(log).splitlines() == [
+        "login page 200 Login",
+        "approval page 200 Allow Access?",
+        "approved 302 to http://localhost:1717/OauthRedirect",
+        "callback 200",
+    ]
+    assert login.result["username"] == org["admin_username"]
+    # A web login has a refresh token: the CLI prints the SFDX auth URL of it (the usual CI secret).
+    url = sf_cli.run("org", "auth", "show-sfdx-auth-url", "-o", "b-web").result["sfdxAuthUrl"]
+    assert url.startswith("force://PlatformCLI::") and url.endswith(
+        "@" + urlsplit(org["instance_url"]).netloc
+    )
+    listed = sf_cli.run("org", "list").result
+    assert "b-web" in [o.get("alias") for o in listed.get("nonScratchOrgs", [])]
+
+
+def test_jwt_login_is_answered_at_the_first_login_and_audience_pair(
+    sf_cli: SfCli, emulator: Any, connected_app: Any, tmp_path: Path
+):
+    cert = self_signed_certificate("orglink-sf-jwt")
+    app: AppInfo = connected_app(
+        org="orgB",
+        extra={"profileName": ["System Administrator"]},
+        certificate=cert.pem,
+        isAdminApproved=True,
+    )
+    key_file = tmp_path / "server.key"
+    key_file.write_text(cert.key_pem)
+    org = emulator.org("orgB")
+    emulator.admin.mark("orgB")
+    # The CLI tries (instance URL, instance URL) first, then login/test.salesforce.com pairs: the
+    # org must take its own URL as audience, or the CLI would go on to the internet.
+    sf_cli.run(
+        "org",
+        "login",
+        "jwt",
+        "--username",
+        org["admin_username"],
+        "--jwt-key-file",
+        str(key_file),
+        "--client-id",
+        app.consumer_key,
+        "--instance-url",
+        org["instance_url"],
+        "--alias",
+        "b-jwt",
+    )
+    assert emulator.admin.counters("orgB")["oauth.write"] == 1
+    display = sf_cli.run("org", "display", "-o", "b-jwt").result
+    assert display["username"] == org["admin_username"]
+    assert display["connectedStatus"] == "Connected"
