@@ -232,7 +232,10 @@ python_environment
 link_tools
 install_node
 install_sf_cli
-build_s3_server
-postgres_test_user
+# ORGLINK_TEST_TOOLS=0 (a deploy pipeline): only what pulumi needs, not the servers of the tests.
+if [ "${ORGLINK_TEST_TOOLS:-1}" != 0 ]; then
+  build_s3_server
+  postgres_test_user
+fi
 write_env_file
 step "Setup done: $("$TOOLS_BIN/pulumi" version), Python SDK $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pulumi"))'), Salesforce CLI $SF_CLI_VERSION on Node $NODE_VERSION"
