@@ -35,9 +35,10 @@ SETUP_STEP = "make setup"
 
 
 def load_workflow() -> dict[str, Any]:
-    workflow: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())
+    parsed: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
     # YAML 1.1 reads the bare key `on` as true.
-    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    workflow: dict[str, Any] = {str(key): value for key, value in parsed.items() if key is not True}
+    workflow["on"] = parsed.get(True, parsed.get("on"))
     return workflow
 
 
