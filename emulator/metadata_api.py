@@ -45,17 +45,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from lxml import etree
 
 from emulator import metadata_schema as ms
-from emulator.soap import SOAPENV_NS, envelope, metadata_fault, xml_text
+from emulator.soap import client_fault, envelope, metadata_fault, xml_text
 from emulator.store import Emulator, OrgStore, case_safe_id
 
 MAX_COMPONENTS = 10  # per CRUD call (Salesforce: "Limit: 10")
 MAX_LIST_QUERIES = 3
-
-# Hardened parser: requests come from the network.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
 
 
 class Discard(Exception):
@@ -1175,42 +1171,24 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-def _client_fault(message: str) -> bytes:
-    """A fault with Salesforce's `soapenv:Client` code, for values its XML parser rejects."""
-    return envelope(
-        f"<soapenv:Fault><faultcode>soapenv:Client</faultcode>"
-        f"<faultstring>{xml_text(message)}</faultstring></soapenv:Fault>"
-    )
-
-
 def _fault(violation: ms.SchemaViolation) -> tuple[int, bytes]:
     if violation.code == "Client":
-        return 500, _client_fault(violation.message)
+        return 500, client_fault(violation.message)
     return 500, metadata_fault(violation.code, violation.message)
-
-
-def _operation(body: bytes) -> Any:
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise ms.SchemaViolation("Client", f"Could not parse the SOAP request: {exc}") from None
-    bodies = [c for c in root if isinstance(c.tag, str) and ms.local_name(c) == (SOAPENV_NS, "Body")]
-    ops = [c for c in bodies[0] if isinstance(c.tag, str)] if bodies else []
-    if not ops:
-        raise ms.SchemaViolation("Client", "The SOAP request has no operation in its Body")
-    return ops[0]
 
 
 def handle_metadata_request(
     emulator: Emulator,
     org: OrgStore,
-    body: bytes,
+    op: Any | None,
     session_user: dict[str, Any],
     operations: Mapping[str, Operation],
 ) -> tuple[int, bytes]:
-    """Answer one Metadata API SOAP request (session already validated): (HTTP status, XML)."""
+    """Answer one Metadata API call, the first element of the envelope's Body (read and session
+    checked by the server, emulator.soap): (HTTP status, XML)."""
     try:
-        op = _operation(body)
+        if op is None:
+            raise ms.SchemaViolation("Client", "The SOAP request has no operation in its Body")
         namespace, name = ms.local_name(op)
         handler = operations.get(name) if namespace == ms.MD_NS else None
         if handler is None:

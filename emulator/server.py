@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import signal
 import socket
@@ -22,6 +21,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from lxml import etree
 
 from . import (
     admin,
@@ -53,9 +54,6 @@ _METADATA_READS = {
 }
 # The Metadata API's operations: the component calls and the deploy and retrieve calls built on them.
 METADATA_OPERATIONS = {**metadata_api.OPERATIONS, **deploy.OPERATIONS, **retrieve.OPERATIONS}
-_SOAP_OP = re.compile(rb"<(?:[\w.-]+:)?Body[^>]*>\s*<(?:[\w.-]+:)?([\w]+)")
-# A validate-only deploy (DeployOptions checkOnly) writes nothing: it counts as a read.
-_CHECK_ONLY = re.compile(rb"<(?:[\w.-]+:)?checkOnly>\s*(?:true|1)\s*<", re.IGNORECASE)
 
 
 # -- classification and fault answers -------------------------------------------------------------
@@ -65,11 +63,7 @@ def classify(req: Request) -> tuple[str, str] | None:
     if path.startswith("/services/Soap/u/"):
         return "soap_login", "write"
     if path.startswith("/services/Soap/m/"):
-        m = _SOAP_OP.search(req.body)
-        op = m.group(1).decode() if m else ""
-        if op == "deploy" and _CHECK_ONLY.search(req.body):
-            return "metadata", "read"
-        return "metadata", "read" if op in _METADATA_READS else "write"
+        return "metadata", _metadata_kind(req)
     if path.startswith("/services/oauth2/") or path.startswith("/id/"):
         return "oauth", "write" if req.method == "POST" else "read"
     if path.startswith("/services/data"):
@@ -81,6 +75,26 @@ def classify(req: Request) -> tuple[str, str] | None:
             return "connect", rw
         return "rest", rw
     return None
+
+
+def _metadata_kind(req: Request) -> str:
+    try:
+        operation = req.envelope().operation
+    except soap.EnvelopeError:
+        return "write"  # answered with a fault; unknown calls count as writes
+    if operation is None:
+        return "write"
+    name = etree.QName(operation).localname
+    if name == "deploy" and _check_only(operation):
+        return "read"  # a validate-only deploy writes nothing
+    return "read" if name in _METADATA_READS else "write"
+
+
+def _check_only(deploy_call: Any) -> bool:
+    """DeployOptions/checkOnly of a deploy call, its elements found as emulator.deploy finds them."""
+    options = deploy.child(deploy_call, "DeployOptions")
+    check_only = deploy.child(options, "checkOnly") if options is not None else None
+    return check_only is not None and (check_only.text or "").strip().lower() in ("true", "1")
 
 
 def fault_response(api: str, fault: str) -> Response:
@@ -126,15 +140,16 @@ def route(ctx: Ctx, api: str) -> Response:
     return rest_api.handle(ctx)
 
 
-_SESSION_HEADER = re.compile(rb"<(?:[\w.-]+:)?sessionId>([^<]*)</(?:[\w.-]+:)?sessionId>")
-
-
 def metadata(ctx: Ctx, org: OrgStore) -> Response:
-    """Metadata API: validate the SessionHeader, then hand over to emulator.metadata_api."""
+    """Metadata API: read the envelope, check its SessionHeader, then hand over to emulator.metadata_api."""
     if ctx.req.method != "POST":
         return Response(405, b"", {"Allow": "POST"})
-    m = _SESSION_HEADER.search(ctx.req.body)
-    token = m.group(1).decode().strip() if m else ""
+    try:
+        envelope = ctx.req.envelope()
+    except soap.EnvelopeError as err:
+        return xml_response(500, soap.client_fault(err.message, err.code))
+    # The header of the metadata WSDL, in its namespace: a partner SessionHeader is not this one.
+    token = (envelope.header_text(soap.METADATA_NS, "SessionHeader", "sessionId") or "").strip()
     row = org.valid_session(token) if token else None
     user = org.get_record("User", str(row["user_id"])) if row else None
     if user is None:
@@ -147,7 +162,7 @@ def metadata(ctx: Ctx, org: OrgStore) -> Response:
             ),
         )
     status, body = metadata_api.handle_metadata_request(
-        ctx.app.emulator, org, ctx.req.body, user, METADATA_OPERATIONS
+        ctx.app.emulator, org, envelope.operation, user, METADATA_OPERATIONS
     )
     return xml_response(status, body)
 

@@ -8,10 +8,9 @@ no attributes (reference section 9). The rest of a real LoginResult is there for
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 
 from .seed import check_password, security_token
-from .soap import PARTNER_NS, envelope, soap_fault, xml_text
+from .soap import PARTNER_NS, EnvelopeError, envelope, soap_fault, xml_text
 from .store import OrgStore
 from .web import Ctx, Response, xml_response
 
@@ -45,16 +44,19 @@ def _fault(code: str, message: str) -> Response:
     return xml_response(500, soap_fault(code, message))
 
 
-def _credentials(body: bytes) -> tuple[str, str] | None:
+def _login_call(ctx: Ctx) -> tuple[str, str] | Response:
+    """(username, password) of a partner `login` call, or the fault that answers the request."""
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        return None
-    login = root.find(f".//{{{PARTNER_NS}}}login")
-    if login is None:
-        return None
-    uname = login.findtext(f"{{{PARTNER_NS}}}username") or ""
-    password = login.findtext(f"{{{PARTNER_NS}}}password") or ""
+        operation = ctx.req.envelope().operation
+    except EnvelopeError:
+        if ctx.req.body:
+            return _fault("INVALID_LOGIN", INVALID_LOGIN)
+        operation = None
+    if operation is None or operation.tag != f"{{{PARTNER_NS}}}login":
+        tag = f"{{{PARTNER_NS}}}login" if operation is None else str(operation.tag)
+        return _fault("UNKNOWN_EXCEPTION", f"Element {tag} invalid at this location")
+    uname = operation.findtext(f"{{{PARTNER_NS}}}username") or ""
+    password = operation.findtext(f"{{{PARTNER_NS}}}password") or ""
     return uname.strip(), password
 
 
@@ -80,15 +82,9 @@ def handle(ctx: Ctx) -> Response:
     # On an org's My Domain the org's setting decides before any credential is looked at.
     if ctx.org is not None and _login_disabled(ctx.org):
         return _fault("INVALID_OPERATION", LOGIN_DISABLED)
-    creds = _credentials(ctx.req.body)
-    if creds is None:
-        return (
-            _fault("INVALID_LOGIN", INVALID_LOGIN)
-            if ctx.req.body
-            else _fault(
-                "UNKNOWN_EXCEPTION", "Element {urn:partner.soap.sforce.com}login invalid at this location"
-            )
-        )
+    creds = _login_call(ctx)
+    if isinstance(creds, Response):
+        return creds
     found = ctx.app.find_user(ctx.org, creds[0])
     # Salesforce gives one answer for unknown user, wrong password and inactive user alike.
     if found is None or not found[1].get("IsActive") or not password_ok(found[0], found[1], creds[1]):

@@ -2,7 +2,7 @@
 
 Handlers are plain functions `handle(ctx: Ctx) -> Response`; the server builds the `Ctx` (which org
 the port belongs to, the parsed request) and writes the `Response`. Keeping them free of
-`http.server` makes them small and testable.
+the HTTP server (emulator.transport) makes them small and testable.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+from . import soap
 
 if TYPE_CHECKING:
     from .app import App
@@ -25,6 +27,21 @@ class Request:
     query: dict[str, str]  # first value of each query parameter
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    # The parsed SOAP envelope, or why the body is not one: classifying and answering share one parse.
+    _envelope: soap.Envelope | soap.EnvelopeError | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def envelope(self) -> soap.Envelope:
+        """The body as a SOAP 1.1 envelope (parsed once); raises soap.EnvelopeError if it is not one."""
+        if self._envelope is None:
+            try:
+                self._envelope = soap.parse_envelope(self.body)
+            except soap.EnvelopeError as err:
+                self._envelope = err
+        if isinstance(self._envelope, soap.EnvelopeError):
+            raise self._envelope
+        return self._envelope
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
