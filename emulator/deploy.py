@@ -56,6 +56,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import io
 import secrets
 import threading
@@ -77,7 +78,6 @@ MAX_ZIP_ENTRIES = 10_000
 PACKAGE_XML = "package.xml"
 T = TypeVar("T")
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_OPTION_NAMES = {name.lower(): name for name in ms.schema().fields("DeployOptions") or {}}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True)
 
 
@@ -253,15 +253,22 @@ def boolean(text: str, name: str) -> bool:
     raise ms.SchemaViolation("Client", f"'{text}' is not a valid value for the type xsd:boolean ({name})")
 
 
+@functools.cache
+def _option_names() -> dict[str, str]:
+    # Read from the WSDL on first use, not at import: the server imports this module at start-up,
+    # while the WSDL is still loading in the background (metadata_schema.preload).
+    return {name.lower(): name for name in ms.schema().fields("DeployOptions") or {}}
+
+
 def _options(element: Any | None) -> dict[str, Any]:
     options: dict[str, Any] = {
-        name: False for name in _OPTION_NAMES.values() if name not in ("runTests", "testLevel")
+        name: False for name in _option_names().values() if name not in ("runTests", "testLevel")
     }
     for child in element if element is not None else ():
         if not isinstance(child.tag, str):
             continue
         namespace, local = ms.local_name(child)
-        name = _OPTION_NAMES.get(local.lower()) if namespace == ms.MD_NS else None
+        name = _option_names().get(local.lower()) if namespace == ms.MD_NS else None
         if name is None:
             raise ms.SchemaViolation(
                 "INVALID_FIELD",
