@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
 
+import pytest
 import requests
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
@@ -37,6 +38,16 @@ READ_PERMISSION_SET = (
     "</soapenv:Envelope>"
 )
 SOAP_HEADERS = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _soap_login_enabled(emulator: EmulatorHandle) -> Iterator[None]:
+    """These tests log in with SOAP login(), which an established org enables (new orgs do not)."""
+    for alias in emulator.orgs:
+        emulator.admin.set_setting(alias, "soap-login-enabled", True)
+    yield
+    for alias in emulator.orgs:
+        emulator.admin.set_setting(alias, "soap-login-enabled", False)
 
 
 def _login_body(emulator: EmulatorHandle, alias: str = "orgA") -> bytes:

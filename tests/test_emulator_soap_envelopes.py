@@ -9,6 +9,7 @@ driven by tests/test_metadata_api.py and tests/test_emulator_core.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -107,6 +108,16 @@ READ_SHAPES = {
         "Required",
     ),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _soap_login_enabled(emulator: EmulatorHandle) -> Iterator[None]:
+    """These tests log in with SOAP login(), which an established org enables (new orgs do not)."""
+    for alias in emulator.orgs:
+        emulator.admin.set_setting(alias, "soap-login-enabled", True)
+    yield
+    for alias in emulator.orgs:
+        emulator.admin.set_setting(alias, "soap-login-enabled", False)
 
 
 def _post(url: str, body: str, soap_action: str | None, ca_bundle: str) -> requests.Response:
