@@ -88,6 +88,9 @@ def _org_action(app: App, org: OrgStore, action: str, rest: list[str], req: Requ
         return _settings(org, rest, req)
     if action == "components" and len(rest) == 2:
         return _component(org, rest[0], rest[1], req)
+    if action == "records" and len(rest) == 2 and req.method == "DELETE":
+        # A record removed in Setup (a permission set unassigned from a user, say): no API rules apply.
+        return json_response(200, {"deleted": org.delete_record(rest[0], rest[1])})
     if action == "query":
         try:
             return json_response(200, soql.execute(str((req.json() or {}).get("soql", "")), org))
@@ -248,6 +251,11 @@ class AdminClient:
             if "HTTP 404" in str(err):
                 return False
             raise
+
+    def delete_record(self, org: str, sobject: str, record_id: str) -> bool:
+        """Remove a record out of band, as a person in Setup would; False when there was none."""
+        path = f"/orgs/{self._q(org)}/records/{self._q(sobject)}/{self._q(record_id)}"
+        return bool(self._call("DELETE", path)["deleted"])
 
     def snapshot(self, org: str) -> dict:
         return dict(self._call("GET", f"/orgs/{self._q(org)}/snapshot"))

@@ -1,7 +1,10 @@
 """REST API: /services/data/, /services/data/vXX.X/, query/queryAll, sObject get/create/delete.
 
-Writes are allowed only where Salesforce allows them for these setup objects: SetupEntityAccess can
-be created and deleted (no update); the others are read-only here.
+Writes are allowed only where Salesforce allows them for these setup objects: SetupEntityAccess and
+PermissionSetAssignment can be created and deleted (no update); the others are read-only here.
+A PermissionSetAssignment names a User (AssigneeId) and a PermissionSet (PermissionSetId); a second
+assignment of the same pair is refused with DUPLICATE_VALUE, and a profile's own permission set is
+neither assigned nor unassigned this way (it follows the user's profile).
 """
 
 from __future__ import annotations
@@ -145,6 +148,8 @@ def sobjects(ctx: Ctx, org: OrgStore, parts: list[str], version: str) -> Respons
     if method == "GET":
         return get(ctx, org, stype, record_id, version)
     if method == "DELETE":
+        if stype.name == "PermissionSetAssignment":
+            return delete_permission_set_assignment(org, record_id)
         return delete(org, stype, record_id)
     if method == "PATCH":
         return (
@@ -199,15 +204,75 @@ def create(ctx: Ctx, org: OrgStore, stype: SObjectType) -> Response:
                 400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {stype.name}", [name]
             )
         fields[canon] = value
+    if stype.name == "PermissionSetAssignment":
+        return create_permission_set_assignment(org, fields)
     return create_setup_entity_access(org, fields)
 
 
-def create_setup_entity_access(org: OrgStore, fields: dict[str, Any]) -> Response:
-    missing = [f for f in ("ParentId", "SetupEntityId") if not fields.get(f)]
-    if missing:
+def _required(fields: dict[str, Any], names: tuple[str, ...]) -> Response | None:
+    missing = [f for f in names if not fields.get(f)]
+    if not missing:
+        return None
+    return rest_error(
+        400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+    )
+
+
+PROFILE_OWNED = "You can't assign or unassign this permission set because it's associated with a profile."
+
+
+def create_permission_set_assignment(org: OrgStore, fields: dict[str, Any]) -> Response:
+    refused = _required(fields, ("AssigneeId", "PermissionSetId"))
+    if refused is not None:
+        return refused
+    user = org.get_record("User", str(fields["AssigneeId"]))
+    if user is None:
+        return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["AssigneeId"])
+    permission_set = org.get_record("PermissionSet", str(fields["PermissionSetId"]))
+    if permission_set is None:
         return rest_error(
-            400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing
+            400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["PermissionSetId"]
         )
+    if permission_set.get("IsOwnedByProfile"):
+        return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", PROFILE_OWNED, ["PermissionSetId"])
+    with org.transaction():
+        for row in org.records("PermissionSetAssignment"):
+            if same_id(row.get("AssigneeId"), user["Id"]) and same_id(
+                row.get("PermissionSetId"), permission_set["Id"]
+            ):
+                return rest_error(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"Duplicate PermissionSetAssignment. Assignee: {user['Id'][:15]}; "
+                    f"Permission Set: {permission_set['Id'][:15]}",
+                )
+        new_id = org.insert_record(
+            "PermissionSetAssignment",
+            {
+                "AssigneeId": user["Id"],
+                "PermissionSetId": permission_set["Id"],
+                "IsActive": bool(user.get("IsActive")),
+                "SystemModstamp": now_iso(),
+            },
+        )
+    return json_response(201, {"id": new_id, "success": True, "errors": []})
+
+
+def delete_permission_set_assignment(org: OrgStore, record_id: str) -> Response:
+    row = org.get_record("PermissionSetAssignment", record_id)
+    if row is None:
+        return rest_error(404, "ENTITY_IS_DELETED", "entity is deleted")
+    permission_set = org.get_record("PermissionSet", str(row.get("PermissionSetId"))) or {}
+    if permission_set.get("IsOwnedByProfile"):
+        return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", PROFILE_OWNED, ["PermissionSetId"])
+    org.delete_record("PermissionSetAssignment", record_id)
+    return Response(204)
+
+
+def create_setup_entity_access(org: OrgStore, fields: dict[str, Any]) -> Response:
+    refused = _required(fields, ("ParentId", "SetupEntityId"))
+    if refused is not None:
+        return refused
     parent = org.get_record("PermissionSet", str(fields["ParentId"]))
     if parent is None:
         return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["ParentId"])
@@ -303,7 +368,7 @@ def describe_field(stype: SObjectType, name: str) -> dict[str, Any]:
     """A field as /describe lists it: type, length, reference target and what a client may do."""
     kind = field_type(stype, name)
     relationship = relationship_of(stype, name) if kind == "reference" else None
-    writable = stype.createable and name in ("ParentId", "SetupEntityId")
+    writable = stype.createable and name in stype.insert_fields
     length = _LENGTHS.get(kind, 0)
     return {
         "aggregatable": kind not in ("boolean",),

@@ -17,6 +17,7 @@ class SObjectType:
     createable: bool = False
     deletable: bool = False
     updateable: bool = False
+    insert_fields: tuple[str, ...] = ()  # what a create may set (describe's `createable` fields)
     # relationship name -> (Id field, target sObject or None when the Id decides the type)
     relationships: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     # Salesforce field types where the name alone does not say it (see `field_type`).
@@ -129,6 +130,9 @@ SCHEMA: dict[str, SObjectType] = {
             "PermissionSetAssignment",
             "Permission Set Assignment",
             ("Id", "AssigneeId", "PermissionSetId", "IsActive", "SystemModstamp"),
+            createable=True,
+            deletable=True,
+            insert_fields=("AssigneeId", "PermissionSetId"),
             relationships={
                 "Assignee": ("AssigneeId", "User"),
                 "PermissionSet": ("PermissionSetId", "PermissionSet"),
@@ -140,6 +144,7 @@ SCHEMA: dict[str, SObjectType] = {
             ("Id", "ParentId", "SetupEntityId", "SetupEntityType", "SystemModstamp"),
             createable=True,
             deletable=True,
+            insert_fields=("ParentId", "SetupEntityId"),
             relationships={"Parent": ("ParentId", "PermissionSet")},
             types={"SetupEntityType": "picklist"},
         ),

@@ -15,6 +15,13 @@ As in Apex, a non-2xx answer from the endpoint is not an exception (success=true
 calloutResponse.statusCode). A failure to get the token or to connect throws: success=false and
 exceptionMessage "System.CalloutException: ...". Any other Apex answers compiled=false with a
 compileProblem saying the local org does not run Apex.
+
+Like Apex, the callout runs as the session's user, and Salesforce checks at run time that this user
+holds access to the external credential's principal: a permission set carrying an enabled
+`externalCredentialPrincipalAccesses` entry `<ExternalCredential>-<Principal>` must be assigned to the
+user (a PermissionSetAssignment; the profile's own permission set counts too). Without it the callout
+throws the same "We couldn't access the credential(s)" CalloutException as a missing external
+credential, before any token is asked for.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from .oauth import user_permission_set_ids
 from .store import OrgStore
 from .web import (
     Ctx,
@@ -78,15 +86,18 @@ def handle(ctx: Ctx) -> Response:
     split = split_version(ctx.req.path)
     if split is None:
         return not_found()
-    if session_user(ctx, bearer_token(ctx.req)) is None:
+    user = session_user(ctx, bearer_token(ctx.req))
+    if user is None:
         return invalid_session()
     assert ctx.org is not None
     if split[1].strip("/") != "tooling/executeAnonymous":
         return not_found()
-    return json_response(200, execute_anonymous(ctx, ctx.org, ctx.req.query.get("anonymousBody", "")))
+    return json_response(
+        200, execute_anonymous(ctx, ctx.org, user, ctx.req.query.get("anonymousBody", ""))
+    )
 
 
-def execute_anonymous(ctx: Ctx, org: OrgStore, apex: str) -> dict[str, Any]:
+def execute_anonymous(ctx: Ctx, org: OrgStore, user: dict, apex: str) -> dict[str, Any]:
     m = _CALLOUT.search(apex)
     if m is None:
         return _result(compiled=False, success=False, line=1, column=1, compileProblem=NOT_APEX)
@@ -95,7 +106,7 @@ def execute_anonymous(ctx: Ctx, org: OrgStore, apex: str) -> dict[str, Any]:
     method = method_m.group(1).upper() if method_m else "GET"
     log = [f"CALLOUT_REQUEST|[1]|System.HttpRequest[Endpoint=callout:{name}{path}, Method={method}]"]
     try:
-        resp = callout(ctx, org, name, path, method)
+        resp = callout(ctx, org, user, name, path, method)
     except CalloutException as exc:
         log.append(f"EXCEPTION_THROWN|[1]|System.CalloutException: {exc}")
         return _result(
@@ -124,7 +135,39 @@ def _param(params: list[dict], ptype: str, field: str = "parameterValue") -> str
     return None
 
 
-def callout(ctx: Ctx, org: OrgStore, name: str, path: str, method: str) -> CalloutResult:
+def denied(ext_name: str) -> str:
+    """Salesforce's words for a missing external credential and for a user without principal access."""
+    return (
+        f"We couldn't access the credential(s). You might not have the required permissions, or the "
+        f'external credential "{ext_name}" might not exist.'
+    )
+
+
+def _principals(ext: dict) -> set[str]:
+    return {
+        str(p.get("parameterName", "")).lower()
+        for p in _params(ext, "externalCredentialParameters")
+        if p.get("parameterType") in ("NamedPrincipal", "PerUserPrincipal")
+    }
+
+
+def has_principal_access(org: OrgStore, user: dict, ext_name: str, ext: dict) -> bool:
+    """The user holds, through an assigned (or the profile's own) permission set, an enabled access
+    to one of the external credential's principals."""
+    wanted = {f"{ext_name.lower()}-{principal}" for principal in _principals(ext)}
+    held = user_permission_set_ids(org, user)
+    for record in org.records("PermissionSet"):
+        if str(record["Id"])[:15] not in held:
+            continue
+        component = org.get_component("PermissionSet", str(record.get("Name"))) or {}
+        for access in _params(component, "externalCredentialPrincipalAccesses"):
+            enabled = str(access.get("enabled", True)).lower() not in ("false", "0")
+            if enabled and str(access.get("externalCredentialPrincipal", "")).lower() in wanted:
+                return True
+    return False
+
+
+def callout(ctx: Ctx, org: OrgStore, user: dict, name: str, path: str, method: str) -> CalloutResult:
     nc = org.get_component("NamedCredential", name)
     if nc is None:
         raise CalloutException(f"Unable to find a named credential called {name}")
@@ -135,6 +178,9 @@ def callout(ctx: Ctx, org: OrgStore, name: str, path: str, method: str) -> Callo
     ext_name = _param(nc_params, "Authentication", "externalCredential")
     if not base_url or not ext_name:
         raise CalloutException(f"The named credential {name} has no URL or no external credential")
+    ext = org.get_component("ExternalCredential", ext_name)
+    if ext is None or not has_principal_access(org, user, ext_name, ext):
+        raise CalloutException(denied(ext_name))
     token = fetch_token(ctx, org, ext_name)
     return _http(ctx, method, base_url.rstrip("/") + path, {"Authorization": f"Bearer {token}"}, None)
 
@@ -142,12 +188,8 @@ def callout(ctx: Ctx, org: OrgStore, name: str, path: str, method: str) -> Callo
 def fetch_token(ctx: Ctx, org: OrgStore, ext_name: str) -> str:
     """Client-credentials token for the external credential's named principal."""
     ext = org.get_component("ExternalCredential", ext_name)
-    denied = (
-        f"We couldn't access the credential(s). You might not have the required permissions, or the "
-        f'external credential "{ext_name}" might not exist.'
-    )
     if ext is None:
-        raise CalloutException(denied)
+        raise CalloutException(denied(ext_name))
     params = _params(ext, "externalCredentialParameters")
     variant = _param(params, "AuthProtocolVariant") or "ClientCredentialsClientSecret"
     token_url = _param(params, "AuthProviderUrl")
@@ -161,7 +203,7 @@ def fetch_token(ctx: Ctx, org: OrgStore, ext_name: str) -> str:
     client_id = _cred_value(creds.get("clientId"))
     client_secret = _cred_value(creds.get("clientSecret"))
     if stored is None or not client_id or not client_secret:
-        raise CalloutException(denied)
+        raise CalloutException(denied(ext_name))
     form: dict[str, str] = {"grant_type": "client_credentials"}
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if variant == "ClientCredentialsClientSecretBasic":

@@ -161,8 +161,38 @@ def test_principal_credentials_need_an_existing_external_credential(emulator, sf
 
 
 # -- Tooling executeAnonymous ---------------------------------------------------------------------
+def _access_permission_set(sf, ext: str) -> tuple[str, str]:
+    """A permission set giving access to the principal, created through the Metadata API as orglink
+    does; (its API name, its PermissionSet record Id). Assigned to nobody."""
+    name = "Callout_Access_" + secrets.token_hex(4)
+    access = sf.mdapi.PermissionSetExternalCredentialPrincipalAccess(
+        enabled=True, externalCredentialPrincipal=f"{ext}-OrgB_Principal"
+    )
+    sf.mdapi.PermissionSet.create(
+        [sf.mdapi.PermissionSet(fullName=name, label=name, externalCredentialPrincipalAccesses=[access])]
+    )
+    record = sf.query(f"SELECT Id FROM PermissionSet WHERE Name = '{name}'")["records"][0]
+    return name, record["Id"]
+
+
+def _user_id(sf, username: str) -> str:
+    return str(sf.query(f"SELECT Id FROM User WHERE Username = '{username}'")["records"][0]["Id"])
+
+
+def _assign_access(emulator, sf, nc: str) -> str:
+    """Assign the admin a permission set with access to the named credential's principal; the
+    assignment's Id."""
+    ext = emulator.admin.get_component("orgA", "NamedCredential", nc)["namedCredentialParameters"][1][
+        "externalCredential"
+    ]
+    _name, ps_id = _access_permission_set(sf, ext)
+    admin_id = _user_id(sf, emulator.orgs["orgA"]["admin_username"])
+    return str(sf.PermissionSetAssignment.create({"AssigneeId": admin_id, "PermissionSetId": ps_id})["id"])
+
+
 def _wire_callout(emulator, sf, connected_app, secret_override: str | None = None) -> str:
-    """orgA named credential -> orgB client-credentials app; returns the named credential name."""
+    """orgA named credential -> orgB client-credentials app; returns the named credential name.
+    The caller still needs principal access (``_assign_access``)."""
     org_b = emulator.orgs["orgB"]
     app = connected_app(
         "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
@@ -192,6 +222,7 @@ def _apex(nc: str, path: str) -> str:
 def test_execute_anonymous_callout_through_named_credential(emulator, sf_login, connected_app) -> None:
     sf = sf_login("orgA")
     nc = _wire_callout(emulator, sf, connected_app)
+    _assign_access(emulator, sf, nc)
     result = sf.restful(
         "tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/oauth2/userinfo")}
     )
@@ -206,11 +237,55 @@ def test_execute_anonymous_callout_through_named_credential(emulator, sf_login, 
 def test_execute_anonymous_token_failure_is_a_callout_exception(emulator, sf_login, connected_app) -> None:
     sf = sf_login("orgA")
     nc = _wire_callout(emulator, sf, connected_app, secret_override="wrong-secret-123")
+    _assign_access(emulator, sf, nc)
     result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/data/")})
     assert result["compiled"] is True and result["success"] is False
     assert result["exceptionMessage"].startswith("System.CalloutException: Unable to fetch the OAuth token")
     assert "invalid_client" in result["exceptionMessage"]
     assert "wrong-secret-123" not in json.dumps(result)
+
+
+def test_callout_needs_the_principal_access_assigned(emulator, sf_login, connected_app) -> None:
+    """Even a System Administrator calls out only with a permission set that holds the principal's
+    access assigned: defined but unassigned does nothing, and removing the assignment takes it away."""
+    sf = sf_login("orgA")
+    nc = _wire_callout(emulator, sf, connected_app)
+    ext = emulator.admin.get_component("orgA", "NamedCredential", nc)["namedCredentialParameters"][1][
+        "externalCredential"
+    ]
+    refusal = (
+        "System.CalloutException: We couldn't access the credential(s). You might not have the required "
+        f'permissions, or the external credential "{ext}" might not exist.'
+    )
+    apex = {"anonymousBody": _apex(nc, "/services/data/")}
+    emulator.admin.mark("orgB")
+    before = sf.restful("tooling/executeAnonymous/", params=apex)
+    assert before["compiled"] is True and before["success"] is False
+    assert before["exceptionMessage"] == refusal
+    _name, ps_id = _access_permission_set(sf, ext)
+    unassigned = sf.restful("tooling/executeAnonymous/", params=apex)
+    assert unassigned["exceptionMessage"] == refusal
+    assert emulator.admin.counters("orgB").get("oauth.write", 0) == 0  # no token was asked for
+    admin_id = _user_id(sf, emulator.orgs["orgA"]["admin_username"])
+    assignment = sf.PermissionSetAssignment.create({"AssigneeId": admin_id, "PermissionSetId": ps_id})["id"]
+    granted = sf.restful("tooling/executeAnonymous/", params=apex)
+    assert granted["success"] is True and granted["calloutResponse"]["statusCode"] == 200, granted
+    sf.PermissionSetAssignment.delete(assignment)
+    assert sf.restful("tooling/executeAnonymous/", params=apex)["exceptionMessage"] == refusal
+
+
+def test_callout_access_is_the_running_users(emulator, sf_login, connected_app) -> None:
+    """Another user's assignment does not help: the check is of the session's own user."""
+    sf = sf_login("orgA")
+    nc = _wire_callout(emulator, sf, connected_app)
+    ext = emulator.admin.get_component("orgA", "NamedCredential", nc)["namedCredentialParameters"][1][
+        "externalCredential"
+    ]
+    _name, ps_id = _access_permission_set(sf, ext)
+    other = _user_id(sf, "standard@orga.orglink.test")
+    sf.PermissionSetAssignment.create({"AssigneeId": other, "PermissionSetId": ps_id})
+    result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/data/")})
+    assert result["success"] is False and "We couldn't access the credential(s)" in result["exceptionMessage"]
 
 
 def test_execute_anonymous_other_apex_does_not_compile(sf_login) -> None:

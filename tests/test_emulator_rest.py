@@ -175,3 +175,61 @@ def test_unknown_version_and_sobject_are_not_found(emulator, sf_login) -> None:
         verify=emulator.ca_bundle,
     )
     assert resp.status_code == 404
+
+
+def _user_and_plain_set(sf, username: str) -> tuple[str, str]:
+    user = sf.query(f"SELECT Id FROM User WHERE Username = '{username}'")["records"][0]["Id"]
+    ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0]["Id"]
+    return user, ps
+
+
+def test_permission_set_assignment_create_query_duplicate_delete(emulator, sf_login) -> None:
+    sf = sf_login("orgA")
+    user, ps = _user_and_plain_set(sf, "standard@orga.orglink.test")
+    created = sf.PermissionSetAssignment.create({"AssigneeId": user, "PermissionSetId": ps})
+    assert created["success"] is True and created["id"].startswith("0Pa")
+    rows = sf.query(
+        "SELECT Id, Assignee.Username, PermissionSet.Name FROM PermissionSetAssignment "
+        f"WHERE AssigneeId = '{user}' AND PermissionSet.IsOwnedByProfile = false"
+    )["records"]
+    assert [(r["Id"], r["Assignee"]["Username"], r["PermissionSet"]["Name"]) for r in rows] == [
+        (created["id"], "standard@orga.orglink.test", "Orglink_Integration_Access")
+    ]
+    with pytest.raises(SalesforceMalformedRequest) as dup:
+        sf.PermissionSetAssignment.create({"AssigneeId": user, "PermissionSetId": ps})
+    assert _first_error(dup.value)["errorCode"] == "DUPLICATE_VALUE"
+    assert "Duplicate PermissionSetAssignment" in _first_error(dup.value)["message"]
+    assert sf.PermissionSetAssignment.delete(created["id"]) == 204
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.PermissionSetAssignment.delete(created["id"])
+
+
+def test_permission_set_assignment_refusals(emulator, sf_login) -> None:
+    sf = sf_login("orgA")
+    user, ps = _user_and_plain_set(sf, "standard@orga.orglink.test")
+    with pytest.raises(SalesforceMalformedRequest) as missing:
+        sf.PermissionSetAssignment.create({"AssigneeId": user})
+    assert _first_error(missing.value)["errorCode"] == "REQUIRED_FIELD_MISSING"
+    with pytest.raises(SalesforceMalformedRequest) as no_user:
+        sf.PermissionSetAssignment.create({"AssigneeId": ps, "PermissionSetId": ps})
+    assert _first_error(no_user.value)["fields"] == ["AssigneeId"]
+    # A profile's own permission set follows the profile: neither assigned nor unassigned directly.
+    owned = sf.query(
+        f"SELECT Id, PermissionSetId FROM PermissionSetAssignment WHERE AssigneeId = '{user}' "
+        "AND PermissionSet.IsOwnedByProfile = true"
+    )["records"][0]
+    with pytest.raises(SalesforceMalformedRequest) as profile_owned:
+        sf.PermissionSetAssignment.delete(owned["Id"])
+    assert "associated with a profile" in _first_error(profile_owned.value)["message"]
+    admin = sf.query("SELECT Id FROM User WHERE Username = 'admin@orga.orglink.test'")["records"][0]["Id"]
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.PermissionSetAssignment.create({"AssigneeId": admin, "PermissionSetId": owned["PermissionSetId"]})
+
+
+def test_admin_side_removes_an_assignment_out_of_band(emulator, sf_login) -> None:
+    sf = sf_login("orgA")
+    user, ps = _user_and_plain_set(sf, "standard@orga.orglink.test")
+    created = sf.PermissionSetAssignment.create({"AssigneeId": user, "PermissionSetId": ps})["id"]
+    assert emulator.admin.delete_record("orgA", "PermissionSetAssignment", created) is True
+    assert sf.query(f"SELECT Id FROM PermissionSetAssignment WHERE Id = '{created}'")["totalSize"] == 0
+    assert emulator.admin.delete_record("orgA", "PermissionSetAssignment", created) is False
