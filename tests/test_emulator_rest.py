@@ -179,8 +179,8 @@ def test_unknown_version_and_sobject_are_not_found(emulator, sf_login) -> None:
 
 def _user_and_plain_set(sf, username: str) -> tuple[str, str]:
     user = sf.query(f"SELECT Id FROM User WHERE Username = '{username}'")["records"][0]["Id"]
-    ps = sf.query("SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'")["records"][0]["Id"]
-    return user, ps
+    plain = "SELECT Id FROM PermissionSet WHERE Name = 'Orglink_Integration_Access'"
+    return user, sf.query(plain)["records"][0]["Id"]
 
 
 def test_permission_set_assignment_create_query_duplicate_delete(emulator, sf_login) -> None:
