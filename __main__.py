@@ -17,6 +17,7 @@ from providers.integration import (
     OrgToOrgIntegration,
     org_my_domain,
     parse_integrations,
+    with_callout_users,
 )
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ def main() -> None:
     try:
         integrations = parse_integrations(config.get_object("integrations"), pulumi.get_stack())
         orgs = config.get_object("orgs")
+        integrations = [with_callout_users(option, orgs, PROJECT_DIR) for option in integrations]
         urls = [option.org_b_url or org_my_domain(orgs, option.org_b, PROJECT_DIR) for option in integrations]
     except IntegrationConfigError as err:
         # A config mistake is the user's to fix: say which key, without a Python traceback.

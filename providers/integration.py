@@ -21,7 +21,9 @@ name ("CarrierAPI App" -> ``CarrierAPI_App``) and ``name_suffix`` defaults to th
 (``local-assess`` -> ``local_assess``). The Org B app's label is ``<name> (<stack>)``. Set
 ``name_suffix: ""`` to use the bare names (e.g. in production, where one stack owns the orgs).
 Objects: Org B ConnectedApp ``<base>``; Org A Certificate, ExternalCredential and NamedCredential
-``<base>``, named principal ``OrgB``, permission set ``<base>_Access``.
+``<base>``, named principal ``OrgB``, permission set ``<base>_Access``, assigned to each of
+``callout_users`` (by default the user orglink's connection to Org A runs as, who also makes the
+verification callout): a permission set assigned to nobody lets nobody's Apex call out.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +53,12 @@ from .eca_profile_assignment import ExternalClientAppProfileAssignment
 from .eca_run_as_user import ExternalClientAppRunAsUser
 from .external_credential import ExternalCredential
 from .named_credential import NamedCredential
+from .permission_set_assignment import PermissionSetAssignment
 from .preflight import Preflight
 from .principal_access import PrincipalAccess
 from .principal_credential import PrincipalCredential
 from .profile_assignment import ConnectedAppProfileAssignment
-from .run_as_user import ClientCredentialsRunAsUser
+from .run_as_user import ClientCredentialsRunAsUser, salesforce_username
 from .schema import Schema
 from .verification import Verification, VerificationArgs
 
@@ -144,6 +147,8 @@ class IntegrationOptions:
     profiles: tuple[str, ...] = ()
     permission_sets: tuple[str, ...] = ()
     principal_permission_set: str | None = None
+    # Org A users who get the access permission set; None until resolved: the connection's user.
+    callout_users: tuple[str, ...] | None = None
     verify: str = "required"
     verify_timeout_s: int = 600
     config_key: str = CONFIG_KEY  # "orglink:integrations[0]": where messages send the user
@@ -204,7 +209,7 @@ def parse_integrations(raw: Any, stack: str) -> list[IntegrationOptions]:
 _KNOWN_KEYS = (
     "name", "api_name", "name_suffix", "app_type", "org_a", "org_b", "org_b_url", "flow", "certificate",
     "use_certificate", "app", "policy", "run_as_user", "profiles", "permission_sets",
-    "principal_permission_set", "verify", "verify_timeout_s",
+    "principal_permission_set", "callout_users", "verify", "verify_timeout_s",
 )  # fmt: skip
 
 
@@ -259,6 +264,7 @@ def _parse_one(item: Any, where: str, stack: str) -> IntegrationOptions:
         profiles=tuple(get("profiles", values.string_list, [])),
         permission_sets=tuple(get("permission_sets", values.string_list, [])),
         principal_permission_set=get("principal_permission_set", values.api_name),
+        callout_users=get("callout_users", _usernames),
         verify=get("verify", values.one_of(VERIFY_MODES), "required"),
         verify_timeout_s=get("verify_timeout_s", values.integer, 600),
         config_key=where,
@@ -271,6 +277,18 @@ def _parse_one(item: Any, where: str, stack: str) -> IntegrationOptions:
             "(its username, ideally an API-only integration user)"
         )
     return options
+
+
+def _usernames(value: Any) -> tuple[str, ...]:
+    """Salesforce usernames (lower case, each once); an empty list is a choice: assign nobody."""
+    if value == [] or value == ():
+        return ()
+    found: list[str] = []
+    for item in values.string_list(value):
+        name = salesforce_username(item)
+        if name not in found:
+            found.append(name)
+    return tuple(found)
 
 
 def _derived_api_name(text: str, where: str) -> str:
@@ -361,6 +379,51 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
         f"{ORGS_KEY}.{alias}.instance_url: is needed to know Org B's My Domain "
         "(e.g. https://acme.my.salesforce.com), or set the integration's org_b_url"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Who calls out from Org A (known at preview, no API call)
+# ---------------------------------------------------------------------------------------------
+
+
+def connection_username(orgs: Any, alias: str, project_dir: Path) -> str | None:
+    """The username orglink's connection to an org runs as, when the connection says it: the
+    seeded admin of an emulator org, `username` of a jwt or password connection, or of an sfdx
+    connection that names a username rather than an alias. None when only the org could tell."""
+    settings = (orgs or {}).get(alias) if isinstance(orgs, Mapping) else None
+    if not isinstance(settings, Mapping):
+        return None
+    auth = settings.get("auth")
+    if auth == "emulator" and settings.get("state_dir"):
+        orgs_file = project_dir / str(settings["state_dir"]) / "orgs.json"
+        try:
+            return str(
+                json.loads(orgs_file.read_text())[settings.get("emulator_org") or alias]["admin_username"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    username = str(settings.get("username") or "")
+    if auth in ("jwt", "password", "sfdx") and "@" in username:
+        return username.lower()
+    return None
+
+
+def with_callout_users(options: IntegrationOptions, orgs: Any, project_dir: Path) -> IntegrationOptions:
+    """The options with `callout_users` resolved: as configured, or else the user of orglink's own
+    connection to Org A, the one who deploys and runs the verification callout."""
+    if options.callout_users is not None:
+        return options
+    deployer = connection_username(orgs, options.org_a, project_dir)
+    if deployer is None:
+        auth = ((orgs or {}).get(options.org_a) or {}).get("auth") if isinstance(orgs, Mapping) else None
+        raise IntegrationConfigError(
+            f"{options.config_key}.callout_users: orglink cannot tell which user its connection to "
+            f"Org A '{options.org_a}' (auth {auth or 'unknown'}) runs as without asking the org, and "
+            "that user is the default; list the usernames whose Apex calls Org B, e.g. "
+            "`callout_users: [integration@acme.com]` (include the connection's own user: the "
+            "verification callout runs as it), or `callout_users: []` to assign the access to nobody"
+        )
+    return replace(options, callout_users=(deployer,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +579,17 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
              "label": f"{options.label} access", "principal": external.principal},
             child,
         )  # fmt: skip
-        everything = [preflight, certificate, *org_b.resources, *gate, external, principal, named, access]
+        callout_access = [
+            PermissionSetAssignment(
+                f"{name}-callout-user-{username}",
+                {"org": options.org_a, "permission_set": access.permission_set, "username": username,
+                 "owned_permission_set": access.created_permission_set},
+                pulumi.ResourceOptions(parent=self, depends_on=[preflight, access]),
+            )
+            for username in options.callout_users or ()
+        ]  # fmt: skip
+        everything = [preflight, certificate, *org_b.resources, *gate, external, principal, named, access,
+                      *callout_access]  # fmt: skip
         self.verification = self._verification(
             options, org_b, token_url, named, certificate, principal, everything, gate
         )
@@ -539,6 +612,7 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
             "org_a": options.org_a, "org_b": options.org_b,
             "profiles": list(options.profiles), "permission_sets": list(options.permission_sets),
             "run_as_user": options.run_as_user, "existing_certificate": options.certificate.get("existing"),
+            "callout_users": list(options.callout_users or ()),
         }  # fmt: skip
         if options.app_type == "connected_app":
             # What the app's create would find out only after Org A's certificate exists.

@@ -14,7 +14,8 @@ profiles and permission sets and the run-as user's checks (``check_run_as_user``
 run-as user resource then reuses), for a connected app one readMetadata of its name (with an
 explicit `consumer_key`: of every connected app in Org B, listed once and read 10 names a call,
 shared by the operation's integrations), when the app is to be created one validate-only deploy and
-its status (2 requests, both reads), and in Org A one read of an `existing` certificate. Answers are
+its status (2 requests, both reads), and in Org A one read of an `existing` certificate and one
+query of the callout users (each must exist and be active: an inactive user's Apex never runs). Answers are
 asked once per operation (``OrgClient.lookup``), so integrations naming the same ones share them.
 It runs on create and when its inputs change; a no-op `up`, `refresh` and `destroy` make no call.
 
@@ -100,6 +101,7 @@ class PreflightArgs(TypedDict, total=False):
     permission_sets: pulumi.Input[list[str]]
     run_as_user: pulumi.Input[str]
     existing_certificate: pulumi.Input[str]
+    callout_users: pulumi.Input[list[str]]
     app_api_name: pulumi.Input[str]
     app_adopt: pulumi.Input[bool]
     app_consumer_key: pulumi.Input[str]
@@ -124,7 +126,7 @@ SCHEMA = Schema(
         "run-as user exists and is active (a warning without API Only), and for a connected app "
         "that an adopted app exists, that its API name is free or its own and that an explicit "
         "consumer key is not another app's; in Org A that an `existing` certificate exists, is a "
-        "certificate and has not expired.",
+        "certificate and has not expired, and that every callout user exists and is active.",
         "Runs on create and when an input changes; nothing exists in either org for it.",
     ),
     fields=(
@@ -163,6 +165,12 @@ SCHEMA = Schema(
             "string",
             "Unique name of a certificate Org A must have, unexpired.",
             validate=values.api_name,
+        ),
+        Field(
+            "callout_users",
+            "list[string]",
+            "Usernames of the Org A users who get the principal access: each must exist and be active.",
+            validate=values.string_list,
         ),
         Field(
             "app_api_name",
@@ -584,6 +592,34 @@ def _key_holder(apps: dict[str, dict[str, Any]], name: str, consumer_key: str | 
     return None
 
 
+def callout_user_problems(client: salesforce.OrgClient, inputs: dict[str, Any]) -> list[Problem]:
+    """Every callout user must be an active user of Org A: one query for all of them."""
+    key = f"{inputs.get('config_key') or 'orglink:integrations'}.callout_users"
+    usernames = [str(name) for name in inputs["callout_users"]]
+    soql = f"SELECT Username, IsActive FROM User WHERE Username IN {_in_list(usernames)}"
+    try:
+        rows = client.lookup(f"Preflight {soql}", partial(client.query, soql))
+    except salesforce.SalesforceError as err:
+        return [Problem(key, client.alias, "callout_users", err.status_code, err.message)]
+    active = {str(row.get("Username") or "").lower(): bool(row.get("IsActive")) for row in rows}
+    problems: list[Problem] = []
+    for name in usernames:
+        if name.lower() not in active:
+            problems.append(Problem(
+                key, client.alias, "callout_users", "NOT_FOUND",
+                f"there is no user '{name}' in Org A '{client.alias}'; list the usernames (Setup > Users) "
+                "of the users whose Apex calls Org B, or leave callout_users out to use the user "
+                "orglink's connection to Org A runs as",
+            ))  # fmt: skip
+        elif not active[name.lower()]:
+            problems.append(Problem(
+                key, client.alias, "callout_users", "INACTIVE_USER",
+                f"user '{name}' in Org A '{client.alias}' is inactive and could not call out; activate "
+                "it in Setup > Users, or remove it from callout_users",
+            ))  # fmt: skip
+    return problems
+
+
 class PreflightProvider(OrglinkProvider):
     schema = SCHEMA
 
@@ -651,6 +687,8 @@ class PreflightProvider(OrglinkProvider):
                 problems += eca_problems(client_b, inputs)
         if client_a is not None and inputs.get("existing_certificate"):
             problems += self._certificate_problems(client_a, inputs)
+        if client_a is not None and inputs.get("callout_users"):
+            problems += callout_user_problems(client_a, inputs)
         return problems
 
     @staticmethod

@@ -27,7 +27,7 @@ class ClientCredentialsRunAsUserArgs(TypedDict, total=False):
     enabled: pulumi.Input[bool]
 
 
-def _username(value: Any) -> str:
+def salesforce_username(value: Any) -> str:
     """Salesforce stores usernames in lower case and compares them case-insensitively."""
     try:
         return values.email(value).lower()
@@ -53,7 +53,7 @@ SCHEMA = Schema(
             "Username of the active user the client credentials flow runs as (ideally API Only).",
             path="oauthConfig.oauthClientCredentialUser",
             required=True,
-            validate=_username,
+            validate=salesforce_username,
         ),
         flag(
             "enabled",

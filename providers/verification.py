@@ -7,6 +7,8 @@ Two checks, both against the real orgs:
 2. Org A calls Org B through its named credential: anonymous Apex through the Tooling API's
    ``executeAnonymous`` makes ``callout:<NamedCredential>/services/data/vXX.X/limits`` and throws
    on a non-2xx answer (the local emulator also reports the callout's answer in ``calloutResponse``).
+   The Apex runs as the user of orglink's connection to Org A, so it passes only when that user holds
+   the principal's access (the integration assigns it to its ``callout_users``).
 
 ``checks`` picks them: ``both`` (the default), ``token`` alone or ``callout`` alone. The integration
 makes two resources of one run's work: a token gate (check 1) that Org A's PrincipalCredential
@@ -40,6 +42,12 @@ from .schema import Field, Schema, failures_for_org_pair, is_unknown, unwrap_sec
 FLOWS = ("client_credentials",)
 CHECKS = ("both", "token", "callout")
 RETRY_CODES = ("invalid_client_id",)  # the app has not reached the login servers yet
+# Salesforce's words when the running user holds no access to the external credential's principal.
+NO_ACCESS_WORDS = "We couldn't access the credential(s)"
+NO_ACCESS_HINT = (
+    " (the verification callout runs as the user of orglink's connection to Org A: that user needs the "
+    "principal's access permission set assigned; list it in the integration's `callout_users`)"
+)
 
 
 def retry_every_s() -> float:
@@ -303,6 +311,7 @@ class VerificationProvider(OrglinkProvider):
                 continue
             raise VerificationFailed(
                 f"Org A '{org_a}' could not call Org B through callout:{name}: {problem}"
+                + (NO_ACCESS_HINT if NO_ACCESS_WORDS in problem else "")
             )
 
     @staticmethod

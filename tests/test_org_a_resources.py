@@ -17,6 +17,7 @@ from providers.base import OrglinkProvider
 from providers.certificate import CertificateProvider, parse_content
 from providers.external_credential import ExternalCredentialProvider
 from providers.named_credential import NamedCredentialProvider
+from providers.permission_set_assignment import PermissionSetAssignmentProvider
 from providers.principal_access import PrincipalAccessProvider
 from providers.principal_credential import PrincipalCredentialProvider
 from providers.verification import VerificationProvider
@@ -369,6 +370,96 @@ def test_principal_access_in_an_existing_permission_set_touches_only_its_entry(
     env.admin.delete_component(ORG, "PermissionSet", name)
 
 
+# -- PermissionSetAssignment ---------------------------------------------------------------------------
+
+
+def assignments(env: Any, username: str, permission_set: str) -> list[str]:
+    rows = env.admin.query(
+        ORG,
+        "SELECT Id FROM PermissionSetAssignment WHERE Assignee.Username = "
+        f"'{username}' AND PermissionSet.Name = '{permission_set}'",
+    )["records"]
+    return [row["Id"] for row in rows]
+
+
+@pytest.fixture
+def own_access(env: Any, external: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A permission set of this test's own, with the principal's access (as the integration makes)."""
+    provider = PrincipalAccessProvider()
+    id_, outs = create(
+        provider, {"org": ORG, "permission_set": unique("Access"), "principal": external["principal"]}
+    )
+    yield outs
+    provider.delete(id_, outs)
+
+
+def test_assignment_lifecycle_and_drift(env: Any, own_access: dict[str, Any]) -> None:
+    provider = PermissionSetAssignmentProvider()
+    user, permission_set = "standard@orga.orglink.test", own_access["permission_set"]
+    news = {"org": ORG, "permission_set": permission_set, "username": "Standard@OrgA.orglink.test",
+            "owned_permission_set": True}  # fmt: skip
+    before = env.admin.snapshot(ORG)["records"]["PermissionSetAssignment"]
+    id_, outs = create(provider, news)
+    assert assignments(env, user, permission_set) == [id_] and outs["pre_existing"] is False
+    assert outs["username"] == user  # usernames compare in lower case, as Salesforce stores them
+    assert not diff_changes(provider, outs, news)
+    assert refresh(provider, id_, outs)[0] == id_
+    # Unassigned in Setup: refresh sees it gone, and the next create assigns it again.
+    assert env.admin.delete_record(ORG, "PermissionSetAssignment", id_) is True
+    assert refresh(provider, id_, outs)[0] == ""
+    again_id, again = create(provider, news)
+    assert assignments(env, user, permission_set) == [again_id]
+    provider.delete(again_id, again)
+    assert assignments(env, user, permission_set) == []
+    assert env.admin.snapshot(ORG)["records"]["PermissionSetAssignment"] == before
+
+
+def test_assignment_found_in_an_owned_permission_set_is_taken_over(
+    env: Any, own_access: dict[str, Any]
+) -> None:
+    """An assignment in the stack's own permission set (an interrupted up's, or made by hand) goes on
+    destroy: the permission set goes too."""
+    provider = PermissionSetAssignmentProvider()
+    user, permission_set = "standard@orga.orglink.test", own_access["permission_set"]
+    client = salesforce.org(ORG)
+    user_id = client.query(f"SELECT Id FROM User WHERE Username = '{user}'")[0]["Id"]
+    ps_id = client.query(f"SELECT Id FROM PermissionSet WHERE Name = '{permission_set}'")[0]["Id"]
+    made = client.create_record("PermissionSetAssignment", {"AssigneeId": user_id, "PermissionSetId": ps_id})
+    news = {"org": ORG, "permission_set": permission_set, "username": user, "owned_permission_set": True}
+    id_, outs = create(provider, news)
+    assert id_ == made and outs["pre_existing"] is False
+    provider.delete(id_, outs)
+    assert assignments(env, user, permission_set) == []
+
+
+def test_assignment_that_existed_before_is_adopted_and_left(env: Any) -> None:
+    provider = PermissionSetAssignmentProvider()
+    user, permission_set = "standard@orga.orglink.test", "Orglink_Integration_Access"
+    client = salesforce.org(ORG)
+    user_id = client.query(f"SELECT Id FROM User WHERE Username = '{user}'")[0]["Id"]
+    ps_id = client.query(f"SELECT Id FROM PermissionSet WHERE Name = '{permission_set}'")[0]["Id"]
+    made = client.create_record("PermissionSetAssignment", {"AssigneeId": user_id, "PermissionSetId": ps_id})
+    try:
+        id_, outs = create(provider, {"org": ORG, "permission_set": permission_set, "username": user})
+        assert id_ == made and outs["pre_existing"] is True
+        provider.delete(id_, outs)
+        assert assignments(env, user, permission_set) == [made]
+    finally:
+        client.delete_record("PermissionSetAssignment", made)
+
+
+@pytest.mark.parametrize(
+    ("username", "code"),
+    [("nobody@orga.orglink.test", "NOT_FOUND"), ("inactive@orga.orglink.test", "INACTIVE_USER")],
+)
+def test_assignment_to_an_unknown_or_inactive_user_fails_clearly(env: Any, username: str, code: str) -> None:
+    news = {"org": ORG, "permission_set": "Orglink_Integration_Access", "username": username}
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(PermissionSetAssignmentProvider(), news)
+    assert caught.value.status_code == code and caught.value.field == "username"
+    assert username in caught.value.message
+
+
 # -- Verification (with a real connected app in orgB) -----------------------------------------------------
 
 
@@ -393,7 +484,25 @@ def wired(env: Any, external: dict[str, Any], connected_app: Any) -> Iterator[di
         {"org": ORG, "api_name": unique("Named"), "url": env.org("orgB")["instance_url"],
          "external_credential": external["api_name"]},
     )  # fmt: skip
-    yield {"app": app, "named_credential": n_outs["api_name"]}
+    # The verification's Apex runs as orglink's connection user (the admin): it needs the access.
+    access = PrincipalAccessProvider()
+    a_id, a_outs = create(
+        access, {"org": ORG, "permission_set": unique("Access"), "principal": external["principal"]}
+    )
+    assign = PermissionSetAssignmentProvider()
+    admin = env.org(ORG)["admin_username"]
+    s_id, s_outs = create(
+        assign,
+        {
+            "org": ORG,
+            "permission_set": a_outs["permission_set"],
+            "username": admin,
+            "owned_permission_set": True,
+        },
+    )
+    yield {"app": app, "named_credential": n_outs["api_name"], "assignment_id": s_id}
+    assign.delete(s_id, s_outs)
+    access.delete(a_id, a_outs)
     named.delete(n_id, n_outs)
     principal.delete(p_id, p_outs)
     env.admin.delete_component("orgB", "ConnectedApp", app.name)
@@ -444,3 +553,13 @@ def test_verification_reports_a_broken_callout(env: Any, wired: dict[str, Any]) 
     news = verification_inputs(env, wired, named_credential=unique("Missing"), required=False)
     _id, outs = create(VerificationProvider(), news)
     assert outs["ok"] is False and "could not call Org B" in outs["detail"]
+
+
+def test_verification_callout_needs_the_running_users_access(env: Any, wired: dict[str, Any]) -> None:
+    """Without the assignment, Org A's callout is refused with Salesforce's words and orglink says
+    what to do about it."""
+    env.admin.delete_record(ORG, "PermissionSetAssignment", wired["assignment_id"])
+    news = verification_inputs(env, wired, checks="callout", required=False)
+    _id, outs = create(VerificationProvider(), news)
+    assert outs["ok"] is False
+    assert "We couldn't access the credential(s)" in outs["detail"] and "callout_users" in outs["detail"]
