@@ -5,7 +5,8 @@ App), applied once and then taken through the steps users take, in order:
 1. `up` on the orgs creates everything, and a second `up`/`preview` changes and writes nothing;
 2. one setting changed in the stack file is an in-place update of only its resource, old and new
    value in `preview --diff`, and `up` changes that one field in the org;
-3. a policy changed in Setup is shown by `refresh` and put back by the next `up`;
+3. a policy changed in Setup is shown by `refresh` and put back by the next `up`, and so is the
+   callout user's permission set assignment removed in Setup;
 9. no secret in the state, the stack outputs, the CLI's output or its verbose logs;
 4. `destroy` returns both orgs to their exact starting content; an unrelated connected app and
    named credential made beforehand are untouched.
@@ -126,6 +127,10 @@ def test_up_on_empty_orgs_creates_everything(deployed: Deployed) -> None:
         app = after["orgB"]["components"]["ConnectedApp"][base]
         assert app["oauthConfig"]["consumerKey"] == outputs["consumer_key"]
         assert app["sessionPolicy"]["sessionTimeout"] == 1440
+    # The verification callout ran as Org A's admin, who holds the access only through the one
+    # assignment the stack made (the emulator refuses a callout without it).
+    assert outputs["verification"]["ok"] is True and "callout:" in outputs["verification"]["detail"]
+    assert callout_assignments(deployed) == [(ADMIN_A, f"{base}_Access")]
     # Org A's principal holds Org B's consumer key (Salesforce keeps a hash of it here).
     [principal] = [c for c in after["orgA"]["credentials"] if c["externalCredential"] == base]
     assert principal["principalName"] == "OrgB"
@@ -174,6 +179,23 @@ def test_one_setting_changed_updates_only_its_owner(deployed: Deployed) -> None:
     assert int(_at(after, path)) == 120 and int(_at(before, path)) == 1440
 
 
+ADMIN_A = "admin@orga.orglink.test"
+
+
+def callout_assignment_rows(deployed: Deployed) -> list[tuple[str, str, str]]:
+    """(Id, username, permission set) of every assignment of the stack's access permission set."""
+    rows = deployed.admin.query(
+        "orgA",
+        "SELECT Id, Assignee.Username, PermissionSet.Name FROM PermissionSetAssignment "
+        f"WHERE PermissionSet.Name = '{deployed.base}_Access'",
+    )["records"]
+    return [(row["Id"], row["Assignee"]["Username"], row["PermissionSet"]["Name"]) for row in rows]
+
+
+def callout_assignments(deployed: Deployed) -> list[tuple[str, str]]:
+    return [(user, permission_set) for _id, user, permission_set in callout_assignment_rows(deployed)]
+
+
 def _at(snapshot: dict[str, Any], path: str) -> Any:
     """The value at a flattened path (names here hold no dots or brackets)."""
     value: Any = snapshot
@@ -212,6 +234,25 @@ def test_drift_is_shown_by_refresh_and_restored_by_up(deployed: Deployed) -> Non
     assert [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps] == [("update", deployed.policy_resource)]
     pulumi.up(stack)
     assert changed_paths(declared, org_snapshots(admin)) == []
+
+
+def test_callout_access_removed_in_setup_is_seen_by_refresh_and_restored_by_up(deployed: Deployed) -> None:
+    pulumi, stack, admin = deployed.project.pulumi, deployed.stack, deployed.admin
+    resource = f"{deployed.base}-callout-user-{ADMIN_A}"
+    [(assignment_id, _user, _set)] = callout_assignment_rows(deployed)
+    # A person in Setup removes the permission set from the admin's assignments.
+    assert admin.delete_record("orgA", "PermissionSetAssignment", assignment_id) is True
+    assert callout_assignments(deployed) == []
+
+    text = asking(pulumi).run("refresh", "--preview-only", "--diff", "--stack", stack).stdout
+    assert re.search(r"- pulumi-python:dynamic/salesforce:PermissionSetAssignment: \(delete\)", text), text
+    summary = json.loads(asking(pulumi).run("refresh", "--preview-only", "--json", "--stack", stack).stdout)
+    assert change_counts(summary) == {"delete": 1}
+    pulumi.run("refresh", "--yes", "--stack", stack)
+    steps = [s for s in pulumi.preview_json(stack)["steps"] if s["op"] != "same"]
+    assert [(s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps] == [("create", resource)]
+    pulumi.up(stack)
+    assert callout_assignments(deployed) == [(ADMIN_A, f"{deployed.base}_Access")]
 
 
 def test_no_secret_in_state_outputs_or_logs(deployed: Deployed) -> None:
