@@ -386,6 +386,11 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+# Connections whose user only the org knows: a client-credentials app's run-as user, a token's
+# owner, a Salesforce CLI alias.
+USER_UNKNOWN_AUTH_MODES = ("client_credentials", "access_token", "sfdx")
+
+
 def connection_username(orgs: Any, alias: str, project_dir: Path) -> str | None:
     """The username orglink's connection to an org runs as, when the connection says it: the
     seeded admin of an emulator org, `username` of a jwt or password connection, or of an sfdx
@@ -414,8 +419,11 @@ def with_callout_users(options: IntegrationOptions, orgs: Any, project_dir: Path
     if options.callout_users is not None:
         return options
     deployer = connection_username(orgs, options.org_a, project_dir)
-    if deployer is None:
-        auth = ((orgs or {}).get(options.org_a) or {}).get("auth") if isinstance(orgs, Mapping) else None
+    if deployer is not None:
+        return replace(options, callout_users=(deployer,))
+    settings = (orgs or {}).get(options.org_a) if isinstance(orgs, Mapping) else None
+    auth = settings.get("auth") if isinstance(settings, Mapping) else None
+    if auth in USER_UNKNOWN_AUTH_MODES:
         raise IntegrationConfigError(
             f"{options.config_key}.callout_users: orglink cannot tell which user its connection to "
             f"Org A '{options.org_a}' (auth {auth or 'unknown'}) runs as without asking the org, and "
@@ -423,7 +431,9 @@ def with_callout_users(options: IntegrationOptions, orgs: Any, project_dir: Path
             "`callout_users: [integration@acme.com]` (include the connection's own user: the "
             "verification callout runs as it), or `callout_users: []` to assign the access to nobody"
         )
-    return replace(options, callout_users=(deployer,))
+    # A connection that cannot work (missing, an unknown mode, no orgs.json) fails the preview in
+    # the resources' checks, naming its own key: nobody to assign until it is fixed.
+    return replace(options, callout_users=())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -177,6 +177,8 @@ MISTAKES = [
         ("login_url", "https"),
     ),  # fmt: skip
     Mistake("org connection missing", drop_org("orgA"), ("orgA",)),
+    Mistake("callout user that is not a username", setting(callout_users=["admin"]), ("integrations[0].callout_users", "username")),
+    Mistake("callout users left to a connection that cannot tell its user", org("orgA", auth="client_credentials", instance_url=LOGIN_URL, ca_bundle=CA_BUNDLE, consumer_key="SomeKey0001", consumer_secret="SomeSecret0001", state_dir=None), ("integrations[0].callout_users", "auth client_credentials", "callout_users: []")),
     # Only the orgs know these: they pass preview and fail at `up`, in the Preflight, before any write.
     Mistake("unknown profile", setting(profiles=["Sys Admin"]), ("integrations[0].profiles", "Sys Admin"), "up"),
     Mistake("unknown permission set", setting(permission_sets=["Integration_Acess"]), ("integrations[0].permission_sets", "Integration_Acess"), "up"),
@@ -186,6 +188,9 @@ MISTAKES = [
     Mistake("wrong password", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgA", "INVALID_LOGIN"), "up"),
     Mistake("wrong Org B credentials", org_b_login(LOGIN_URL_B, WRONG_PASSWORD), ("orglink:orgs.orgB", "INVALID_LOGIN"), "up"),
     Mistake("wrong Org B login URL", org_b_login(LOGIN_URL, PASSWORD_B), ("orglink:orgs.orgB", "INVALID_LOGIN", "login_url"), "up"),
+    Mistake("unknown callout user", setting(callout_users=["nobody@orga.orglink.test"]), ("integrations[0].callout_users", "nobody@orga", "Setup > Users"), "up"),
+    Mistake("callout user of the other org", setting(callout_users=["admin@orga.orglink.test", "admin@orgb.orglink.test"]), ("integrations[0].callout_users", "admin@orgb"), "up"),
+    Mistake("inactive callout user", setting(callout_users=["inactive@orga.orglink.test"]), ("integrations[0].callout_users", "inactive@orga", "is inactive"), "up"),
     Mistake("unknown existing certificate", setting(certificate={"existing": "No_Such_Cert"}), ("certificate.existing", "No_Such_Cert"), "up"),
     Mistake("expired existing certificate", setting(certificate={"existing": "Orglink_Expired_Cert"}), ("certificate.existing", "expired"), "up"),
     Mistake("garbage existing certificate", setting(certificate={"existing": "Orglink_Garbage_Cert"}), ("certificate.existing", "X.509"), "up"),
