@@ -17,6 +17,7 @@ from providers.integration import (
     api_name_from,
     org_my_domain,
     parse_integrations,
+    with_callout_users,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +163,40 @@ def test_shipped_stack_files_hold_no_secret(stack: str) -> None:
         for secret_field in ("password", "security_token", "consumer_secret", "private_key", "access_token"):
             assert secret_field not in connection, f"{stack}: orglink:orgs.{alias}.{secret_field} in the file"
     assert "secure:" not in text  # no secret value, not even encrypted
+
+
+def test_callout_users_are_usernames_in_lower_case_each_once() -> None:
+    raw = {**MINIMAL, "callout_users": ["Integration@Acme.com", "integration@acme.com", "batch@acme.com"]}
+    [options] = parse_integrations([raw], "dev")
+    assert options.callout_users == ("integration@acme.com", "batch@acme.com")
+    [nobody] = parse_integrations([{**MINIMAL, "callout_users": []}], "dev")
+    assert nobody.callout_users == ()
+    with pytest.raises(IntegrationConfigError) as caught:
+        parse_integrations([{**MINIMAL, "callout_users": ["integration"]}], "dev")
+    assert str(caught.value).startswith("orglink:integrations[0].callout_users:")
+
+
+def test_callout_users_default_to_the_user_orglinks_org_a_connection_runs_as(tmp_path: Path) -> None:
+    [options] = parse_integrations([MINIMAL], "dev")
+    jwt = {"orgA": {"auth": "jwt", "username": "Deploy@Acme.com", "consumer_key": "k", "private_key": "p"}}
+    assert with_callout_users(options, jwt, tmp_path).callout_users == ("deploy@acme.com",)
+    (tmp_path / "emu").mkdir()
+    (tmp_path / "emu" / "orgs.json").write_text(
+        json.dumps({"orgA": {"admin_username": "admin@orga.orglink.test"}})
+    )
+    emulator = {"orgA": {"auth": "emulator", "state_dir": "emu"}}
+    assert with_callout_users(options, emulator, tmp_path).callout_users == ("admin@orga.orglink.test",)
+    chosen = parse_integrations([{**MINIMAL, "callout_users": ["batch@acme.com"]}], "dev")[0]
+    assert with_callout_users(chosen, jwt, tmp_path).callout_users == ("batch@acme.com",)
+
+
+@pytest.mark.parametrize("auth", ["client_credentials", "access_token", "sfdx"])
+def test_callout_users_must_be_listed_when_the_connection_cannot_tell_its_user(
+    auth: str, tmp_path: Path
+) -> None:
+    [options] = parse_integrations([MINIMAL], "dev")
+    with pytest.raises(IntegrationConfigError) as caught:
+        with_callout_users(options, {"orgA": {"auth": auth, "username": "my-alias"}}, tmp_path)
+    message = str(caught.value)
+    assert message.startswith("orglink:integrations[0].callout_users:")
+    assert f"auth {auth}" in message and "callout_users: []" in message
