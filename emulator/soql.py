@@ -345,11 +345,19 @@ def parent_record(org: OrgStore, record: dict, rel: str, stype: SObjectType | No
     return None if target is None else org.get_record(target, str(parent_id))
 
 
+_ID_PREFIXES = frozenset(KEY_PREFIXES.values())
+
+
+def _is_id(value: str) -> bool:
+    return len(value) in (15, 18) and value.isalnum() and value[:3] in _ID_PREFIXES
+
+
 def _norm(value: Any) -> Any:
-    # Ids compare on their first 15 characters (SOQL accepts either form); strings case-insensitively.
+    # Ids compare on their first 15 characters (SOQL accepts either form), and those are
+    # case-sensitive: 0Pa...0b and 0Pa...0B are two records. Other strings compare case-insensitively.
     if isinstance(value, str):
-        if len(value) == 18 and value.isalnum():
-            return id15(value).lower()
+        if _is_id(value):
+            return id15(value)
         return value.lower()
     return value
 

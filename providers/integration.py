@@ -387,8 +387,8 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
 
 
 # Connections whose user only the org knows: a client-credentials app's run-as user, a token's
-# owner, a Salesforce CLI alias.
-USER_UNKNOWN_AUTH_MODES = ("client_credentials", "access_token", "sfdx")
+# or an auth URL's owner, a Salesforce CLI alias.
+USER_UNKNOWN_AUTH_MODES = ("client_credentials", "access_token", "sfdx", "sfdx_auth_url")
 
 
 def connection_username(orgs: Any, alias: str, project_dir: Path) -> str | None:

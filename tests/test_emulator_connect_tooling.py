@@ -283,9 +283,10 @@ def test_callout_access_is_the_running_users(emulator, sf_login, connected_app) 
     ]
     _name, ps_id = _access_permission_set(sf, ext)
     other = _user_id(sf, "standard@orga.orglink.test")
-    sf.PermissionSetAssignment.create({"AssigneeId": other, "PermissionSetId": ps_id})
+    assignment = sf.PermissionSetAssignment.create({"AssigneeId": other, "PermissionSetId": ps_id})["id"]
     result = sf.restful("tooling/executeAnonymous/", params={"anonymousBody": _apex(nc, "/services/data/")})
     assert result["success"] is False and "We couldn't access the credential(s)" in result["exceptionMessage"]
+    sf.PermissionSetAssignment.delete(assignment)
 
 
 def test_execute_anonymous_other_apex_does_not_compile(sf_login) -> None:

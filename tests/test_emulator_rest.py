@@ -190,7 +190,7 @@ def test_permission_set_assignment_create_query_duplicate_delete(emulator, sf_lo
     assert created["success"] is True and created["id"].startswith("0Pa")
     rows = sf.query(
         "SELECT Id, Assignee.Username, PermissionSet.Name FROM PermissionSetAssignment "
-        f"WHERE AssigneeId = '{user}' AND PermissionSet.IsOwnedByProfile = false"
+        f"WHERE AssigneeId = '{user}' AND PermissionSetId = '{ps}'"
     )["records"]
     assert [(r["Id"], r["Assignee"]["Username"], r["PermissionSet"]["Name"]) for r in rows] == [
         (created["id"], "standard@orga.orglink.test", "Orglink_Integration_Access")
@@ -233,3 +233,19 @@ def test_admin_side_removes_an_assignment_out_of_band(emulator, sf_login) -> Non
     assert emulator.admin.delete_record("orgA", "PermissionSetAssignment", created) is True
     assert sf.query(f"SELECT Id FROM PermissionSetAssignment WHERE Id = '{created}'")["totalSize"] == 0
     assert emulator.admin.delete_record("orgA", "PermissionSetAssignment", created) is False
+
+
+def test_ids_compare_case_sensitively_on_their_15_characters(emulator, sf_login) -> None:
+    """Two records whose Ids differ only in the case of one letter are two records (18-char Ids
+    carry the case in their suffix; 15-char Ids are case-sensitive)."""
+    sf = sf_login("orgA")
+    user, ps = _user_and_plain_set(sf, "standard@orga.orglink.test")
+    created = sf.PermissionSetAssignment.create({"AssigneeId": user, "PermissionSetId": ps})["id"]
+    try:
+        short = created[:15]
+        assert sf.query(f"SELECT Id FROM PermissionSetAssignment WHERE Id = '{short}'")["totalSize"] == 1
+        letter = next(i for i in range(14, 2, -1) if short[i].isalpha())
+        other = short[:letter] + short[letter].swapcase() + short[letter + 1 :]
+        assert sf.query(f"SELECT Id FROM PermissionSetAssignment WHERE Id = '{other}'")["totalSize"] == 0
+    finally:
+        sf.PermissionSetAssignment.delete(created)

@@ -190,7 +190,7 @@ def test_callout_users_default_to_the_user_orglinks_org_a_connection_runs_as(tmp
     assert with_callout_users(chosen, jwt, tmp_path).callout_users == ("batch@acme.com",)
 
 
-@pytest.mark.parametrize("auth", ["client_credentials", "access_token", "sfdx"])
+@pytest.mark.parametrize("auth", ["client_credentials", "access_token", "sfdx", "sfdx_auth_url"])
 def test_callout_users_must_be_listed_when_the_connection_cannot_tell_its_user(
     auth: str, tmp_path: Path
 ) -> None:
