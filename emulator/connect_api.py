@@ -8,6 +8,13 @@
 - /services/data/vXX.X/named-credentials/credential: POST create, PUT replace, GET, DELETE (query
   parameters externalCredential, principalName, principalType). Encrypted credential values are
   stored but never returned.
+
+What a real org answers for "nothing stored" and for a second POST is not documented, so each is
+an org setting, by default the answer a client can least take for granted:
+- `principal-credential-missing` (GET of an existing principal that holds nothing):
+  `not-configured` (default: 200 with `authenticationStatus: NotConfigured`) or `not-found` (404);
+- `principal-credential-duplicate` (POST where credentials exist): `other` (default: 400
+  `INVALID_INPUT`) or `duplicate-value` (400 `DUPLICATE_VALUE`).
 """
 
 from __future__ import annotations
@@ -152,6 +159,45 @@ def _validate(org: OrgStore, body: Any) -> Response | None:
     return None
 
 
+_PRINCIPAL_TYPES = ("NamedPrincipal", "PerUserPrincipal")
+
+
+def _principal_defined(org: OrgStore, external_credential: str, principal_name: str) -> bool:
+    ext = org.get_component("ExternalCredential", external_credential) or {}
+    return any(
+        p.get("parameterName") == principal_name and p.get("parameterType") in _PRINCIPAL_TYPES
+        for p in ext.get("externalCredentialParameters") or []
+    )
+
+
+def _nothing_stored(org: OrgStore, key: tuple[str, str, str], version: str) -> Response:
+    """GET of a principal without credentials: 200 NotConfigured or 404, as the org setting says."""
+    defined = _principal_defined(org, key[0], key[1])
+    if not defined or org.setting("principal-credential-missing") == "not-found":
+        return not_found()
+    return json_response(
+        200,
+        {
+            "authenticationProtocol": None,
+            "authenticationProtocolVariant": None,
+            "authenticationStatus": "NotConfigured",
+            "credentials": {},
+            "externalCredential": key[0],
+            "principalName": key[1],
+            "principalType": key[2],
+            "url": f"/services/data/v{version}/named-credentials/credential",
+        },
+    )
+
+
+def _second_post(org: OrgStore) -> Response:
+    if org.setting("principal-credential-duplicate") == "duplicate-value":
+        return rest_error(
+            400, "DUPLICATE_VALUE", "Credentials already exist for this principal. Use PUT to replace them."
+        )
+    return rest_error(400, "INVALID_INPUT", "This principal already has credentials.")
+
+
 def principal_credential(ctx: Ctx, org: OrgStore, version: str) -> Response:
     method = ctx.req.method
     if method in ("GET", "DELETE"):
@@ -163,7 +209,9 @@ def principal_credential(ctx: Ctx, org: OrgStore, version: str) -> Response:
         if method == "DELETE":
             return Response(204) if org.delete_credential(*key) else not_found()
         stored = org.get_credential(*key)
-        return not_found() if stored is None else json_response(200, _public(stored, version))
+        if stored is None:
+            return _nothing_stored(org, key, version)
+        return json_response(200, _public(stored, version))
     if method not in ("POST", "PUT"):
         return rest_error(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed")
     try:
@@ -177,11 +225,7 @@ def principal_credential(ctx: Ctx, org: OrgStore, version: str) -> Response:
     with org.transaction():
         exists = org.get_credential(*key) is not None
         if method == "POST" and exists:
-            return rest_error(
-                400,
-                "DUPLICATE_VALUE",
-                "Credentials already exist for this principal. Use PUT to replace them.",
-            )
+            return _second_post(org)
         if method == "PUT" and not exists:
             return not_found()
         org.put_credential(body)

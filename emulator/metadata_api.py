@@ -635,11 +635,47 @@ def _self_signed(label: str, org_id: str, key_size: int, expires: dt.datetime) -
 # -- ExternalCredential / NamedCredential / PermissionSet -----------------------------------------------
 
 
+# Parameter types an OAuth external credential cannot do without, whatever its variant.
+_OAUTH_REQUIRED_PARAMETERS = ("AuthProtocolVariant", "AuthProviderUrl")
+_PRINCIPAL_PARAMETERS = ("NamedPrincipal", "PerUserPrincipal")
+DEFAULT_PARAMETER_GROUP = "DefaultGroup"
+
+
+def _parameters(body: Body) -> list[Body]:
+    raw = body.get("externalCredentialParameters") or []
+    return [p for p in (raw if isinstance(raw, list) else [raw]) if isinstance(p, dict)]
+
+
+def _require_oauth_parameters(body: Body, params: list[Body]) -> None:
+    """An OAuth credential names its variant and token URL; the error lists every required type."""
+    if str(body.get("authenticationProtocol") or "").lower() != "oauth":
+        return
+    present = {p.get("parameterType") for p in params}
+    if all(ptype in present for ptype in _OAUTH_REQUIRED_PARAMETERS):
+        return
+    variants = [p.get("parameterValue") for p in params if p.get("parameterType") == "AuthProtocolVariant"]
+    protocol = " ".join(str(part) for part in (body.get("authenticationProtocol"), *variants[:1]) if part)
+    raise ComponentError(
+        "FIELD_INTEGRITY_EXCEPTION",
+        f'The authentication protocol "{protocol}" requires the following external credential parameter '
+        f"types: {', '.join(_OAUTH_REQUIRED_PARAMETERS)}.",
+        ("externalCredentialParameters",),
+    )
+
+
 def _prepare_external_credential(call: Call, body: Body, old: Body | None) -> None:
-    for param in body.get("externalCredentialParameters") or []:
+    params = _parameters(body)
+    for param in params:
         cert = param.get("certificate")
         if cert and call.org.get_component("Certificate", cert) is None:
             raise _not_found("certificate", "Certificate", cert)
+    _require_oauth_parameters(body, params)
+    for param in params:
+        # As a retrieve shows them: a principal is its own group, every other parameter the default's.
+        principal = param.get("parameterType") in _PRINCIPAL_PARAMETERS
+        group = param.get("parameterName") if principal else DEFAULT_PARAMETER_GROUP
+        param.setdefault("parameterGroup", group)
+    body["externalCredentialParameters"] = params
 
 
 def _external_credential_deleting(call: Call, name: str, body: Body) -> None:

@@ -39,6 +39,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # SOAP API login() at API 31.0-64.0: off, as in every org created since Salesforce began
     # shipping it disabled (an admin must turn it on); API 65.0 and later never have it.
     "soap-login-enabled": False,
+    # How Connect REST answers for principal credentials where real orgs' answers are unknown
+    # (emulator/connect_api.py): the less convenient answer by default.
+    "principal-credential-missing": "not-configured",
+    "principal-credential-duplicate": "other",
 }
 
 # What an org starts with besides DEFAULT_SETTINGS, by profile (`python -m emulator start

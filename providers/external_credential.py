@@ -29,6 +29,7 @@ CLIENT_CREDENTIALS_VARIANTS = ("ClientCredentialsClientSecret", "ClientCredentia
 JWT_BEARER = "JwtBearer"
 VARIANTS = (*CLIENT_CREDENTIALS_VARIANTS, JWT_BEARER)
 JWT_CLAIMS = (("jwt_issuer", "iss"), ("jwt_subject", "sub"), ("jwt_audience", "aud"))
+DEFAULT_GROUP = "DefaultGroup"
 
 
 class ExternalCredentialArgs(TypedDict, total=False):
@@ -131,17 +132,26 @@ def _parameter(name: str, ptype: str, value: str | None = None, **extra: Any) ->
 def build_component(inputs: dict[str, Any]) -> dict[str, Any]:
     """The whole ExternalCredential component for these (checked) inputs."""
     variant = inputs.get("variant") or CLIENT_CREDENTIALS_VARIANTS[0]
+    principal = inputs.get("principal_name") or "NamedPrincipal"
+    # Groups as a retrieve shows them: the protocol's parameters in DefaultGroup, the principal in
+    # its own (permission sets name it `<api_name>-<group>`). An OAuth credential without its
+    # AuthProtocolVariant and AuthProviderUrl is refused by the org.
     params = [
-        _parameter("Oauth", "AuthProtocolVariant", variant),
-        _parameter("AuthProviderUrl", "AuthProviderUrl", inputs["token_url"]),
-        _parameter(inputs.get("principal_name") or "NamedPrincipal", "NamedPrincipal", sequenceNumber=1),
+        _parameter("Oauth", "AuthProtocolVariant", variant, parameterGroup=DEFAULT_GROUP),
+        _parameter("AuthProviderUrl", "AuthProviderUrl", inputs["token_url"], parameterGroup=DEFAULT_GROUP),
+        _parameter(principal, "NamedPrincipal", sequenceNumber=1, parameterGroup=principal),
     ]
     if variant == JWT_BEARER:
         params.append(
-            _parameter("SigningCertificate", "SigningCertificate", certificate=inputs["signing_certificate"])
+            _parameter(
+                "SigningCertificate",
+                "SigningCertificate",
+                certificate=inputs["signing_certificate"],
+                parameterGroup=DEFAULT_GROUP,
+            )
         )
         for field_name, claim in JWT_CLAIMS:
-            params.append(_parameter(claim, "JwtBodyClaim", inputs[field_name]))
+            params.append(_parameter(claim, "JwtBodyClaim", inputs[field_name], parameterGroup=DEFAULT_GROUP))
     return {
         "fullName": inputs["api_name"],
         "label": inputs.get("label") or inputs["api_name"].replace("_", " "),

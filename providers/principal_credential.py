@@ -26,6 +26,8 @@ from .schema import Field, Schema, is_unknown, org_field, unwrap_secret
 RESOURCE_PATH = "named-credentials/credential"
 PRINCIPAL_TYPE = "NamedPrincipal"
 NOT_FOUND_CODES = ("NOT_FOUND", "HTTP_404")
+NOT_CONFIGURED = "NotConfigured"
+SESSION_CODES = salesforce.SESSION_CODES
 
 
 class PrincipalCredentialArgs(TypedDict, total=False):
@@ -119,6 +121,20 @@ def _query(state: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _stored_status(client: salesforce.OrgClient, state: dict[str, Any]) -> dict[str, Any] | None:
+    """What the org answers for this principal's credentials, or None when it holds none: a 404
+    and a 200 with `authenticationStatus: NotConfigured` both mean nothing is stored."""
+    try:
+        answer = client.rest("GET", RESOURCE_PATH, params=_query(state))
+    except salesforce.SalesforceError as err:
+        if err.status_code in NOT_FOUND_CODES:
+            return None
+        raise
+    if not isinstance(answer, dict) or answer.get("authenticationStatus") == NOT_CONFIGURED:
+        return None
+    return answer
+
+
 def _body(inputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "externalCredential": inputs["external_credential"],
@@ -183,19 +199,26 @@ class PrincipalCredentialProvider(OrglinkProvider):
         return UpdateResult(outs)
 
     def _set(self, inputs: dict[str, Any], first: str) -> dict[str, Any]:
-        """Store the credentials; POST when absent, PUT when present (whichever `first` guesses wrong)."""
+        """Store the credentials: POST when nothing is stored, PUT when something is.
+
+        `first` is the guess (create: POST, update: PUT). When the org refuses it, orglink asks the
+        org what it holds instead of reading the refusal: orgs answer a second POST with
+        `DUPLICATE_VALUE` or with another code, and "nothing stored" with a 404 or with a 200
+        `NotConfigured`. Only when the answer shows the guess was wrong is the other method sent;
+        any other refusal is the user's to see.
+        """
         client = salesforce.org(inputs["org"])
         body = _body(inputs)
         self.log(f"{client.alias}: setting the credentials of {self.describe(inputs)}")
         try:
             answer = client.rest(first, RESOURCE_PATH, json=body)
         except salesforce.SalesforceError as err:
-            wrong_guess = (first == "POST" and err.status_code == "DUPLICATE_VALUE") or (
-                first == "PUT" and err.status_code in NOT_FOUND_CODES
-            )
-            if not wrong_guess:
+            if err.status_code in salesforce.TRANSIENT_CODES or err.status_code in SESSION_CODES:
                 raise
-            answer = client.rest("PUT" if first == "POST" else "POST", RESOURCE_PATH, json=body)
+            stored = _stored_status(client, inputs) is not None
+            if stored == (first == "PUT"):
+                raise  # the guess was right, so the refusal is about something else
+            answer = client.rest("PUT" if stored else "POST", RESOURCE_PATH, json=body)
         salt = secrets.token_hex(16)
         return self._outputs(inputs, salt, answer if isinstance(answer, dict) else {})
 
@@ -215,12 +238,10 @@ class PrincipalCredentialProvider(OrglinkProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
-        try:
-            answer = salesforce.org(state["org"]).rest("GET", RESOURCE_PATH, params=_query(state))
-        except salesforce.SalesforceError as err:
-            if err.status_code in NOT_FOUND_CODES:
-                return ReadResult("", {})
-            raise self.fail(state, err) from None
+        with self.reporting(state):
+            answer = _stored_status(salesforce.org(state["org"]), state)
+        if answer is None:
+            return ReadResult("", {})  # nothing stored: the next `up` sets the credentials again
         outs = {key: value for key, value in state.items() if key != "client_secret"}
         if isinstance(answer, dict):
             outs["authentication_status"] = str(answer.get("authenticationStatus") or "Unknown")

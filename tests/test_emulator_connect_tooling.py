@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -111,10 +113,49 @@ def _credentials_endpoint(emulator, session_id: str) -> tuple[str, dict[str, str
     return url, {"Authorization": f"Bearer {session_id}", "Content-Type": "application/json"}
 
 
-def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> None:
+MISSING, DUPLICATE = "principal-credential-missing", "principal-credential-duplicate"
+# (what "nothing stored" answers, what a second POST answers): every combination the org can play.
+ANSWERS = [
+    ("not-configured", "other"),  # the defaults
+    ("not-found", "duplicate-value"),
+    ("not-configured", "duplicate-value"),
+    ("not-found", "other"),
+]
+
+
+@pytest.fixture(params=ANSWERS, ids=["-".join(a) for a in ANSWERS])
+def principal_answers(emulator, request) -> Iterator[tuple[str, str]]:
+    """Org A plays one way of answering for principal credentials; the defaults come back after."""
+    missing, duplicate = request.param
+    before = emulator.admin.settings("orgA")
+    emulator.admin.set_setting("orgA", MISSING, missing)
+    emulator.admin.set_setting("orgA", DUPLICATE, duplicate)
+    yield missing, duplicate
+    emulator.admin.set_setting("orgA", MISSING, before[MISSING])
+    emulator.admin.set_setting("orgA", DUPLICATE, before[DUPLICATE])
+
+
+def test_principal_credential_answers_default_to_the_less_convenient_ones(emulator) -> None:
+    settings = emulator.admin.settings("orgA")
+    assert (settings[MISSING], settings[DUPLICATE]) == ANSWERS[0]
+
+
+def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login, principal_answers) -> None:
+    missing, duplicate = principal_answers
     ext = _external_credential(emulator, "orgA", "https://127.0.0.1:1/services/oauth2/token")
     sf = sf_login("orgA")
     base, headers = _credentials_endpoint(emulator, sf.session_id)
+    params = {"externalCredential": ext, "principalName": "OrgB_Principal", "principalType": "NamedPrincipal"}
+
+    def nothing_stored_answer() -> None:
+        got = requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle)
+        if missing == "not-found":
+            assert got.status_code == 404 and got.json()[0]["errorCode"] == "NOT_FOUND"
+        else:
+            assert got.status_code == 200 and got.json()["authenticationStatus"] == "NotConfigured"
+            assert got.json()["credentials"] == {}
+
+    nothing_stored_answer()
     body = _principal_body(ext, "client-id-1", "top-secret-value")
     created = requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
     assert created.status_code == 201, created.text
@@ -122,15 +163,78 @@ def test_principal_credentials_crud_never_echo_secrets(emulator, sf_login) -> No
     assert created.json()["authenticationStatus"] == "Configured"
     assert created.json()["credentials"]["clientId"]["value"] == "client-id-1"
     dup = requests.post(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
-    assert dup.status_code == 400 and dup.json()[0]["errorCode"] == "DUPLICATE_VALUE"
+    expected_code = "DUPLICATE_VALUE" if duplicate == "duplicate-value" else "INVALID_INPUT"
+    assert dup.status_code == 400 and dup.json()[0]["errorCode"] == expected_code
     body["credentials"]["clientSecret"]["value"] = "another-secret"
     replaced = requests.put(base, data=json.dumps(body), headers=headers, verify=emulator.ca_bundle)
     assert replaced.status_code == 200 and "another-secret" not in replaced.text
-    params = {"externalCredential": ext, "principalName": "OrgB_Principal", "principalType": "NamedPrincipal"}
     got = requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle)
     assert got.status_code == 200 and "secret-value" not in got.text and "another-secret" not in got.text
+    assert got.json()["authenticationStatus"] == "Configured"
     assert requests.delete(base, params=params, headers=headers, verify=emulator.ca_bundle).status_code == 204
-    assert requests.get(base, params=params, headers=headers, verify=emulator.ca_bundle).status_code == 404
+    nothing_stored_answer()
+    # A principal the external credential does not have is not found, whatever the setting.
+    other = {**params, "principalName": "No_Such_Principal"}
+    assert requests.get(base, params=other, headers=headers, verify=emulator.ca_bundle).status_code == 404
+
+
+# -- external credentials through the Metadata API ------------------------------------------------
+def _oauth_credential(name: str, *parameters: dict) -> dict[str, Any]:
+    return {
+        "fullName": name,
+        "label": name,
+        "authenticationProtocol": "Oauth",
+        "externalCredentialParameters": list(parameters),
+    }
+
+
+VARIANTS = ["ClientCredentialsClientSecretBasic", "ClientCredentialsClientSecret", None]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_oauth_external_credential_without_protocol_parameters_is_refused(
+    emulator, sf_login, variant
+) -> None:
+    sf = sf_login("orgA")
+    name = "Ext_" + secrets.token_hex(4)
+    given = [{"parameterName": "OrgB", "parameterType": "NamedPrincipal", "sequenceNumber": 1}]
+    if variant:
+        given.append(
+            {"parameterName": "Oauth", "parameterType": "AuthProtocolVariant", "parameterValue": variant}
+        )
+    with pytest.raises(Exception) as info:
+        sf.mdapi.ExternalCredential.create(sf.mdapi.ExternalCredential(**_oauth_credential(name, *given)))
+    protocol = f"Oauth {variant}" if variant else "Oauth"
+    assert (
+        f'The authentication protocol "{protocol}" requires the following external credential parameter '
+        "types: AuthProtocolVariant, AuthProviderUrl."
+    ) in str(info.value)
+    assert emulator.admin.get_component("orgA", "ExternalCredential", name) is None  # nothing was made
+
+
+def test_external_credential_reads_carry_parameter_groups(sf_login) -> None:
+    sf = sf_login("orgA")
+    name = "Ext_" + secrets.token_hex(4)
+    sf.mdapi.ExternalCredential.create(
+        sf.mdapi.ExternalCredential(
+            **_oauth_credential(
+                name,
+                {"parameterName": "Oauth", "parameterType": "AuthProtocolVariant",
+                 "parameterValue": "ClientCredentialsClientSecret"},
+                {"parameterName": "AuthProviderUrl", "parameterType": "AuthProviderUrl",
+                 "parameterValue": "https://127.0.0.1:1/services/oauth2/token"},
+                {"parameterName": "OrgB", "parameterType": "NamedPrincipal", "sequenceNumber": 1},
+            )
+        )
+    )  # fmt: skip
+    read = sf.mdapi.ExternalCredential.read(name)
+    groups = {p.parameterType: p.parameterGroup for p in read.externalCredentialParameters}
+    assert groups == {
+        "AuthProtocolVariant": "DefaultGroup",
+        "AuthProviderUrl": "DefaultGroup",
+        "NamedPrincipal": "OrgB",
+    }
+    sf.mdapi.ExternalCredential.delete([name])
 
 
 def test_deleting_the_external_credential_takes_its_principal_credentials(emulator, sf_login) -> None:

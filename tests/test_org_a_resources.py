@@ -5,12 +5,14 @@ asserts on the org's real content through the admin side.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from providers import salesforce
 from providers.base import OrglinkProvider
@@ -21,6 +23,7 @@ from providers.permission_set_assignment import PermissionSetAssignmentProvider
 from providers.principal_access import PrincipalAccessProvider
 from providers.principal_credential import PrincipalCredentialProvider
 from providers.verification import VerificationProvider
+from tests.emulator_fixtures import jwt_login
 from tests.support import providers_on_emulator
 
 ORG = "orgA"
@@ -285,6 +288,96 @@ def test_principal_credential_lifecycle_never_exposes_the_secret(env: Any, exter
     assert stored_credential(env, external["api_name"]) is None
     assert provider.read(id_, rotated).id == ""
     provider.delete(id_, rotated)  # already gone: no error
+
+
+# How Org A may answer "nothing stored" and a second POST (real orgs' answers are unknown).
+ANSWERS = [
+    ("not-configured", "other"),  # the emulator's defaults
+    ("not-found", "duplicate-value"),
+    ("not-configured", "duplicate-value"),
+    ("not-found", "other"),
+]
+
+
+def digest(value: str) -> dict[str, str]:
+    """How the emulator's snapshot shows a stored credential value."""
+    return {"sha256": hashlib.sha256(value.encode()).hexdigest()[:16]}
+
+
+def remove_in_setup(env: Any, external_credential: str, principal: str) -> None:
+    """Someone clears the principal's credentials (Connect REST DELETE, as the admin)."""
+    org = env.org(ORG)
+    token = jwt_login(org, env.ca_bundle)["access_token"]
+    query = {"externalCredential": external_credential, "principalName": principal}
+    gone = requests.delete(
+        f"{org['instance_url']}/services/data/v63.0/named-credentials/credential",
+        params={**query, "principalType": "NamedPrincipal"},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=env.ca_bundle,
+        timeout=30,
+    )
+    assert gone.status_code == 204, gone.text
+
+
+@pytest.fixture(params=ANSWERS, ids=["-".join(a) for a in ANSWERS])
+def principal_answers(env: Any, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    names = ("principal-credential-missing", "principal-credential-duplicate")
+    before = env.admin.settings(ORG)
+    for name, value in zip(names, request.param, strict=True):
+        env.admin.set_setting(ORG, name, value)
+    yield request.param
+    for name in names:
+        env.admin.set_setting(ORG, name, before[name])
+
+
+def test_principal_credential_works_however_the_org_answers(
+    env: Any, external: dict[str, Any], principal_answers: tuple[str, str]
+) -> None:
+    provider = PrincipalCredentialProvider()
+    news = {
+        "org": ORG,
+        "external_credential": external["api_name"],
+        "principal_name": "OrgB",
+        "client_id": "KEY" + secrets.token_hex(8),
+        "client_secret": "S" + secrets.token_hex(20),
+    }
+    id_, outs = create(provider, news)  # nothing stored: POST
+    assert outs["authentication_status"] == "Configured"
+    # A create that finds credentials stored (an `up` interrupted after its POST): the org refuses
+    # the POST, orglink sees the principal holds credentials and PUTs instead.
+    again_secret = "A" + secrets.token_hex(20)
+    _, again = create(provider, {**news, "client_secret": again_secret})
+    first = stored_credential(env, external["api_name"])
+    assert first is not None and first["credentials"]["clientSecret"] == digest(again_secret)
+
+    remove_in_setup(env, external["api_name"], "OrgB")
+    gone_id, _ = refresh(provider, id_, again)
+    assert gone_id == ""  # a 404 and a 200 NotConfigured both read as "nothing stored"
+    # An update that finds nothing stored: the PUT is refused, orglink POSTs.
+    rotated_secret = "R" + secrets.token_hex(20)
+    rotated = update(provider, again, {**news, "client_secret": rotated_secret})
+    second = stored_credential(env, external["api_name"])
+    assert second is not None and second["credentials"]["clientSecret"] == digest(rotated_secret)
+    assert refresh(provider, id_, rotated)[0] == id_
+
+    provider.delete(id_, rotated)
+    assert stored_credential(env, external["api_name"]) is None
+    provider.delete(id_, rotated)  # nothing stored any more: no error
+
+
+def test_principal_credential_other_refusals_are_not_taken_for_a_duplicate(env: Any) -> None:
+    provider = PrincipalCredentialProvider()
+    news = {
+        "org": ORG,
+        "external_credential": unique("No_Such_Ext"),
+        "principal_name": "OrgB",
+        "client_id": "KEY" + secrets.token_hex(8),
+        "client_secret": "S" + secrets.token_hex(20),
+    }
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        create(provider, news)
+    assert caught.value.status_code == "NOT_FOUND" and news["external_credential"] in caught.value.message
+    assert news["client_secret"] not in str(caught.value)
 
 
 # -- NamedCredential -----------------------------------------------------------------------------------
