@@ -190,3 +190,26 @@ def test_workflow_commands_preview_up_and_preview_again_on_the_emulator(tmp_path
         })  # fmt: skip
         admin_cli.run("destroy", "--yes", "--stack", STACK)
         assert changed_paths(before, org_snapshots(emu.admin)) == []
+
+
+def test_workflow_stops_on_a_missing_ci_secret(tmp_path: Path) -> None:
+    """An environment without ORG_B_JWT_KEY, or with the passphrase provider and no passphrase, stops
+    before any pulumi command, naming the secret (an unset secret reads as empty on GitHub)."""
+    job = load_workflow()["jobs"]["up"]
+    [check] = [step for step in job["steps"] if step.get("name") == "Check the CI secrets"]
+    names = [step.get("name") for step in job["steps"]]
+    assert names.index("Check the CI secrets") < names.index("Log in to the state backend")
+    complete = {"PULUMI_BACKEND_URL": "file:///x", "PULUMI_SECRETS_PROVIDER": "passphrase",
+                "PULUMI_CONFIG_PASSPHRASE": "p", "ORG_A_JWT_KEY": "k", "ORG_B_JWT_KEY": "k"}  # fmt: skip
+    for missing in ("ORG_B_JWT_KEY", "PULUMI_CONFIG_PASSPHRASE", None):
+        context = {"secrets": {k: v for k, v in complete.items() if k != missing}, "vars": {},
+                   "matrix": {"stack": STACK}}  # fmt: skip
+        env = runner_env(tmp_path, tmp_path / "github_path")
+        env.update({key: fill_in(value, context) for key, value in job["env"].items()})
+        completed = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", check["run"]],
+                                   env=env, capture_output=True, text=True)  # fmt: skip
+        if missing is None:
+            assert completed.returncode == 0, completed.stdout
+        else:
+            assert completed.returncode == 1
+            assert f"::error::secret {missing} is not set in environment {STACK}" in completed.stdout

@@ -17,7 +17,7 @@ CACHE_DIR="$CACHE_ROOT/pulumi-v${PULUMI_VERSION}"
 NODE_DIR="$CACHE_ROOT/node-v${NODE_VERSION}"
 SF_DIR="$CACHE_ROOT/sf-cli-v${SF_CLI_VERSION}-node-v${NODE_VERSION}"
 TOOLS_BIN="$ROOT/.tools/bin"
-# The S3-compatible server of the S3 backend tests (docs/teams.md says why this one).
+# The S3-compatible server of the S3 backend tests (README, "Teams", says why this one).
 S3_SERVER_VERSION=1.8.0
 S3_SERVER_CACHE="$CACHE_ROOT/versitygw-v${S3_SERVER_VERSION}"
 # initdb and postgres refuse to run as root; the PostgreSQL backend tests run them as this user.
@@ -221,7 +221,10 @@ write_env_file() {
 export PATH="$TOOLS_BIN:\$PATH"
 export PULUMI_BACKEND_URL="file://$ROOT/.state/backend"
 export PULUMI_HOME="$ROOT/.state/pulumi-home"
-export PULUMI_CONFIG_PASSPHRASE="\${PULUMI_CONFIG_PASSPHRASE:-orglink-local-only}"
+# Pulumi prefers the variable to a passphrase file: with PULUMI_CONFIG_PASSPHRASE_FILE set, leave it unset.
+if [ -z "\${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  export PULUMI_CONFIG_PASSPHRASE="\${PULUMI_CONFIG_PASSPHRASE:-orglink-local-only}"
+fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 EOF
