@@ -272,34 +272,28 @@ def fidelity_rows(doc: Path) -> list[tuple[str, str, str]]:
 
 
 def behaviour_checks(checks: list[Check], doc: Path) -> list[Check]:
-    """One check per behaviour: exercised (the checks covering it passed), contradicted (one failed)
-    or not observed (none ran, or nothing a contract can see)."""
-    out = []
+    """One check per behaviour orglink relies on. A design behaviour has checks that observe it:
+    pass when they passed. A fidelity row is only as close as its API family: info when the
+    checks of that family passed (they exercised it, they did not single it out). Either is fail
+    when a covering check failed, skip when none ran or the contract cannot see it."""
     listed = [
-        (f"{section}: {behaviour} ({sure})", SECTION_CHECKS.get(section, ()))
+        (f"{section}: {behaviour} ({sure})", SECTION_CHECKS.get(section, ()), INFO)
         for section, behaviour, sure in fidelity_rows(doc)
     ]
-    listed += [(f"design: {behaviour}", names) for behaviour, names in DESIGN_BEHAVIOURS]
-    for name, covering in listed:
-        ran = [c for c in checks if any(_covers(key, c.name) for key in covering) and c.status != SKIP]
-        if not ran:
-            out.append(Check("fidelity", name, SKIP, "not observed by the contract"))
-        elif any(c.status == FAIL for c in ran):
-            out.append(
-                Check(
-                    "fidelity",
-                    name,
-                    FAIL,
-                    "contradicted? failed: " + ", ".join(c.name for c in ran if c.status == FAIL),
-                )
-            )
-        else:
-            out.append(
-                Check(
-                    "fidelity", name, PASS, "exercised by: " + ", ".join(sorted({c.name for c in ran}))[:300]
-                )
-            )
-    return out
+    listed += [(f"design: {behaviour}", names, PASS) for behaviour, names in DESIGN_BEHAVIOURS]
+    return [_behaviour(name, covering, verdict, checks) for name, covering, verdict in listed]
+
+
+def _behaviour(name: str, covering: tuple[str, ...], verdict: str, checks: list[Check]) -> Check:
+    ran = [c for c in checks if any(_covers(key, c.name) for key in covering) and c.status != SKIP]
+    requests = list(dict.fromkeys(r for c in ran for r in c.requests))
+    if not ran:
+        return Check("fidelity", name, SKIP, "not observed by the contract")
+    failed = [c.name for c in ran if c.status == FAIL]
+    if failed:
+        return Check("fidelity", name, FAIL, "contradicted? failed: " + ", ".join(failed), requests)
+    how = "observed by" if verdict == PASS else "its API family exercised by"
+    return Check("fidelity", name, verdict, f"{how}: " + ", ".join(sorted({c.name for c in ran})), requests)
 
 
 def _covers(key: str, check_name: str) -> bool:
