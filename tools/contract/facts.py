@@ -246,7 +246,7 @@ DESIGN_BEHAVIOURS = (
     ),
     (
         "A ConnectedApp / ECA create makes its app record; deletes remove it and its access rows",
-        ("up", "sweep: nothing left"),
+        ("up", "sweep"),
     ),
     ("Metadata updates replace the whole component (read-modify-write)", ("one-field change", "drift")),
     ("Refresh reads what someone changed in Setup; the next up restores it", ("drift",)),
@@ -292,8 +292,11 @@ def _behaviour(name: str, covering: tuple[str, ...], verdict: str, checks: list[
     failed = [c.name for c in ran if c.status == FAIL]
     if failed:
         return Check("fidelity", name, FAIL, "contradicted? failed: " + ", ".join(failed), requests)
-    how = "observed by" if verdict == PASS else "its API family exercised by"
-    return Check("fidelity", name, verdict, f"{how}: " + ", ".join(sorted({c.name for c in ran})), requests)
+    if verdict == PASS:
+        return Check("fidelity", name, PASS, "observed by: " + ", ".join(c.name for c in ran), requests)
+    # Org A's and Org B's check of one kind are one name here: the row is about the kind.
+    kinds = sorted({c.name.split(": ", 1)[-1] for c in ran})
+    return Check("fidelity", name, INFO, "its API family exercised by: " + ", ".join(kinds), requests[:3])
 
 
 def _covers(key: str, check_name: str) -> bool:

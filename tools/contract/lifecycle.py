@@ -130,6 +130,7 @@ class Lifecycle:
         self.suffix = stack.replace("-", "_")
         self.requests: list[RequestLine] = []
         self.propagation: list[float] = []
+        self.gate_requests: list[RequestLine] = []  # the token gate's client-credentials requests
         self.created = False
         self._count = 0
 
@@ -216,6 +217,7 @@ class Lifecycle:
         self.created = True
         _, lines = self.pulumi(step, "up", "--yes", "--skip-preview", "--stack", self.stack)
         self.propagation += token_gate_waits(lines)
+        self.gate_requests += [r for r in lines if r.operation == "client_credentials"]
         return PASS, f"{len(lines)} requests ({_by_org(lines)})", lines
 
     def outputs(self) -> dict[str, Any]:
@@ -234,7 +236,7 @@ class Lifecycle:
         return (
             PASS,
             f"per new app, its first client-credentials token request to the first one granted: {waits}",
-            [],
+            self.gate_requests,
         )
 
     def _noop_preview(self) -> tuple[str, str, list[RequestLine]]:
