@@ -55,6 +55,8 @@ class FactRunner:
         except salesforce.SalesforceError as err:
             status, answer = FAIL, f"{err.status_code}: {err.message}"
             field_name = field_name or err.field
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # an answer not shaped as expected
+            status, answer = FAIL, f"{type(exc).__name__}: {exc}"
         check = Check(
             "fact", name, status, self.redact(answer),
             [r.short() for r in self.log.since(mark)], field_name, round(time.monotonic() - started, 3),

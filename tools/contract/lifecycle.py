@@ -177,6 +177,15 @@ class Lifecycle:
                                      seconds=round(time.monotonic() - started, 2)))  # fmt: skip
             self.progress(f"{name}: fail: {message[:300]}")
             raise StepFailed(name, message, err.field) from None
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            # The engine or the machine, not Salesforce (a CLI that hung, a full disk): the step
+            # fails all the same, so destroy and the sweep still run.
+            message = self.redact(f"{type(exc).__name__}: {exc}")
+            self.checks.append(
+                Check("lifecycle", name, FAIL, message, seconds=round(time.monotonic() - started, 2))
+            )
+            self.progress(f"{name}: fail: {message[:300]}")
+            raise StepFailed(name, message) from None
         check = Check("lifecycle", name, status, self.redact(answer), _summary(lines),
                       seconds=round(time.monotonic() - started, 2))  # fmt: skip
         self.checks.append(check)
@@ -389,7 +398,10 @@ def sweep(checks: list[Check], progress: Callable[[str], None], when: str) -> bo
         except salesforce.SalesforceError as err:
             problems.append(f"{alias}: {err.status_code}: {err.message}")
             continue
-        removed += [f"{alias}: {n}" for n in _sweep_org(client, problems)]
+        try:
+            removed += [f"{alias}: {n}" for n in _sweep_org(client, problems)]
+        except salesforce.SalesforceError as err:  # listing what to remove failed
+            problems.append(f"{alias}: {err.status_code}: {err.message}")
     left = []
     for alias in ("orgA", "orgB"):
         try:
