@@ -372,13 +372,29 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
                 f"{ORGS_KEY}.{alias}.state_dir: cannot read org '{alias}' from {orgs_file}; "
                 "start the emulator first (make emulator-start)"
             ) from None
+    host = _sfdx_auth_url_host(settings)
+    if host:
+        return f"https://{host}"
     login_url = str(settings.get("login_url") or "")
     if login_url.startswith("https://") and not any(host in login_url for host in GENERIC_LOGIN_HOSTS):
         return login_url.rstrip("/")
     raise IntegrationConfigError(
         f"{ORGS_KEY}.{alias}.instance_url: is needed to know Org B's My Domain "
-        "(e.g. https://acme.my.salesforce.com), or set the integration's org_b_url"
+        "(e.g. https://acme.my.salesforce.com; with auth sfdx, `sf org display` shows it), "
+        "or set the integration's org_b_url"
     )
+
+
+def _sfdx_auth_url_host(settings: Mapping[str, Any]) -> str:
+    """The My Domain host at the end of a force:// URL (the part after the refresh token's `@`:
+    not a secret, though the whole value is one)."""
+    if settings.get("auth") != "sfdx_auth_url":
+        return ""
+    value = str(settings.get("sfdx_auth_url") or "").strip()
+    if not value.startswith("force://") or "@" not in value:
+        return ""
+    host = value.rpartition("@")[2].removeprefix("https://").rstrip("/")
+    return host if host and "/" not in host else ""
 
 
 # ---------------------------------------------------------------------------------------------
