@@ -37,6 +37,9 @@ def test_stack_on_sf_logins_goes_up_verifies_and_is_destroyed(sf_cli: SfCli, emu
         "orgA": {"auth": "sfdx", "username": "emu-a", "ca_bundle": emulator.ca_bundle},
         "orgB": {"auth": "sfdx_auth_url", "ca_bundle": emulator.ca_bundle},
     }
+    # Which user an sf login runs as is the org's to say: name it (the verification callout's user).
+    for integration in config["orglink:integrations"]:
+        integration["callout_users"] = [emulator.org("orgA")["admin_username"]]
     project = StackProject(tmp_path / "project", emulator.state_dir, tmp_path / "pulumi-state")
     # The providers run `sf` with the engine's environment: this test's CLI and its logins.
     sf_env = sf_cli.env()
