@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from providers import salesforce
 from tests.engine import ROOT
 from tests.lifecycle_support import (
     access_tokens,
@@ -29,6 +30,7 @@ from tests.lifecycle_support import (
 )
 from tests.sf_cli import SfCli
 from tests.stack_project import ORGS, org_snapshots
+from tests.support import providers_on_emulator
 from tools.contract.__main__ import main
 
 SUFFIX = "orglink_contract_"
@@ -304,3 +306,36 @@ def test_stack_file_with_secret_connection_fields_is_decrypted_and_kept_out_of_t
     assert facts["Org B: API versions"]["status"] == "pass"
     text = report + (tmp_path / "report" / "contract-report.md").read_text()
     assert secrets_found(text, {"Org B access token": token}) == []
+
+
+def test_request_log_has_one_line_per_request_by_family_and_no_secret(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What `make contract` counts and times: the access layer's own log of every request."""
+    log = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("ORGLINK_REQUEST_LOG", str(log))
+    secret = "Secret-" + "9f3c2a71b5d04e8e"
+    with providers_on_emulator(emulator, monkeypatch):
+        client = salesforce.org("orgB")
+        client.query("SELECT Id FROM Organization")
+        client.read_component("ConnectedApp", "No_Such_App")
+        with pytest.raises(salesforce.SalesforceError):
+            salesforce.OrgClient(
+                salesforce.Connection(
+                    alias="orgB",
+                    auth="client_credentials",
+                    instance_url=client.instance_url,
+                    consumer_key="not-a-key",
+                    consumer_secret=secret,
+                    ca_bundle=emulator.ca_bundle,
+                )  # fmt: skip
+            )
+        session = client.sf.session_id
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    kinds = [(line["org"], line["family"], line["method"], line["operation"]) for line in lines]
+    assert ("orgB", "rest", "GET", "") in kinds
+    assert ("orgB", "metadata", "POST", "readMetadata") in kinds
+    refused = [line for line in lines if line["operation"] == "client_credentials"]
+    assert len(refused) == 1 and refused[0]["status"] == 400 and refused[0]["family"] == "oauth"
+    assert all(line["seconds"] >= 0 and "?" not in line["path"] for line in lines)
+    assert secrets_found(log.read_text(), {"consumer secret": secret, "session": session}) == []
