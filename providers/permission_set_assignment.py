@@ -158,7 +158,9 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
         client = salesforce.org(inputs["org"])
         user_id = self._user_id(client, inputs["username"])
         permission_set_id = self._permission_set_id(client, inputs["permission_set"])
-        found = self._find(client, user_id, permission_set_id)
+        # A permission set this operation created has no assignments to look for.
+        new_set = client.created_here("PermissionSet", inputs["permission_set"])
+        found = None if new_set else self._find(client, user_id, permission_set_id)
         if found is not None:
             adopted = not inputs.get("owned_permission_set")
             self.log(

@@ -420,3 +420,21 @@ def test_an_external_client_app_needs_secret_access_on_or_its_own_to_turn_on(
             assert writes(orgs.admin, alias) == {}
     finally:
         orgs.admin.set_setting("orgB", SECRET_ACCESS, before)
+
+
+def test_callout_users_must_be_active_users_of_org_a_in_one_query(orgs: Any) -> None:
+    mark(orgs.admin)
+    PreflightProvider().create(
+        inputs(callout_users=["admin@orga.orglink.test", "standard@orga.orglink.test"])
+    )
+    assert orgs.admin.counters("orgA").get("rest.read", 0) == 1
+    assert writes(orgs.admin, "orgA") == {}
+    with pytest.raises(salesforce.SalesforceError) as caught:
+        PreflightProvider().create(inputs(callout_users=[
+            "admin@orga.orglink.test", "nobody@orga.orglink.test", "inactive@orga.orglink.test",
+            "admin@orgb.orglink.test"]))  # fmt: skip
+    text = str(caught.value)
+    assert f"{KEY}.callout_users: there is no user 'nobody@orga.orglink.test' in Org A 'orgA'" in text
+    assert f"{KEY}.callout_users: user 'inactive@orga.orglink.test' in Org A 'orgA' is inactive" in text
+    assert "there is no user 'admin@orgb.orglink.test' in Org A" in text  # a user of the other org
+    assert "'admin@orga.orglink.test'" not in text
