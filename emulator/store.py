@@ -114,6 +114,11 @@ def new_token(nbytes: int = 48) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def token_digest(token: str) -> str:
+    """How the tokens table keys a session or refresh token: a bearer of the file learns none."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS components (
@@ -153,12 +158,44 @@ class OrgStore:
             org_id = make_id("00D", self.pod, 1 + secrets.randbelow(10**6))
             self._set_meta("org_id", org_id)
         self.org_id: str = org_id
+        self._seal_legacy_rows()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     # -- internals -------------------------------------------------------------------------------
+    def _seal_json(self, body: dict) -> str:
+        return self.vault.seal(json.dumps(body))
+
+    def _open_json(self, stored: str) -> dict:
+        # Rows written before bodies were sealed are plain JSON until _seal_legacy_rows rewrites them.
+        text = stored if stored.startswith("{") else self.vault.open(stored)
+        return dict(json.loads(text))
+
+    def _seal_legacy_rows(self) -> None:
+        """Seal what an older emulator wrote in plain text (bodies, raw tokens), then VACUUM so no
+        freed page keeps the old text."""
+        if self._meta("sealed_at_rest") == "1":
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        for table, keys in (
+            ("components", ("mtype", "full_name")),
+            ("credentials", ("external_credential", "principal_name", "principal_type")),
+        ):
+            where = " AND ".join(f"{k} = ?" for k in keys)
+            for row in self._db.execute(f"SELECT body, {', '.join(keys)} FROM {table}").fetchall():
+                if str(row[0]).startswith("{"):
+                    sealed = self._seal_json(json.loads(row[0]))
+                    self._db.execute(f"UPDATE {table} SET body = ? WHERE {where}", (sealed, *row[1:]))
+        for (token,) in self._db.execute("SELECT token FROM tokens").fetchall():
+            if len(str(token)) != 64 or "!" in str(token):
+                self._db.execute("UPDATE tokens SET token = ? WHERE token = ?", (token_digest(token), token))
+        self._set_meta("sealed_at_rest", "1")
+        self._db.execute("COMMIT")
+        self._db.execute("VACUUM")
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def _meta(self, name: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
@@ -222,7 +259,7 @@ class OrgStore:
             row = self._db.execute(
                 "SELECT body FROM components WHERE mtype = ? AND full_name = ?", (mtype, full_name)
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else self._open_json(row[0])
 
     def put_component(self, mtype: str, full_name: str, body: dict) -> None:
         stored = dict(body)
@@ -230,7 +267,7 @@ class OrgStore:
         with self.transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO components (mtype, full_name, body) VALUES (?, ?, ?)",
-                (mtype, full_name, json.dumps(stored)),
+                (mtype, full_name, self._seal_json(stored)),
             )
 
     def delete_component(self, mtype: str, full_name: str) -> bool:
@@ -245,7 +282,7 @@ class OrgStore:
             rows = self._db.execute(
                 "SELECT body FROM components WHERE mtype = ? ORDER BY full_name", (mtype,)
             ).fetchall()
-        return [dict(json.loads(r[0])) for r in rows]
+        return [self._open_json(r[0]) for r in rows]
 
     def component_types(self) -> list[str]:
         with self._lock:
@@ -416,7 +453,7 @@ class OrgStore:
                 "INSERT INTO tokens (token, kind, user_id, app_key, family, scope, created, expires,"
                 " record_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    token,
+                    token_digest(token),
                     kind,
                     user_id,
                     app_key,
@@ -432,10 +469,14 @@ class OrgStore:
     def get_token(self, token: str) -> dict | None:
         """The token row, whatever its state (callers check `revoked`, `rotated`, `expires`)."""
         with self._lock:
-            cur = self._db.execute("SELECT * FROM tokens WHERE token = ?", (token,))
+            cur = self._db.execute("SELECT * FROM tokens WHERE token = ?", (token_digest(token),))
             row = cur.fetchone()
             names = [d[0] for d in cur.description]
-        return None if row is None else dict(zip(names, row, strict=True))
+        if row is None:
+            return None
+        found = dict(zip(names, row, strict=True))
+        found["token"] = token  # the caller holds it; the table keeps only its digest
+        return found
 
     def valid_session(self, token: str) -> dict | None:
         """The access token row if it is live, else None."""
@@ -448,7 +489,7 @@ class OrgStore:
 
     def mark_rotated(self, token: str) -> None:
         with self.transaction():
-            self._db.execute("UPDATE tokens SET rotated = 1 WHERE token = ?", (token,))
+            self._db.execute("UPDATE tokens SET rotated = 1 WHERE token = ?", (token_digest(token),))
 
     def revoke_family(self, family: str) -> None:
         """Revoke every token of a refresh chain, and drop their OauthToken records."""
@@ -467,7 +508,7 @@ class OrgStore:
                 return False
             if row["family"]:
                 self.revoke_family(str(row["family"]))
-            self._db.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token,))
+            self._db.execute("UPDATE tokens SET revoked = 1 WHERE token = ?", (token_digest(token),))
         return True
 
     def expire_sessions(self) -> int:
@@ -489,14 +530,19 @@ class OrgStore:
                 " AND principal_type = ?",
                 (external_credential, principal_name, principal_type),
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else self._open_json(row[0])
 
     def put_credential(self, body: dict) -> None:
         with self.transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO credentials (external_credential, principal_name, principal_type,"
                 " body) VALUES (?, ?, ?, ?)",
-                (body["externalCredential"], body["principalName"], body["principalType"], json.dumps(body)),
+                (
+                    body["externalCredential"],
+                    body["principalName"],
+                    body["principalType"],
+                    self._seal_json(body),
+                ),
             )
 
     def delete_credential(self, external_credential: str, principal_name: str, principal_type: str) -> bool:
@@ -519,7 +565,7 @@ class OrgStore:
     def list_credentials(self) -> list[dict]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM credentials ORDER BY 1").fetchall()
-        return [dict(json.loads(r[0])) for r in rows]
+        return [self._open_json(r[0]) for r in rows]
 
     # -- whole-org view --------------------------------------------------------------------------
     def snapshot(self) -> dict:

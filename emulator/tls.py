@@ -12,7 +12,7 @@ import datetime as dt
 import ipaddress
 import os
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -20,17 +20,27 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .vault import Vault
+
 
 @dataclass(frozen=True)
 class TlsFiles:
     ca_bundle: Path  # the CA certificate: what clients trust
     cert: Path  # server certificate chain (leaf + CA)
-    key: Path  # server private key (0600)
+    key: Path  # server private key (0600), encrypted PEM
+    # The key's passphrase: the state dir's secrets key (emulator/vault.py), so the file alone opens
+    # nothing, like every other secret under the state dir.
+    key_password: bytes = field(default=b"", repr=False)
 
 
 def tls_files(state_dir: Path) -> TlsFiles:
     d = Path(state_dir) / "tls"
-    return TlsFiles(ca_bundle=d / "ca.pem", cert=d / "server.pem", key=d / "server-key.pem")
+    return TlsFiles(
+        ca_bundle=d / "ca.pem",
+        cert=d / "server.pem",
+        key=d / "server-key.pem",
+        key_password=Vault(Path(state_dir)).key,
+    )
 
 
 def _name(cn: str) -> x509.Name:
@@ -109,7 +119,9 @@ def ensure_tls(state_dir: Path) -> TlsFiles:
     pem = serialization.Encoding.PEM
     _write_private(
         files.key,
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(files.key_password)
+        ),
     )
     files.cert.write_bytes(cert.public_bytes(pem) + ca_cert.public_bytes(pem))
     # The CA bundle is written last: its presence marks a complete set.
@@ -120,7 +132,8 @@ def ensure_tls(state_dir: Path) -> TlsFiles:
 def server_context(files: TlsFiles) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(str(files.cert), str(files.key))
+    # A key written before keys were encrypted loads too: the password is then not asked for.
+    ctx.load_cert_chain(str(files.cert), str(files.key), password=files.key_password or None)
     return ctx
 
 

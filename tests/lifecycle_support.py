@@ -6,8 +6,10 @@ searches that name what leaked without showing it, and a project+stack on the te
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -66,14 +68,31 @@ def secrets_found(text: str, secrets: dict[str, str]) -> list[str]:
     return sorted(name for name, value in secrets.items() if value and value in text)
 
 
-def access_tokens(state_dir: Path) -> dict[str, str]:
-    """Every access token (session id) the emulator orgs issued, read from their SQLite files."""
+# An emulator access token: the org's 15-char Id, "!", then URL-safe random text.
+ACCESS_TOKEN_SHAPE = re.compile(r"00D[0-9A-Za-z]{12}![0-9A-Za-z_-]{20,}")
+
+
+def access_token_digests(state_dir: Path) -> dict[str, str]:
+    """SHA-256 of every access token (session id) the emulator orgs issued -> "<alias> access token
+    <n>". The orgs keep only these digests at rest, never the tokens."""
     found: dict[str, str] = {}
     for alias in ORGS:
         with sqlite3.connect(f"file:{state_dir / f'{alias}.sqlite'}?mode=ro", uri=True) as db:
-            for index, (token,) in enumerate(db.execute("SELECT token FROM tokens WHERE kind = 'access'")):
-                found[f"{alias} access token {index}"] = str(token)
+            for index, (digest,) in enumerate(db.execute("SELECT token FROM tokens WHERE kind = 'access'")):
+                found[str(digest)] = f"{alias} access token {index}"
     return found
+
+
+def leaked_access_tokens(text: str, state_dir: Path) -> list[str]:
+    """Names (never values) of the issued access tokens that occur in a text."""
+    digests = access_token_digests(state_dir)
+    return sorted(
+        {
+            digests[digest]
+            for candidate in ACCESS_TOKEN_SHAPE.findall(text)
+            if (digest := hashlib.sha256(candidate.encode()).hexdigest()) in digests
+        }
+    )
 
 
 def asking(pulumi: Pulumi) -> Pulumi:

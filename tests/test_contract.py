@@ -20,10 +20,10 @@ import yaml
 from providers import salesforce
 from tests.engine import ROOT
 from tests.lifecycle_support import (
-    access_tokens,
     changed_paths,
     flatten,
     kill_tree,
+    leaked_access_tokens,
     own_emulator,
     secrets_found,
     wait_until,
@@ -164,11 +164,12 @@ def test_contract_passes_cleans_a_killed_run_and_leaves_both_orgs_as_before(
     md = (tmp_path / "report" / "contract-report.md").read_text()
     for step in LIFECYCLE_STEPS:
         assert f"| {step} | pass |" in md
-    known = {**collector.found, **access_tokens(orgs.state_dir)}
+    known = dict(collector.found)
     known.update({f"{alias} admin password": org["admin_password"] for alias, org in orgs.orgs.items()})
     assert any("consumerSecret" in name for name in known) and any("privateKey" in name for name in known)
     text = md + json.dumps(report) + (tmp_path / "report" / "contract-report.json").read_text()
     assert secrets_found(text, known) == []
+    assert leaked_access_tokens(text, orgs.state_dir) == []
 
 
 def test_read_only_run_on_its_own_emulator_lists_every_fact_and_writes_nothing(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import ssl
 import subprocess
 import sys
@@ -330,3 +331,54 @@ def test_restart_keeps_components_records_settings_sessions_and_ports(
     assert sf.SetupEntityAccess.get(sea)["SetupEntityType"] == "ConnectedApplication"
     emulator.admin.set_setting("orgB", "enable-client-secret-in-rest-api", False)
     sf.SetupEntityAccess.delete(sea)
+
+
+def test_no_secret_value_in_plain_text_in_any_file_of_the_state_dir(
+    emulator: EmulatorHandle, sf_login, connected_app
+) -> None:
+    app = connected_app("orgB")  # its consumer secret, stored as an org stores it
+    sf = sf_login("orgA")
+    principal_secret = "PrincipalSecret" + secrets.token_hex(12)
+    ext = "Ext_" + secrets.token_hex(4)
+    emulator.admin.put_component("orgA", "ExternalCredential", ext, {
+        "label": ext, "authenticationProtocol": "Oauth", "externalCredentialParameters": [
+            {"parameterName": "Oauth", "parameterType": "AuthProtocolVariant",
+             "parameterValue": "ClientCredentialsClientSecret"},
+            {"parameterName": "AuthProviderUrl", "parameterType": "AuthProviderUrl",
+             "parameterValue": "https://127.0.0.1:1/services/oauth2/token"},
+            {"parameterName": "OrgB", "parameterType": "NamedPrincipal", "sequenceNumber": 1}]})  # fmt: skip
+    created = requests.post(
+        f"{emulator.orgs['orgA']['instance_url']}/services/data/v{API_VERSION}/named-credentials/credential",
+        json={"externalCredential": ext, "principalName": "OrgB", "principalType": "NamedPrincipal",
+              "authenticationProtocol": "OAuth",
+              "authenticationProtocolVariant": "ClientCredentialsClientSecret",
+              "credentials": {"clientId": {"value": "client-id", "encrypted": False},
+                              "clientSecret": {"value": principal_secret, "encrypted": True}}},
+        headers={"Authorization": f"Bearer {sf.session_id}"}, verify=emulator.ca_bundle, timeout=30,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    org_b = emulator.orgs["orgB"]
+    login_key = org_b["login"]["consumer_key"]
+    refresh = emulator.admin.issue_refresh_token("orgB", login_key, org_b["admin_username"])
+    wanted = {
+        "consumer secret": app.consumer_secret,
+        "principal secret": principal_secret,
+        "access token": str(sf.session_id),
+        "refresh token": refresh,
+        **{f"{a} admin password": o["admin_password"] for a, o in emulator.orgs.items()},
+        **{
+            f"{a} login key line {i}": line
+            for a, o in emulator.orgs.items()
+            for i, line in enumerate(o["login"]["private_key"].splitlines())
+            if line and "-----" not in line
+        },
+    }
+    files = [p for p in emulator.state_dir.rglob("*") if p.is_file()]
+    assert {"orgA.sqlite", "orgA.sqlite-wal", "orgs.json", "secrets.key"} <= {p.name for p in files}
+    for path in files:
+        text = path.read_bytes().decode("latin-1")
+        assert [name for name, value in wanted.items() if value in text] == [], path.name
+    assert b"ENCRYPTED PRIVATE KEY" in (emulator.state_dir / "tls" / "server-key.pem").read_bytes()
+    # The admin side still hands back what the org holds, for tests to compare.
+    held = emulator.admin.get_component("orgB", "ConnectedApp", app.name)
+    assert held is not None and held["oauthConfig"]["consumerSecret"] == app.consumer_secret
