@@ -119,13 +119,11 @@ def seed_org(org: OrgStore, profile: str = DEFAULT_PROFILE) -> None:
 
 
 def _upgrade(org: OrgStore) -> None:
-    """A state dir from before secrets were sealed and SOAP login was off: seal what lies in plain
-    text and add the CI login app. Such an org keeps SOAP login (it is an established org)."""
+    """A state dir from before SOAP login was off: add the CI login app. Such an org keeps SOAP
+    login (it is an established org)."""
     if org.meta(LOGIN_APP_KEY_META) is not None:
         return
-    with org.transaction():
-        for name in [n for n in org.meta_names() if n == "admin_password" or n.startswith("token:")]:
-            org.set_secret_meta(name, str(org.meta(name)))
+    with org.transaction():  # its secret meta values were sealed when the store opened it
         org.set_setting("soap-login-enabled", True)
         _seed_login_app(org)
 

@@ -114,6 +114,11 @@ def new_token(nbytes: int = 48) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+# Meta values that are secrets (seed.py writes them through set_secret_meta): passwords, security
+# tokens, the CI login app's private key.
+SECRET_META = ("admin_password", "token:", "login_app:private_key")
+
+
 def token_digest(token: str) -> str:
     """How the tokens table keys a session or refresh token: a bearer of the file learns none."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -188,6 +193,9 @@ class OrgStore:
                 if str(row[0]).startswith("{"):
                     sealed = self._seal_json(json.loads(row[0]))
                     self._db.execute(f"UPDATE {table} SET body = ? WHERE {where}", (sealed, *row[1:]))
+        for name, value in self._db.execute("SELECT name, value FROM meta").fetchall():
+            if str(name).startswith(SECRET_META) and not self.vault.is_sealed(str(value)):
+                self._set_meta(str(name), self.vault.seal(str(value)))
         for (token,) in self._db.execute("SELECT token FROM tokens").fetchall():
             if len(str(token)) != 64 or "!" in str(token):
                 self._db.execute("UPDATE tokens SET token = ? WHERE token = ?", (token_digest(token), token))
@@ -211,11 +219,6 @@ class OrgStore:
     def set_meta(self, name: str, value: str) -> None:
         with self.transaction():
             self._set_meta(name, value)
-
-    def meta_names(self) -> list[str]:
-        with self._lock:
-            rows = self._db.execute("SELECT name FROM meta ORDER BY name").fetchall()
-        return [str(r[0]) for r in rows]
 
     def secret_meta(self, name: str) -> str | None:
         """A secret per-org value (a password, a private key), stored sealed."""

@@ -59,10 +59,22 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
+def _encrypt_legacy_key(files: TlsFiles) -> None:
+    """A key an older emulator wrote in plain PEM is rewritten encrypted."""
+    data = files.key.read_bytes()
+    if b"ENCRYPTED" in data:
+        return
+    key = serialization.load_pem_private_key(data, password=None)
+    encryption = serialization.BestAvailableEncryption(files.key_password)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    _write_private(files.key, pem)
+
+
 def ensure_tls(state_dir: Path) -> TlsFiles:
     """Create the CA and the server certificate if they are not there yet; return their paths."""
     files = tls_files(state_dir)
     if files.ca_bundle.exists() and files.cert.exists() and files.key.exists():
+        _encrypt_legacy_key(files)
         return files
     files.ca_bundle.parent.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)

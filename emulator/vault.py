@@ -60,6 +60,13 @@ class Vault:
         except InvalidToken:
             raise VaultError("a sealed value does not open with this state dir's key") from None
 
+    def is_sealed(self, text: str) -> bool:
+        try:
+            self._fernet.decrypt(text.encode())
+        except (InvalidToken, ValueError):
+            return False
+        return True
+
     def seal_bytes(self, data: bytes) -> bytes:
         return self._fernet.encrypt(data)
 

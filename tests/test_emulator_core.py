@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -382,3 +383,33 @@ def test_no_secret_value_in_plain_text_in_any_file_of_the_state_dir(
     # The admin side still hands back what the org holds, for tests to compare.
     held = emulator.admin.get_component("orgB", "ConnectedApp", app.name)
     assert held is not None and held["oauthConfig"]["consumerSecret"] == app.consumer_secret
+
+
+def test_a_state_dir_from_before_sealing_is_sealed_when_opened(tmp_path: Path) -> None:
+    """What an older emulator left in plain text (a component body, a raw token, the password) is
+    sealed, and no freed page keeps it, once this emulator opens the state dir."""
+    state = tmp_path / "old"
+    control.start(state, ["orgX"])
+    control.stop(state)
+    plain_secret, plain_password = "LegacySecret" + secrets.token_hex(8), "Legacy-Pw-4711"
+    raw_token = "00D" + "x" * 70
+    oauth = {"consumerKey": "LEGACYKEY0001", "consumerSecret": plain_secret}
+    body = {"label": "Legacy", "oauthConfig": oauth}
+    with sqlite3.connect(state / "orgX.sqlite") as db:  # as the older emulator wrote them
+        db.execute("INSERT INTO components VALUES ('ConnectedApp', 'Legacy_App', ?)", (json.dumps(body),))
+        db.execute(
+            "INSERT INTO tokens (token, kind, user_id, created) VALUES (?, 'access', 'u', 0)", (raw_token,)
+        )
+        db.execute("UPDATE meta SET value = ? WHERE name = 'admin_password'", (plain_password,))
+        db.execute("DELETE FROM meta WHERE name = 'sealed_at_rest'")
+    try:
+        orgs = control.start(state, ["orgX"])
+        held = AdminClient(state).get_component("orgX", "ConnectedApp", "Legacy_App")
+        assert held is not None and held["oauthConfig"]["consumerSecret"] == plain_secret
+        assert orgs["orgX"]["admin_password"] == plain_password
+        for path in (p for p in state.rglob("*") if p.is_file()):
+            text = path.read_bytes().decode("latin-1")
+            leaked = [value for value in (plain_secret, plain_password, raw_token) if value in text]
+            assert leaked == [], path.name
+    finally:
+        control.stop(state)
