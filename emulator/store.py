@@ -8,8 +8,9 @@ dicts keyed by field name with an 18-char `Id`. Besides the contract, `OrgStore`
 token table (sessions and refresh tokens) and the principal credentials of named credentials, so a
 stop/start of the emulator loses nothing.
 
-Threading: the server is a ThreadingHTTPServer, so one connection per store is shared under an
-RLock; `transaction()` holds that lock across several calls and commits once at the end.
+Threading: the server (emulator.transport) answers from pools of threads, so one connection per
+store is shared under an RLock; `transaction()` holds that lock across several calls and commits
+once at the end.
 """
 
 from __future__ import annotations
