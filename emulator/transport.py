@@ -35,6 +35,7 @@ StartResponse = Callable[..., Any]
 # Idle keep-alive connections are closed after this long (cheroot also uses it as the socket timeout).
 IDLE_TIMEOUT_S = 60
 THREADS_PER_PORT = 10
+MAX_INFLATED_BYTES = 64 * 1024 * 1024  # a compressed request body may inflate to this much
 _REASONS = {
     100: "Continue",
     200: "OK",
@@ -68,7 +69,8 @@ _REASONS = {
 
 
 class BodyEncodingError(Exception):
-    """A request body in a content coding we do not know (415), or that does not inflate (400)."""
+    """A request body in a content coding we do not know (415), that does not inflate (400), or that
+    inflates to too much (413)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -83,10 +85,7 @@ def decode_body(body: bytes, content_encoding: str) -> bytes:
         if coding == "identity":
             continue
         if coding in ("gzip", "x-gzip"):
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise BodyEncodingError(400, f"the request body is not valid gzip: {exc}") from None
+            body = _gunzip(body)
         elif coding == "deflate":
             body = _inflate(body)
         else:
@@ -96,11 +95,35 @@ def decode_body(body: bytes, content_encoding: str) -> bytes:
     return body
 
 
+def _bounded(body: bytes, wbits: int) -> bytes:
+    """Inflate every stream in `body`, refusing more than MAX_INFLATED_BYTES in all (a few KB can
+    inflate to gigabytes). An empty body stays empty."""
+    out = b""
+    while body:
+        stream = zlib.decompressobj(wbits)
+        out += stream.decompress(body, MAX_INFLATED_BYTES + 1 - len(out))
+        if len(out) > MAX_INFLATED_BYTES:
+            raise BodyEncodingError(
+                413, f"the request body inflates to more than {MAX_INFLATED_BYTES // (1024 * 1024)} MB"
+            )
+        if not stream.eof:
+            raise zlib.error("the compressed data ends early")
+        body = stream.unused_data
+    return out
+
+
+def _gunzip(body: bytes) -> bytes:
+    try:
+        return _bounded(body, 16 + zlib.MAX_WBITS)  # gzip members, one after another
+    except zlib.error as exc:
+        raise BodyEncodingError(400, f"the request body is not valid gzip: {exc}") from None
+
+
 def _inflate(body: bytes) -> bytes:
     # HTTP's "deflate" is zlib-wrapped, but some clients send a raw deflate stream: take both.
     for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
         try:
-            return zlib.decompress(body, wbits)
+            return _bounded(body, wbits)
         except zlib.error:
             continue
     raise BodyEncodingError(400, "the request body is not valid deflate data")

@@ -260,6 +260,19 @@ def test_unknown_or_broken_content_encoding_is_refused(emulator: EmulatorHandle)
     assert resp.status_code == 400 and "not valid gzip" in resp.text
 
 
+def test_a_body_that_inflates_too_far_is_refused(emulator: EmulatorHandle) -> None:
+    # 64 KB on the wire, over 64 MB inflated: refused before any handler sees it.
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024 + 1), compresslevel=9)
+    resp = requests.post(
+        emulator.orgs["orgA"]["login_url"] + _login_path(),
+        data=bomb,
+        headers={**SOAP_HEADERS, "Content-Encoding": "gzip"},
+        verify=emulator.ca_bundle,
+    )
+    assert len(bomb) < 100_000
+    assert resp.status_code == 413 and "inflates to more than 64 MB" in resp.text
+
+
 # -- compressed responses ------------------------------------------------------------------------
 def _query(emulator: EmulatorHandle, sid: str, accept_encoding: str | None) -> http.client.HTTPResponse:
     conn = _connection(emulator)
