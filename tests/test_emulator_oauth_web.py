@@ -144,3 +144,53 @@ def test_redirect_uri_must_match_at_the_exchange(emulator) -> None:
         emulator, "orgB", redirect["code"][0], verifier, redirect_uri="http://localhost:1717/Other"
     )
     assert answer.json()["error"] == "redirect_uri_mismatch"
+
+
+def test_on_the_shared_login_host_the_user_decides_the_org(emulator) -> None:
+    """As at login.salesforce.com: the login page finds the user's org, the code is exchanged at
+    the same host, and the answer points at that org's instance."""
+    verifier = secrets.token_urlsafe(48)
+    base = emulator.generic_login_url
+    login = read_form(
+        requests.get(
+            base + "/services/oauth2/authorize",
+            params={
+                "response_type": "code",
+                "client_id": "PlatformCLI",
+                "redirect_uri": CLI_CALLBACK,
+                "code_challenge": challenge_for(verifier),
+            },
+            verify=emulator.ca_bundle,
+            timeout=10,
+        )
+    )
+    org = emulator.org("orgB")
+    approval = requests.post(
+        base + str(login.action),
+        data={**login.fields, "username": org["admin_username"], "pw": org["admin_password"]},
+        verify=emulator.ca_bundle,
+        timeout=10,
+    )
+    form = read_form(approval)
+    answer = requests.post(
+        base + str(form.action),
+        data={**form.fields, "approve": "Allow"},
+        verify=emulator.ca_bundle,
+        timeout=10,
+        allow_redirects=False,
+    )
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        base + "/services/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": "PlatformCLI",
+            "redirect_uri": CLI_CALLBACK,
+            "code_verifier": verifier,
+        },
+        verify=emulator.ca_bundle,
+        timeout=10,
+    ).json()
+    assert tokens["instance_url"] == org["instance_url"]
+    assert tokens["id"].startswith(f"{base}/id/{org['org_id']}/")
