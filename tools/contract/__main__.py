@@ -151,7 +151,10 @@ def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, re
     redact.add(cli.passphrase)
     lc = lifecycle.Lifecycle(cli, stack, work, redact, report.checks, progress)
     wanted = lifecycle.integrations(
-        found.run_as_user, found.may_create_connected_app, 120 if orgs.emulator_state_dir else 900
+        found.run_as_user,
+        found.usernames.get("orgA"),
+        found.may_create_connected_app,
+        120 if orgs.emulator_state_dir else 900,
     )
     if not found.may_create_connected_app:
         report.checks.append(

@@ -6,10 +6,8 @@ sees is what orglink will see; the requests it made come from the access layer's
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ class OrgFacts:
     """What the lifecycle needs from the read-only half."""
 
     logged_in: dict[str, bool] = field(default_factory=dict)
+    usernames: dict[str, str] = field(default_factory=dict)  # who orglink logs in as, per org
     run_as_user: str | None = None
     may_create_connected_app: bool = False
     creation_words: str = ""
@@ -76,13 +75,14 @@ def read_only_facts(
         if not found.logged_in[alias]:
             continue
         client = salesforce.org(alias)
+        runner.fact(f"{role}: login user", partial(_login_user, client, found))
         runner.fact(f"{role}: API versions", partial(_api_versions, client))
         runner.fact(f"{role}: My Domain and org", partial(_my_domain, client))
         runner.fact(f"{role}: SOAP login() (API {SOAP_PROBE_VERSION})", partial(_soap_login_enabled, client))
     if not found.logged_in.get("orgB"):
         return found
     org_b = salesforce.org("orgB")
-    found.run_as_user = run_as_user or _login_username(connections["orgB"])
+    found.run_as_user = run_as_user or found.usernames.get("orgB")
     probe = f"Probe_orglink_contract_{secrets.token_hex(4)}"
     creation = runner.fact(
         "Org B: may create connected apps (validate-only deploy)", lambda: _creation(org_b, probe, found)
@@ -109,6 +109,17 @@ def read_only_facts(
 def _login(alias: str) -> tuple[str, str]:
     client = salesforce.org(alias)
     return PASS, f"logged in; instance {urlparse(client.instance_url).netloc}, API {client.api_version}"
+
+
+def _login_user(client: salesforce.OrgClient, found: OrgFacts) -> tuple[str, str]:
+    """The user orglink's connection runs as (OAuth userinfo): Org A's runs the verification
+    callout and needs the principal's access, Org B's is the default run-as user."""
+    info = client.call("userinfo", lambda: _get(client, "/services/oauth2/userinfo"))
+    username = str(info.get("preferred_username") or "")
+    if not username:
+        return FAIL, "userinfo named no user"
+    found.usernames[client.alias] = username
+    return PASS, f"{username}"
 
 
 def _api_versions(client: salesforce.OrgClient) -> tuple[str, str]:
@@ -195,28 +206,6 @@ def _run_as_user(client: salesforce.OrgClient, username: str) -> tuple[str, str]
     warnings: list[str] = []
     check_run_as_user(client, username, warnings.append)
     return PASS, "exists and is active" + (f"; {' '.join(warnings)}" if warnings else "")
-
-
-def _login_username(connection: dict[str, Any]) -> str | None:
-    """Org B's login user, the run-as user of the contract's integrations unless told otherwise."""
-    if connection.get("auth") == "emulator":
-        orgs = json.loads((Path(connection["state_dir"]) / "orgs.json").read_text())
-        return str(orgs[connection.get("emulator_org") or "orgB"]["admin_username"])
-    if connection.get("auth") == "sfdx":
-        return _cli_username(str(connection.get("username")))
-    username = connection.get("username")
-    return str(username) if username else None
-
-
-def _cli_username(alias: str) -> str | None:
-    """The username behind a Salesforce CLI alias (`sf org display` prints it, not the token)."""
-    try:
-        completed = subprocess.run(["sf", "org", "display", "--json", "-o", alias],
-                                   capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
-        username = (json.loads(completed.stdout).get("result") or {}).get("username")
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
-    return str(username) if username else None
 
 
 # -- the behaviours orglink relies on (docs/emulator-fidelity.md, docs/design.md) --------------------

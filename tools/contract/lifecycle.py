@@ -106,10 +106,15 @@ def seed_integration() -> dict[str, Any]:
     return dict(config["orglink:integrations"][0])
 
 
-def integrations(run_as_user: str, with_connected_app: bool, verify_timeout_s: int) -> list[dict[str, Any]]:
-    """Seed 000 as an External Client App and, where Org B allows it, as a connected app."""
+def integrations(
+    run_as_user: str, callout_user: str | None, with_connected_app: bool, verify_timeout_s: int
+) -> list[dict[str, Any]]:
+    """Seed 000 as an External Client App and, where Org B allows it, as a connected app; Org A's
+    login user runs the verification callout, so it gets the principal's access."""
     base = seed_integration()
     base.update(org_a="orgA", org_b="orgB", run_as_user=run_as_user, verify_timeout_s=verify_timeout_s)
+    if callout_user:
+        base["callout_users"] = [callout_user]
     base["app"] = dict(base["app"], contact_email="orglink-contract@example.com")
     eca = copy.deepcopy(base)
     eca.update(api_name=ECA_API_NAME, app_type="external_client_app")
