@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from emulator import control  # only to start local orgs for --emulator (a tool-side import)
 from emulator.admin import AdminClient
@@ -136,6 +137,16 @@ def run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, args: argpar
     return report
 
 
+def with_instance_urls(connections: dict[str, dict[str, Any]], found: facts.OrgFacts) -> dict[str, Any]:
+    """Each connection with the My Domain its login found (a sf alias names none): the stack
+    knows Org B's token and callout URL at preview, before it calls any org."""
+    filled = {alias: dict(connection) for alias, connection in connections.items()}
+    for alias, connection in filled.items():
+        if connection.get("auth") != "emulator" and not connection.get("instance_url"):
+            connection["instance_url"] = found.instance_urls[alias]
+    return filled
+
+
 def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, report: Report,
                   found: facts.OrgFacts) -> lifecycle.Lifecycle:  # fmt: skip
     """Sweep what earlier runs left, the lifecycle (stopping at the first failure), then destroy
@@ -167,7 +178,7 @@ def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, re
         )
     started = time.monotonic()
     try:
-        lc.run(orgs.connections, wanted)
+        lc.run(with_instance_urls(orgs.connections, found), wanted)
     except lifecycle.StepFailed as failed:
         report.failed_step, report.failed_field = failed.step, failed.field
     finally:

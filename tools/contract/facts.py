@@ -34,6 +34,7 @@ class OrgFacts:
 
     logged_in: dict[str, bool] = field(default_factory=dict)
     usernames: dict[str, str] = field(default_factory=dict)  # who orglink logs in as, per org
+    instance_urls: dict[str, str] = field(default_factory=dict)  # each org's My Domain, from its login
     run_as_user: str | None = None
     may_create_connected_app: bool = False
     creation_words: str = ""
@@ -75,6 +76,7 @@ def read_only_facts(
         if not found.logged_in[alias]:
             continue
         client = salesforce.org(alias)
+        found.instance_urls[alias] = client.instance_url
         runner.fact(f"{role}: login user", partial(_login_user, client, found))
         runner.fact(f"{role}: API versions", partial(_api_versions, client))
         runner.fact(f"{role}: My Domain and org", partial(_my_domain, client))
