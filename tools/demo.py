@@ -107,7 +107,22 @@ def org_summary(admin: AdminClient, alias: str) -> list[str]:
     for mtype in SUMMARY_TYPES[alias]:
         names = sorted(components.get(mtype, {}))
         lines.append(f"    {mtype}: {', '.join(names) if names else '(none)'}")
+    if alias == "orgA":
+        lines.append(
+            f"    callout access (permission set -> user): {', '.join(callout_access(admin)) or '(none)'}"
+        )
     return lines
+
+
+def callout_access(admin: AdminClient) -> list[str]:
+    """Who may call out: the assignments of permission sets other than profiles' own. The demo's
+    callout works only because the stack assigned its access permission set to Org A's admin."""
+    rows = admin.query(
+        "orgA",
+        "SELECT PermissionSet.Name, Assignee.Username FROM PermissionSetAssignment "
+        "WHERE PermissionSet.IsOwnedByProfile = false",
+    )["records"]
+    return sorted(f"{row['PermissionSet']['Name']} -> {row['Assignee']['Username']}" for row in rows)
 
 
 def summary() -> None:
