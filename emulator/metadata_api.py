@@ -13,8 +13,13 @@ Behaviour follows /work/shared/reference/salesforce.md sections 2, 3, 5 and 7:
   `sf:INVALID_FIELD`; a bad enum value is a `soapenv:Client` fault "'X' is not a valid value for the
   enum 'Y'" (Salesforce rejects both while parsing, before any component is looked at);
 - every other problem is a per-component error in the SaveResult / UpsertResult / DeleteResult;
-- update replaces the whole component; write-only fields (consumer secrets, ECA consumer keys, a
-  certificate's private key) stay in the store and are never read back;
+- update replaces the whole component; write-only fields (consumer secrets, a certificate's
+  private key) stay in the store and are never read back;
+- consumer keys and secrets are create-only: sent for an existing app (update, upsert, deploy),
+  even unchanged, they are refused;
+- an ECA's global OAuth settings need its OAuth settings first (create order header, OAuth
+  settings, global OAuth settings); their certificate reads back only with the org setting
+  `eca-certificate-readable`;
 - at most 10 components per call.
 
 Decisions where Salesforce's behaviour is not documented (keep them easy to change):
@@ -110,6 +115,8 @@ class TypeRules:
     before_delete: side effects before the component goes (cascades, records).
     after_rename:  fix references after a rename.
     write_only:    dotted paths kept in the store but never returned by readMetadata.
+    hidden_unless: (dotted path, org setting): kept in the store, returned only when the org
+                   setting is on (what some orgs return and others do not).
     on_read:       normalisation applied to a copy before encoding (e.g. scope aliases).
     load / names:  where components come from, if not only the component table.
     content:       the field a deploy or retrieve keeps in its own file (`<dir>/<name>.<suffix>`,
@@ -125,6 +132,7 @@ class TypeRules:
     before_delete: DeleteHook = _noop
     after_rename: RenameHook = _noop
     write_only: tuple[str, ...] = ()
+    hidden_unless: tuple[tuple[str, str], ...] = ()
     on_read: ReadHook = _same
     load: LoadHook | None = None
     names: ListHook | None = None
@@ -133,7 +141,17 @@ class TypeRules:
 
 # -- shared checks ---------------------------------------------------------------------------------
 
-_CONSUMER_VALUE = re.compile(r"[A-Za-z0-9]{8,256}")
+# Consumer keys are not only letters and digits: tools create 85-character connected-app keys with
+# underscores, and write base64 keys into ECA global settings. Secrets stay letters and digits.
+_CONNECTED_APP_KEY = re.compile(r"[A-Za-z0-9_]{8,256}")
+_CONNECTED_APP_KEY_TEXT = "letters, digits and underscores"
+_ECA_KEY = re.compile(r"[A-Za-z0-9_+/=-]{8,256}")
+_ECA_KEY_TEXT = "letters, digits and the base64 characters _ - + / ="
+_CONSUMER_SECRET = re.compile(r"[A-Za-z0-9]{8,256}")
+# A real org's words for a key sent to an existing app; the secret's are our own (never reported:
+# nothing reads a secret back, so only a client that kept it could send it).
+CONSUMER_KEY_GIVEN = "You cannot provide a Consumer Key"
+CONSUMER_SECRET_GIVEN = "You cannot provide a Consumer Secret"
 
 
 def _not_found(field_name: str, kind: str, value: str) -> ComponentError:
@@ -186,60 +204,49 @@ def _new_consumer_secret() -> str:
     return secrets.token_hex(32).upper()
 
 
+def _check_consumer_value(value: str, what: str, pattern: re.Pattern[str], allowed: str) -> None:
+    if not pattern.fullmatch(value):
+        raise ComponentError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"The consumer {what} must be 8 to 256 characters: {allowed}.",
+            (f"consumer{what.capitalize()}",),
+        )
+
+
 def _apply_consumer_credentials(
-    call: Call, holder: Body, old: Body | None, *, rotate_key: bool = False, rotate_secret: bool = False
+    call: Call,
+    holder: Body,
+    old: Body | None,
+    *,
+    key_format: tuple[re.Pattern[str], str] = (_CONNECTED_APP_KEY, _CONNECTED_APP_KEY_TEXT),
+    rotate_key: bool = False,
+    rotate_secret: bool = False,
 ) -> None:
-    """consumerKey / consumerSecret: settable only when first created, immutable after, generated
-    (CSPRNG) when left out. `holder` is the dict carrying them (oauthConfig, or ECA global settings);
-    `old` its stored counterpart, None on create."""
-    old_key = (old or {}).get("consumerKey")
-    old_secret = (old or {}).get("consumerSecret")
+    """consumerKey / consumerSecret: settable only when the app is created, generated (CSPRNG) when
+    left out. Once the app exists neither may be sent at all, not even unchanged: real orgs refuse a
+    deploy of a retrieved app that still carries its key ("You cannot provide a Consumer Key"), so
+    every read-modify-write must drop them. `holder` is the dict carrying them (oauthConfig, or ECA
+    global settings); `old` its stored counterpart, None on create."""
     key = holder.get("consumerKey")
     secret = holder.get("consumerSecret")
-
-    if old_key is None:
+    if old is None:
         if key is None:
             key = _new_consumer_key()
-        elif not _CONSUMER_VALUE.fullmatch(key):
-            raise ComponentError(
-                "FIELD_INTEGRITY_EXCEPTION",
-                "The consumer key must be 8 to 256 alphanumeric characters.",
-                ("consumerKey",),
-            )
-        elif call.emulator.consumer_key_taken(key):
-            raise ComponentError("DUPLICATE_VALUE", "The consumer key is already taken", ("consumerKey",))
-    elif rotate_key:
-        key = _new_consumer_key()
-    elif key is not None and key != old_key:
-        raise ComponentError(
-            "FIELD_INTEGRITY_EXCEPTION",
-            "You cannot provide a Consumer Key for an existing app: it is set only when the app is created.",
-            ("consumerKey",),
-        )
-    else:
-        key = old_key
-
-    if old_secret is None:
+        else:
+            _check_consumer_value(key, "key", *key_format)
+            if call.emulator.consumer_key_taken(key):
+                raise ComponentError("DUPLICATE_VALUE", "The consumer key is already taken", ("consumerKey",))
         if secret is None:
             secret = _new_consumer_secret()
-        elif not _CONSUMER_VALUE.fullmatch(secret):
-            raise ComponentError(
-                "FIELD_INTEGRITY_EXCEPTION",
-                "The consumer secret must be 8 to 256 alphanumeric characters.",
-                ("consumerSecret",),
-            )
-    elif rotate_secret:
-        secret = _new_consumer_secret()
-    elif secret is not None and secret != old_secret:
-        raise ComponentError(
-            "FIELD_INTEGRITY_EXCEPTION",
-            "You cannot provide a Consumer Secret for an existing app: "
-            "it is set only when the app is created.",
-            ("consumerSecret",),
-        )
+        else:
+            _check_consumer_value(secret, "secret", _CONSUMER_SECRET, "letters and digits")
     else:
-        secret = old_secret
-
+        if key is not None:
+            raise ComponentError("FIELD_INTEGRITY_EXCEPTION", CONSUMER_KEY_GIVEN, ("consumerKey",))
+        if secret is not None:
+            raise ComponentError("FIELD_INTEGRITY_EXCEPTION", CONSUMER_SECRET_GIVEN, ("consumerSecret",))
+        key = _new_consumer_key() if rotate_key else old.get("consumerKey")
+        secret = _new_consumer_secret() if rotate_secret else old.get("consumerSecret")
     holder["consumerKey"] = key
     holder["consumerSecret"] = secret
 
@@ -446,14 +453,34 @@ def _require_eca(call: Call, body: Body) -> None:
         raise _not_found("externalClientApplication", "ExternalClientApplication", app)
 
 
+def _require_eca_oauth_settings(call: Call, body: Body) -> None:
+    """Orgs build an ECA as header, then OAuth settings, then global OAuth settings; global
+    settings for an app that has no OAuth settings yet are refused. The real answer is reported
+    only as a failure: this code and text are ours (a missing cross reference, as for a wrong
+    header name)."""
+    app = body.get("externalClientApplication")
+    settings = call.org.list_components("ExtlClntAppOauthSettings")
+    if not app or any(part.get("externalClientApplication") == app for part in settings):
+        return
+    raise ComponentError(
+        "INVALID_CROSS_REFERENCE_KEY",
+        f"In field: externalClientApplication - the External Client App {app} has no OAuth settings "
+        "(ExtlClntAppOauthSettings) yet: create them before its global OAuth settings",
+        ("externalClientApplication",),
+    )
+
+
 def _prepare_eca_global_oauth(call: Call, body: Body, old: Body | None) -> None:
     _require_eca(call, body)
+    if old is None:
+        _require_eca_oauth_settings(call, body)
     if body.get("certificate"):
         body["certificate"] = _pem_body(body["certificate"])
     _apply_consumer_credentials(
         call,
         body,
         old,
+        key_format=(_ECA_KEY, _ECA_KEY_TEXT),
         rotate_key=bool(body.get("shouldRotateConsumerKey")),
         rotate_secret=bool(body.get("shouldRotateConsumerSecret")),
     )
@@ -782,13 +809,17 @@ TYPES: dict[str, TypeRules] = {
         "externalClientApps", "eca", "0xI",
         prepare=_prepare_eca, after_save=_eca_saved, before_delete=_eca_deleting, after_rename=_eca_renamed,
     ),
-    "ExtlClntAppGlobalOauthSettings": TypeRules(
-        "extlClntAppGlobalOauthSets", "ecaGlblOauth", "0x8",
-        prepare=_prepare_eca_global_oauth, write_only=("consumerKey", "consumerSecret"),
-    ),
+    # OAuth settings before global OAuth settings: a deploy saves in this order, as orgs need.
     "ExtlClntAppOauthSettings": TypeRules(
         "extlClntAppOauthSettings", "ecaOauth", "0x9",
         prepare=_prepare_eca_oauth, on_read=_eca_oauth_read,
+    ),
+    # The generated consumerKey reads back, the secret never; the certificate only where the org
+    # setting says so (one tool reports it does not come back).
+    "ExtlClntAppGlobalOauthSettings": TypeRules(
+        "extlClntAppGlobalOauthSets", "ecaGlblOauth", "0x8",
+        prepare=_prepare_eca_global_oauth, write_only=("consumerSecret",),
+        hidden_unless=(("certificate", "eca-certificate-readable"),),
     ),
     "ExtlClntAppOauthConfigurablePolicies": TypeRules(
         "extlClntAppOauthPolicies", "ecaOauthPlcy", "0xA", prepare=_prepare_eca_oauth_policies,
@@ -943,7 +974,8 @@ def readable(call: Call, mtype: str, name: str) -> Body | None:
     body["fullName"] = name
     if mtype in TYPES:
         rules = TYPES[mtype]
-        for path in rules.write_only:
+        hidden = [path for path, setting in rules.hidden_unless if not call.org.setting(setting)]
+        for path in (*rules.write_only, *hidden):
             _drop_path(body, path.split("."))
         body = rules.on_read(body)
     return body

@@ -168,6 +168,13 @@ def _external_client_app(org: OrgStore, glob: dict) -> App:
     )
 
 
+# What real orgs answer when an External Client App's flow goes through login.salesforce.com or
+# test.salesforce.com (the shared login port plays both): ECAs are known only on their My Domain.
+ECA_NOT_ON_GENERIC_HOST = ("app_not_found", "External client app is not installed in this org")
+# ECAs do not support the username-password flow; the real answer is unknown, this one is ours.
+ECA_PASSWORD_FLOW = ("unsupported_grant_type", "grant type not supported")
+
+
 PLATFORM_CLI_KEY = "PlatformCLI"
 PLATFORM_CLI_CALLBACK = "http://localhost:1717/OauthRedirect"
 
@@ -192,8 +199,8 @@ def platform_cli_app(org: OrgStore) -> App:
 
 
 def find_app(ctx: Ctx, client_id: str, org: OrgStore | None = None) -> App:
-    """The app with this consumer key: in this org, or in any org on the shared login port. The
-    CLI's global app is in every org: `org` says which one where the port does not."""
+    """The app with this consumer key: in this org, or (a connected app) in any org on the shared
+    login port. The CLI's global app is in every org: `org` says which one where the port does not."""
     if client_id == PLATFORM_CLI_KEY:
         target = ctx.org or org
         if target is None:
@@ -203,6 +210,8 @@ def find_app(ctx: Ctx, client_id: str, org: OrgStore | None = None) -> App:
     if found is None or (ctx.org is not None and found[0] is not ctx.org):
         raise OAuthError("invalid_client_id", "client identifier invalid")
     org, mtype, comp = found
+    if ctx.org is None and mtype != "ConnectedApp":
+        raise OAuthError(*ECA_NOT_ON_GENERIC_HOST)
     if _still_propagating(org, comp):
         raise OAuthError("invalid_client_id", "client identifier invalid")
     return _connected_app(org, comp) if mtype == "ConnectedApp" else _external_client_app(org, comp)
@@ -361,6 +370,8 @@ def _client_auth(ctx: Ctx, form: dict[str, str]) -> tuple[str, str | None]:
 def grant_password(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     cid, secret = _client_auth(ctx, form)
     app = find_app(ctx, cid)
+    if app.mtype != "ConnectedApp":
+        raise OAuthError(*ECA_PASSWORD_FLOW)
     check_secret(app, secret, required=not app.secret_optional)
     found = _active_user(ctx, app.org, form.get("username"))
     if found is None or not password_ok(found[0], found[1], form.get("password", "")):
@@ -372,10 +383,14 @@ def grant_password(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
 
 
 def grant_client_credentials(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
-    if ctx.org is None:
-        # Client credentials works only on the org's My Domain, never on login.salesforce.com.
-        raise OAuthError("invalid_grant", "request not supported on this domain")
     cid, secret = _client_auth(ctx, form)
+    if ctx.org is None:
+        # Client credentials works only on the org's My Domain, never on login.salesforce.com
+        # (where an External Client App is not known at all).
+        found = ctx.app.emulator.find_app_by_key(cid) if cid else None
+        if found is not None and found[1] != "ConnectedApp":
+            raise OAuthError(*ECA_NOT_ON_GENERIC_HOST)
+        raise OAuthError("invalid_grant", "request not supported on this domain")
     app = find_app(ctx, cid)
     check_secret(app, secret)
     if not app.cc_enabled:
@@ -431,13 +446,12 @@ def _decode_assertion(assertion: str) -> tuple[dict, dict, bytes, bytes]:
 
 
 def _audience_ok(ctx: Ctx, app: App, aud: Any) -> bool:
+    """A connected app takes its My Domain or a generic login host as `aud`; an ECA only its My
+    Domain (real orgs answer "audience is invalid" for login.salesforce.com)."""
     auds = aud if isinstance(aud, list) else [aud]
-    allowed = {
-        ctx.app.instance_url(app.org.alias),
-        ctx.app.generic_login_url,
-        "https://login.salesforce.com",
-        "https://test.salesforce.com",
-    }
+    allowed = {ctx.app.instance_url(app.org.alias)}
+    if app.mtype == "ConnectedApp":
+        allowed |= {ctx.app.generic_login_url, "https://login.salesforce.com", "https://test.salesforce.com"}
     return any(str(a).rstrip("/") in allowed for a in auds)
 
 

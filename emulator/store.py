@@ -44,6 +44,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # (emulator/connect_api.py): the less convenient answer by default.
     "principal-credential-missing": "not-configured",
     "principal-credential-duplicate": "other",
+    # Whether readMetadata returns an ECA global OAuth settings' certificate: one tool reports it
+    # does not, so by default it does not (orglink must not need it back).
+    "eca-certificate-readable": False,
 }
 
 # What an org starts with besides DEFAULT_SETTINGS, by profile (`python -m emulator start

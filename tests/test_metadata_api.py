@@ -312,19 +312,14 @@ def test_consumer_key_and_secret_supplied_on_create(ca_allowed: Org) -> None:
     assert app.oauthConfig.consumerSecret is None
     assert org.stored("ConnectedApp", name)["oauthConfig"]["consumerSecret"] == secret
 
-    # The same key (or none) on update keeps it; a different one is refused.
-    org.md.ConnectedApp.update([_connected_app(org, name, oauth={"consumerKey": key})])
-    with pytest.raises(Exception) as info:
-        org.md.ConnectedApp.update(
-            [_connected_app(org, name, oauth={"consumerKey": "Other" + uuid.uuid4().hex})]
-        )
-    code, message = _failure(info.value)
-    assert code == "FIELD_INTEGRITY_EXCEPTION" and message.startswith("You cannot provide a Consumer Key")
-    with pytest.raises(Exception) as info:
-        org.md.ConnectedApp.update(
-            [_connected_app(org, name, oauth={"consumerSecret": "Other" + uuid.uuid4().hex})]
-        )
-    assert _failure(info.value)[0] == "FIELD_INTEGRITY_EXCEPTION"
+    # Create-only: an update without them keeps them; one that carries them (even the same key, as
+    # a retrieved app does) is refused.
+    org.md.ConnectedApp.update([_connected_app(org, name)])
+    for oauth in ({"consumerKey": key}, {"consumerKey": "Other" + uuid.uuid4().hex}, {"consumerSecret": secret}):
+        with pytest.raises(Exception) as info:
+            org.md.ConnectedApp.update([_connected_app(org, name, oauth=oauth)])
+        code, message = _failure(info.value)
+        assert code == "FIELD_INTEGRITY_EXCEPTION" and message.startswith("You cannot provide a Consumer")
     assert org.md.ConnectedApp.read([name]).oauthConfig.consumerKey == key
     assert org.stored("ConnectedApp", name)["oauthConfig"]["consumerSecret"] == secret
 
@@ -587,6 +582,13 @@ def _eca(org: Org) -> str:
     return name
 
 
+def _eca_oauth_settings(org: Org, app: str) -> None:
+    """The OAuth settings an app needs before its global OAuth settings."""
+    oauth = org.md.ExtlClntAppOauthSettings
+    oauth.create([oauth(fullName=f"{app}_oauth", externalClientApplication=app, label="o",
+                        commaSeparatedOauthScopes="Api")])  # fmt: skip
+
+
 def test_eca_header_creates_record_and_policies(org_b: Org) -> None:
     name = _eca(org_b)
     records = [r for r in org_b.records("ExternalClientApplication") if r["DeveloperName"] == name]
@@ -630,6 +632,7 @@ def test_eca_global_oauth_settings(org_b: Org) -> None:
     md = org_b.md
     app = _eca(org_b)
     name = f"{app}_glbloauth"
+    _eca_oauth_settings(org_b, app)
     settings = md.ExtlClntAppGlobalOauthSettings
     settings.create(
         [
@@ -646,9 +649,11 @@ def test_eca_global_oauth_settings(org_b: Org) -> None:
     stored = org_b.stored("ExtlClntAppGlobalOauthSettings", name)
     assert re.fullmatch(r"[A-Za-z0-9]{8,256}", stored["consumerKey"])
     assert re.fullmatch(r"[A-Za-z0-9]{8,256}", stored["consumerSecret"])
+    assert stored["certificate"] == "MIIBcert"
+    # The generated key reads back, the secret never, the certificate not by default.
     read = settings.read([name])
-    assert read.consumerKey is None and read.consumerSecret is None
-    assert read.certificate == "MIIBcert"
+    assert read.consumerKey == stored["consumerKey"] and read.consumerSecret is None
+    assert read.certificate is None
 
     # A deploy without the certificate clears it; key and secret stay.
     settings.update(
@@ -658,8 +663,8 @@ def test_eca_global_oauth_settings(org_b: Org) -> None:
             )
         ]
     )
-    assert settings.read([name]).certificate is None
     again = org_b.stored("ExtlClntAppGlobalOauthSettings", name)
+    assert "certificate" not in again
     assert (again["consumerKey"], again["consumerSecret"]) == (
         stored["consumerKey"],
         stored["consumerSecret"],
