@@ -15,7 +15,7 @@ from providers.debug_log import filter_sdk_debug_log
 from providers.integration import (
     IntegrationConfigError,
     OrgToOrgIntegration,
-    org_my_domain,
+    integration_org_b_url,
     parse_integrations,
     with_callout_users,
 )
@@ -30,7 +30,7 @@ def main() -> None:
         integrations = parse_integrations(config.get_object("integrations"), pulumi.get_stack())
         orgs = config.get_object("orgs")
         integrations = [with_callout_users(option, orgs, PROJECT_DIR) for option in integrations]
-        urls = [option.org_b_url or org_my_domain(orgs, option.org_b, PROJECT_DIR) for option in integrations]
+        urls = [integration_org_b_url(option, orgs, PROJECT_DIR) for option in integrations]
     except IntegrationConfigError as err:
         # A config mistake is the user's to fix: say which key, without a Python traceback.
         raise pulumi.RunError(str(err)) from None

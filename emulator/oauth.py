@@ -387,8 +387,8 @@ def grant_client_credentials(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     if ctx.org is None:
         # Client credentials works only on the org's My Domain, never on login.salesforce.com
         # (where an External Client App is not known at all).
-        found = ctx.app.emulator.find_app_by_key(cid) if cid else None
-        if found is not None and found[1] != "ConnectedApp":
+        holder = ctx.app.emulator.find_app_by_key(cid) if cid else None
+        if holder is not None and holder[1] != "ConnectedApp":
             raise OAuthError(*ECA_NOT_ON_GENERIC_HOST)
         raise OAuthError("invalid_grant", "request not supported on this domain")
     app = find_app(ctx, cid)

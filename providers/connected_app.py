@@ -139,7 +139,8 @@ SCHEMA = Schema(
         Field(
             "consumer_key",
             "string",
-            "Consumer key (8-256 letters and digits); generated when left out. A change replaces the app.",
+            "Consumer key (8-256 letters, digits and underscores); generated when left out. Salesforce "
+            "takes it only when the app is created: a change replaces the app.",
             path="oauthConfig.consumerKey",
             computed=True,
             replaces=True,

@@ -30,6 +30,7 @@ class ExternalClientAppRunAsUserArgs(TypedDict, total=False):
     app_id: pulumi.Input[str]
     username: pulumi.Input[str]
     enabled: pulumi.Input[bool]
+    app_certificate: pulumi.Input[str]
 
 
 GLOBAL_FLAG = "isClientCredentialsFlowEnabled"
@@ -67,6 +68,14 @@ SCHEMA = Schema(
             "Enable Client Credentials Flow (false keeps the user but turns the flow off).",
             default=True,
         ),
+        Field(
+            "app_certificate",
+            "string",
+            "The app's certificate, if it has one (pass the app resource's `certificate` output). "
+            "Some orgs never read the global OAuth settings' certificate back, and a write without it "
+            "clears it: this resource's write of the flag carries it then.",
+            validate=values.certificate,
+        ),
         previous_values_field(),
         policy_name_field(),
     ),
@@ -102,9 +111,14 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
         """Set the global settings' flag; return what it was. The certificate etc. are kept as read."""
         before = {"value": False}
 
+        certificate = state.get("app_certificate")
+
         def change(component: dict[str, Any]) -> dict[str, Any]:
             before["value"] = values.boolean(component.get(GLOBAL_FLAG, False))
             component[GLOBAL_FLAG] = enabled
+            if certificate and not component.get("certificate"):
+                # Not read back (some orgs never return it): written without it, it would be gone.
+                component["certificate"] = values.certificate_body(certificate)
             return component
 
         try:
@@ -123,6 +137,8 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
         self, inputs: dict[str, Any], component: dict[str, Any] | None, previous: dict[str, Any]
     ) -> dict[str, Any]:
         outs = super()._outputs(inputs, component, previous)
+        if inputs.get("app_certificate"):
+            outs["app_certificate"] = inputs["app_certificate"]
         if component is not None and outs.get("enabled"):
             # The flow works only with both switches on: show a global switch turned off in Setup.
             client = salesforce.org(inputs["org"])

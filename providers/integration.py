@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pulumi
 
@@ -99,6 +100,9 @@ class AppModel:
     # Resource names `<base>-<prefix><part>`. The connected app keeps the unprefixed names of
     # existing stacks; the ECA's differ, so a switch reads as "create eca-*, delete the rest".
     name_prefix: str
+    # The run-as user writes a component holding the app's certificate, which some orgs never
+    # read back: it is handed the certificate so that its write keeps it.
+    run_as_needs_certificate: bool = False
 
     def keys(self, part: str) -> frozenset[str]:
         return self.app_keys if part == "app" else self.policy_keys
@@ -117,6 +121,7 @@ APP_MODELS: dict[str, AppModel] = {
         ExternalClientApp, ExternalClientAppPolicy, ExternalClientAppRunAsUser,
         ExternalClientAppProfileAssignment,
         _inputs(ECA_SCHEMA, WIRED_APP_KEYS), _inputs(ECA_POLICY_SCHEMA, WIRED_POLICY_KEYS), "eca-",
+        run_as_needs_certificate=True,
     ),
 }  # fmt: skip
 APP_TYPES = tuple(APP_MODELS)
@@ -397,6 +402,25 @@ def _sfdx_auth_url_host(settings: Mapping[str, Any]) -> str:
     return host if host and "/" not in host else ""
 
 
+def integration_org_b_url(options: IntegrationOptions, orgs: Any, project_dir: Path) -> str:
+    """Org B's My Domain for this integration (its token URL's base), refused on a generic login
+    host when the app is an External Client App: orgs answer its flows there with `app_not_found`
+    "External client app is not installed in this org"."""
+    if options.org_b_url:
+        url, where = options.org_b_url, f"{options.config_key}.org_b_url"
+    else:
+        url = org_my_domain(orgs, options.org_b, project_dir)
+        where = f"{ORGS_KEY}.{options.org_b}.instance_url"
+    host = (urlparse(url).hostname or "").lower()
+    if options.app_type == "external_client_app" and host in GENERIC_LOGIN_HOSTS:
+        raise IntegrationConfigError(
+            f"{where}: {host} cannot serve an External Client App (Salesforce answers app_not_found "
+            "'External client app is not installed in this org'); use Org B's My Domain, "
+            "e.g. https://acme.my.salesforce.com, for the token URL"
+        )
+    return url
+
+
 # ---------------------------------------------------------------------------------------------
 # Who calls out from Org A (known at preview, no API call)
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +520,8 @@ def build_org_b_app(
     resources: list[pulumi.Resource] = [app, policy]
     if options.run_as_user:
         run_as = _args({}, **part, username=options.run_as_user)
+        if model.run_as_needs_certificate and certificate_pem is not None:
+            run_as["app_certificate"] = app.certificate
         resources.append(model.run_as_user(f"{name}run-as", run_as, of_app))
     # Access needs `permitted_users: AdminApprovedPreAuthorized`, which the policy sets.
     after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[*after, policy], deleted_with=with_app)

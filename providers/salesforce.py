@@ -59,6 +59,9 @@ MINIMUM_API_VERSION = (63, 0)
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 CONFIG_KEY = "orglink:orgs"
 AUTH_MODES = ("jwt", "client_credentials", "password", "access_token", "sfdx", "sfdx_auth_url", "emulator")
+APP_TYPES = ("connected_app", "external_client_app")
+# Salesforce's shared login hosts: an External Client App is not known there.
+GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
 
 # Salesforce codes that mean "try again later", from REST errors, SOAP faults and metadata results.
 TRANSIENT_CODES = frozenset(
@@ -158,6 +161,10 @@ class Connection:
     state_dir: str | None = None
     # The org's key in the emulator's orgs.json when it differs from the alias.
     emulator_org: str | None = None
+    # The kind of app behind a jwt / client_credentials / password login: `connected_app` (what
+    # orglink assumes when left out) or `external_client_app`, whose OAuth flows work only through
+    # the org's My Domain and never by username and password.
+    app_type: str | None = None
 
 
 _CONNECTION_FIELDS = {f.name for f in fields(Connection)} - {"alias"}
@@ -305,10 +312,51 @@ def _validate_connection(conn: Connection) -> None:
     else:
         if (major, minor) < MINIMUM_API_VERSION:
             fail("api_version", f"api_version {conn.api_version} is too old: orglink needs 63.0 or newer")
+    _validate_app_type(conn, fail)
     if conn.ca_bundle is not None and conn.ca_bundle.lower() in ("false", "0", "no"):
         fail("ca_bundle", "certificate verification cannot be turned off; give the path of a CA bundle")
     if conn.ca_bundle is not None and not Path(conn.ca_bundle).is_file():
         fail("ca_bundle", f"CA bundle '{conn.ca_bundle}' does not exist")
+
+
+def _is_generic_login_host(url: str | None) -> bool:
+    host = (urlparse(url or "").hostname or "").lower()
+    return host in GENERIC_LOGIN_HOSTS
+
+
+def _validate_app_type(conn: Connection, fail: Callable[[str, str], None]) -> None:
+    """An External Client App's flows fail on login/test.salesforce.com (`app_not_found`
+    "External client app is not installed in this org", or "audience is invalid" for a JWT), and
+    ECAs have no username-password flow: say so before any login is tried."""
+    if conn.app_type is None:
+        return
+    if conn.app_type not in APP_TYPES:
+        fail("app_type", f"app_type must be one of {', '.join(APP_TYPES)} (got '{conn.app_type}')")
+    if conn.app_type != "external_client_app":
+        return
+    if conn.auth == "password":
+        fail(
+            "auth",
+            "External Client Apps do not support the username-password flow, so auth 'password' "
+            "cannot log in through one; use auth 'jwt' (the ECA's consumer_key, a username and the "
+            "private key of the certificate in the ECA) or 'client_credentials', with login_url set "
+            "to the org's My Domain",
+        )
+    if conn.auth == "jwt" and _is_generic_login_host(conn.login_url):
+        fail(
+            "login_url",
+            f"an External Client App's JWT bearer flow fails on {urlparse(conn.login_url).hostname} "
+            "(Salesforce answers app_not_found or 'audience is invalid'): set login_url to the org's "
+            "My Domain, e.g. https://acme.my.salesforce.com (it is also the JWT's audience)",
+        )
+    if conn.auth == "client_credentials" and _is_generic_login_host(conn.instance_url or conn.login_url):
+        where = "instance_url" if conn.instance_url else "login_url"
+        fail(
+            where,
+            f"an External Client App's client credentials flow fails on "
+            f"{urlparse(getattr(conn, where)).hostname} (Salesforce answers app_not_found): set {where} "
+            "to the org's My Domain, e.g. https://acme.my.salesforce.com",
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1411,7 +1459,8 @@ class OrgClient:
         return self._save("createMetadata", mtype, components)
 
     def update_metadata(self, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
-        return self._save("updateMetadata", mtype, components)
+        """Update existing components; their create-only elements (CREATE_ONLY) are never sent."""
+        return self._save("updateMetadata", mtype, [without_create_only(mtype, c) for c in components])
 
     def upsert_metadata(self, mtype: str, components: list[dict[str, Any]]) -> list[MetadataResult]:
         return self._save("upsertMetadata", mtype, components)
@@ -1505,6 +1554,30 @@ class OrgClient:
         _raise_on_failure(
             self.alias, f"rename {mtype}", [self.rename_metadata(mtype, old_full_name, new_full_name)]
         )
+
+
+# Elements an org takes only when the component is created: sent for an existing one, even
+# unchanged, they are refused ("You cannot provide a Consumer Key"). A read returns the key, so a
+# read-modify-write would send it back.
+CREATE_ONLY: dict[str, tuple[tuple[str, ...], ...]] = {
+    "ConnectedApp": (("oauthConfig", "consumerKey"), ("oauthConfig", "consumerSecret")),
+    "ExtlClntAppGlobalOauthSettings": (("consumerKey",), ("consumerSecret",)),
+}
+
+
+def without_create_only(mtype: str, component: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``component`` without the elements the org takes only at creation."""
+    paths = CREATE_ONLY.get(mtype, ())
+    if not paths:
+        return component
+    copied = copy.deepcopy(component)
+    for *parents, leaf in paths:
+        holder: Any = copied
+        for parent in parents:
+            holder = holder.get(parent) if isinstance(holder, dict) else None
+        if isinstance(holder, dict):
+            holder.pop(leaf, None)
+    return copied
 
 
 def _raise_on_failure(alias: str, what: str, results: list[MetadataResult]) -> None:

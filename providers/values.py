@@ -256,22 +256,29 @@ def scopes_as_read_back(scopes: Iterable[str]) -> list[str]:
 # Consumer key and secret
 # ---------------------------------------------------------------------------------------------
 
-_ALPHANUMERIC = re.compile(r"^[A-Za-z0-9]{8,256}$")
+# Keys may carry underscores (tools create 85-character keys with them); secrets are letters and
+# digits only. Both 8 to 256 characters.
+_CONSUMER_FORMATS = {
+    "key": (re.compile(r"^[A-Za-z0-9_]{8,256}$"), "letters, digits and underscores"),
+    "secret": (re.compile(r"^[A-Za-z0-9]{8,256}$"), "letters and digits"),
+}
 
 
 def consumer_credential(kind: str) -> Validator:
+    pattern, allowed = _CONSUMER_FORMATS[kind]
+
     def validate(value: Any) -> str:
         candidate = non_empty_text(value)
-        if _ALPHANUMERIC.match(candidate):
+        if pattern.match(candidate):
             return candidate
-        bad = sorted({ch for ch in candidate if not ch.isalnum() or not ch.isascii()})
+        bad = sorted({ch for ch in candidate if not pattern.match(ch * 8)})
         if bad:
             shown = ", ".join(repr(ch) for ch in bad[:5]) if kind == "key" else "some characters"
             problem = f"contains {shown}"
         else:
             problem = f"has {len(candidate)} characters"
         raise ValueError(
-            f"the consumer {kind} {problem}: Salesforce accepts 8 to 256 letters and digits only "
+            f"the consumer {kind} {problem}: Salesforce accepts 8 to 256 {allowed} only "
             f"(or leave it out and orglink generates one)"
         )
 

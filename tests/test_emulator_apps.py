@@ -64,8 +64,13 @@ def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
         emulator.admin.set_setting(ORG, "allow-connected-app-creation", False)
 
 
+def _md(sf: Salesforce) -> Any:
+    """simple-salesforce's Metadata API client (typed Any: its read() is annotated list-or-object)."""
+    return sf.mdapi
+
+
 def _connected_app(sf: Salesforce, name: str, **oauth: Any) -> Any:
-    md = sf.mdapi
+    md = _md(sf)
     config = md.ConnectedAppOauthConfig(callbackUrl="https://example.invalid/cb", scopes=["Api"], **oauth)
     return md.ConnectedApp(fullName=name, label=name, contactEmail="ops@example.invalid", oauthConfig=config)
 
@@ -109,15 +114,15 @@ def test_a_connected_app_key_sent_back_is_refused_by_update_upsert_and_deploy(
     emulator: EmulatorHandle, sf: Salesforce, creation_allowed: None
 ) -> None:
     name = _name("Keyed_App")
-    sf.mdapi.ConnectedApp.create([_connected_app(sf, name)])
-    key = sf.mdapi.ConnectedApp.read([name]).oauthConfig.consumerKey
+    _md(sf).ConnectedApp.create([_connected_app(sf, name)])
+    key = _md(sf).ConnectedApp.read([name]).oauthConfig.consumerKey
     assert key
     # What a read-modify-write that keeps the read key sends: refused, also though the key is unchanged.
     with pytest.raises(Exception) as updated:
-        sf.mdapi.ConnectedApp.update([_connected_app(sf, name, consumerKey=key)])
+        _md(sf).ConnectedApp.update([_connected_app(sf, name, consumerKey=key)])
     assert _failure(updated.value) == ("FIELD_INTEGRITY_EXCEPTION", KEY_GIVEN)
     with pytest.raises(Exception) as upserted:
-        sf.mdapi.ConnectedApp.upsert([_connected_app(sf, name, consumerKey=key)])
+        _md(sf).ConnectedApp.upsert([_connected_app(sf, name, consumerKey=key)])
     assert _failure(upserted.value) == ("FIELD_INTEGRITY_EXCEPTION", KEY_GIVEN)
 
     def app_file(with_key: bool) -> str:
@@ -134,11 +139,11 @@ def test_a_connected_app_key_sent_back_is_refused_by_update_upsert_and_deploy(
     assert result["state"] == "Failed"
     [failure] = result["deployment_detail"]["errors"]
     assert failure["message"] == KEY_GIVEN
-    assert sf.mdapi.ConnectedApp.read([name]).label == name  # nothing of it was saved
+    assert _md(sf).ConnectedApp.read([name]).label == name  # nothing of it was saved
     # Without the key the same deploy goes through, and the app keeps its key.
     result = _deploy(sf, {"package.xml": package, f"connectedApps/{name}.connectedApp": app_file(False)})
     assert result["state"] == "Succeeded", result
-    read = sf.mdapi.ConnectedApp.read([name])
+    read = _md(sf).ConnectedApp.read([name])
     assert (read.label, read.oauthConfig.consumerKey) == ("Relabelled", key)
 
 
@@ -149,13 +154,13 @@ def test_connected_app_keys_with_underscores_are_accepted_and_a_taken_key_is_ref
     key = ("OL_" + secrets.token_hex(41))[:85]
     assert len(key) == 85 and "_" in key
     name = _name("Underscore_App")
-    sf.mdapi.ConnectedApp.create([_connected_app(sf, name, consumerKey=key)])
-    assert sf.mdapi.ConnectedApp.read([name]).oauthConfig.consumerKey == key
+    _md(sf).ConnectedApp.create([_connected_app(sf, name, consumerKey=key)])
+    assert _md(sf).ConnectedApp.read([name]).oauthConfig.consumerKey == key
     with pytest.raises(Exception) as taken:
-        sf.mdapi.ConnectedApp.create([_connected_app(sf, _name("Other_App"), consumerKey=key)])
+        _md(sf).ConnectedApp.create([_connected_app(sf, _name("Other_App"), consumerKey=key)])
     assert _failure(taken.value) == ("DUPLICATE_VALUE", "The consumer key is already taken")
     with pytest.raises(Exception) as dashed:
-        sf.mdapi.ConnectedApp.create([_connected_app(sf, _name("Dash_App"), consumerKey="has-a-dash-1")])
+        _md(sf).ConnectedApp.create([_connected_app(sf, _name("Dash_App"), consumerKey="has-a-dash-1")])
     assert _failure(dashed.value)[0] == "FIELD_INTEGRITY_EXCEPTION"
 
 
@@ -163,7 +168,7 @@ def test_connected_app_keys_with_underscores_are_accepted_and_a_taken_key_is_ref
 
 
 def _eca_header(sf: Salesforce) -> str:
-    md, name = sf.mdapi, _name("Eca")
+    md, name = _md(sf), _name("Eca")
     md.ExternalClientApplication.create(
         [md.ExternalClientApplication(fullName=name, label=name, contactEmail="ops@example.invalid",
                                       distributionState="Local")]
@@ -172,13 +177,13 @@ def _eca_header(sf: Salesforce) -> str:
 
 
 def _oauth_settings(sf: Salesforce, app: str) -> None:
-    oauth = sf.mdapi.ExtlClntAppOauthSettings
+    oauth = _md(sf).ExtlClntAppOauthSettings
     oauth.create([oauth(fullName=f"{app}_oauth", externalClientApplication=app, label="o",
                         commaSeparatedOauthScopes="Api")])  # fmt: skip
 
 
 def _global_settings(sf: Salesforce, app: str, **fields: Any) -> Any:
-    settings = sf.mdapi.ExtlClntAppGlobalOauthSettings
+    settings = _md(sf).ExtlClntAppGlobalOauthSettings
     return settings(fullName=f"{app}_glbloauth", externalClientApplication=app, label="g",
                     callbackUrl="https://example.invalid/cb", **fields)  # fmt: skip
 
@@ -188,13 +193,13 @@ def test_eca_global_settings_before_the_oauth_settings_are_refused(
 ) -> None:
     app = _eca_header(sf)
     with pytest.raises(Exception) as early:
-        sf.mdapi.ExtlClntAppGlobalOauthSettings.create([_global_settings(sf, app)])
+        _md(sf).ExtlClntAppGlobalOauthSettings.create([_global_settings(sf, app)])
     code, message = _failure(early.value)
     assert code == "INVALID_CROSS_REFERENCE_KEY" and "ExtlClntAppOauthSettings" in message
     assert emulator.admin.get_component(ORG, "ExtlClntAppGlobalOauthSettings", f"{app}_glbloauth") is None
     _oauth_settings(sf, app)
-    sf.mdapi.ExtlClntAppGlobalOauthSettings.create([_global_settings(sf, app)])
-    assert sf.mdapi.ExtlClntAppGlobalOauthSettings.read([f"{app}_glbloauth"]).consumerKey
+    _md(sf).ExtlClntAppGlobalOauthSettings.create([_global_settings(sf, app)])
+    assert _md(sf).ExtlClntAppGlobalOauthSettings.read([f"{app}_glbloauth"]).consumerKey
 
 
 def test_a_deploy_of_a_whole_eca_saves_the_oauth_settings_before_the_global_settings(
@@ -235,7 +240,7 @@ def test_eca_global_settings_read_back_the_key_never_the_secret_and_refuse_the_k
     _oauth_settings(sf, app)
     # Keys other tools write into ECA settings are base64.
     key = "b64+Key/" + secrets.token_urlsafe(24) + "=="
-    settings = sf.mdapi.ExtlClntAppGlobalOauthSettings
+    settings = _md(sf).ExtlClntAppGlobalOauthSettings
     settings.create([_global_settings(sf, app, consumerKey=key)])
     read = settings.read([f"{app}_glbloauth"])
     assert (read.consumerKey, read.consumerSecret) == (key, None)
@@ -256,10 +261,10 @@ def test_eca_global_settings_certificate_reads_back_only_where_the_org_setting_s
     _oauth_settings(sf, app)
     assert emulator.admin.settings(ORG)[CERT_SETTING] is False
     certificate = "".join(self_signed_certificate("eca-cert").pem.splitlines()[1:-1])
-    sf.mdapi.ExtlClntAppGlobalOauthSettings.create([_global_settings(sf, app, certificate=certificate)])
+    _md(sf).ExtlClntAppGlobalOauthSettings.create([_global_settings(sf, app, certificate=certificate)])
     emulator.admin.set_setting(ORG, CERT_SETTING, readable)
     try:
-        read = sf.mdapi.ExtlClntAppGlobalOauthSettings.read([f"{app}_glbloauth"])
+        read = _md(sf).ExtlClntAppGlobalOauthSettings.read([f"{app}_glbloauth"])
     finally:
         emulator.admin.set_setting(ORG, CERT_SETTING, False)
     assert read.certificate == (certificate if readable else None)
@@ -299,7 +304,8 @@ def _flow_eca(emulator: EmulatorHandle, certificate: str) -> tuple[str, str]:
 
 
 def _token(emulator: EmulatorHandle, base_url: str, form: dict[str, str]) -> requests.Response:
-    return requests.post(f"{base_url}/services/oauth2/token", data=form, verify=emulator.ca_bundle, timeout=10)
+    url = f"{base_url}/services/oauth2/token"
+    return requests.post(url, data=form, verify=emulator.ca_bundle, timeout=10)
 
 
 def _error(resp: requests.Response) -> tuple[int, str, str]:
@@ -308,7 +314,8 @@ def _error(resp: requests.Response) -> tuple[int, str, str]:
 
 
 def _assertion(key: bytes, iss: str, sub: str, aud: str) -> str:
-    return jwt.encode({"iss": iss, "sub": sub, "aud": aud, "exp": int(time.time()) + 120}, key, algorithm="RS256")
+    claims = {"iss": iss, "sub": sub, "aud": aud, "exp": int(time.time()) + 120}
+    return jwt.encode(claims, key, algorithm="RS256")
 
 
 def test_eca_flows_through_the_generic_login_host_answer_app_not_found(

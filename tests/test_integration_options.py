@@ -15,6 +15,7 @@ from providers.integration import (
     ORG_B_BUILDERS,
     IntegrationConfigError,
     api_name_from,
+    integration_org_b_url,
     org_my_domain,
     parse_integrations,
     with_callout_users,
@@ -146,6 +147,27 @@ def test_org_b_my_domain_errors_name_the_key(orgs: dict[str, Any], key: str, tmp
     with pytest.raises(IntegrationConfigError) as caught:
         org_my_domain(orgs, "orgB", tmp_path)
     assert str(caught.value).startswith(key)
+
+
+@pytest.mark.parametrize(
+    ("setting", "orgs", "key"),
+    [
+        ({"org_b_url": "https://login.salesforce.com"}, {}, "orglink:integrations[0].org_b_url"),
+        ({}, {"orgB": {"auth": "jwt", "instance_url": "https://test.salesforce.com"}},
+         "orglink:orgs.orgB.instance_url"),
+    ],
+)  # fmt: skip
+def test_an_eca_integration_on_a_generic_login_host_names_the_key(
+    setting: dict[str, Any], orgs: dict[str, Any], key: str, tmp_path: Path
+) -> None:
+    [eca] = parse_integrations([{**MINIMAL, "app_type": "external_client_app", **setting}], "dev")
+    with pytest.raises(IntegrationConfigError) as caught:
+        integration_org_b_url(eca, orgs, tmp_path)
+    assert str(caught.value).startswith(key)
+    assert "app_not_found" in str(caught.value) and "My Domain" in str(caught.value)
+    [on_my_domain] = parse_integrations([{**MINIMAL, "app_type": "external_client_app"}], "dev")
+    my_domain = {"orgB": {"auth": "jwt", "instance_url": "https://b.my.salesforce.com"}}
+    assert integration_org_b_url(on_my_domain, my_domain, tmp_path) == "https://b.my.salesforce.com"
 
 
 @pytest.mark.parametrize("stack", ["local", "local-assess", "local-eca", "dev", "uat", "prod"])

@@ -315,7 +315,8 @@ def test_consumer_key_and_secret_supplied_on_create(ca_allowed: Org) -> None:
     # Create-only: an update without them keeps them; one that carries them (even the same key, as
     # a retrieved app does) is refused.
     org.md.ConnectedApp.update([_connected_app(org, name)])
-    for oauth in ({"consumerKey": key}, {"consumerKey": "Other" + uuid.uuid4().hex}, {"consumerSecret": secret}):
+    other_key = "Other" + uuid.uuid4().hex
+    for oauth in ({"consumerKey": key}, {"consumerKey": other_key}, {"consumerSecret": secret}):
         with pytest.raises(Exception) as info:
             org.md.ConnectedApp.update([_connected_app(org, name, oauth=oauth)])
         code, message = _failure(info.value)

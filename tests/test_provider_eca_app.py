@@ -167,6 +167,41 @@ def test_certificate_is_sent_on_every_deploy(eca_env: Any, sent: list[tuple[str,
     app.delete(id_, outs)
 
 
+@pytest.mark.parametrize("readable", [False, True], ids=["not read back", "read back"])
+def test_the_certificate_needs_no_read_back(eca_env: Any, readable: bool) -> None:
+    """Orgs may not return the global settings' certificate (the emulator's default): no change
+    shows at refresh, and an update of another field keeps it (a write without it would clear it)."""
+    pem = self_signed_certificate().pem
+    app = ExternalClientAppProvider()
+    news = app_inputs(certificate=pem)
+    eca_env.admin.set_setting(ORG, "eca-certificate-readable", readable)
+    try:
+        id_, outs = create(app, news)
+        name = news["api_name"]
+        refreshed = app.read(id_, outs)
+        assert refreshed.outs is not None
+        assert refreshed.outs["certificate"] == checked(app, news)["certificate"]
+        assert app.diff(id_, refreshed.outs, checked(app, news, refreshed.outs)).changes is False
+        changed, outs = update(app, id_, refreshed.outs, {**news, "callback_urls": ["https://x.example/cb"]})
+        assert changed and outs["certificate"] == checked(app, news)["certificate"]
+        stored = component(eca_env, GLOBAL, f"{name}_glbloauth")
+        assert stored["certificate"] in pem.replace("\n", "")
+        assert stored["callbackUrl"] == "https://x.example/cb"
+        app.delete(id_, outs)
+    finally:
+        eca_env.admin.set_setting(ORG, "eca-certificate-readable", False)
+
+
+def test_parts_are_created_header_oauth_settings_then_global_settings(
+    eca_env: Any, sent: list[tuple[str, dict[str, Any]]]
+) -> None:
+    app = ExternalClientAppProvider()
+    id_, outs = create(app, app_inputs())
+    created = [mtype for mtype, _ in sent if mtype in (HEADER, OAUTH, GLOBAL)]
+    assert created == [HEADER, OAUTH, GLOBAL]  # the emulator refuses global settings first
+    app.delete(id_, outs)
+
+
 def test_oauth_link_is_never_sent_back(eca_env: Any, sent: list[tuple[str, dict[str, Any]]]) -> None:
     app = ExternalClientAppProvider()
     news = app_inputs()

@@ -23,6 +23,7 @@ from tests.eca_support import (
 from tests.support import create, self_signed_certificate, update
 
 __all__ = ["eca_env"]
+CERT_SETTING = "eca-certificate-readable"
 
 
 @pytest.fixture
@@ -37,13 +38,26 @@ def global_of(env: Any, app: str) -> dict[str, Any]:
     return component(env, GLOBAL, f"{app}_glbloauth")
 
 
+@pytest.fixture(params=[False, True], ids=["certificate not read back", "certificate read back"])
+def certificate_readback(eca_env: Any, request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Both answers of orgs to reading an ECA's global settings' certificate (the emulator's
+    default: not returned)."""
+    eca_env.admin.set_setting(ORG, CERT_SETTING, request.param)
+    yield request.param
+    eca_env.admin.set_setting(ORG, CERT_SETTING, False)
+
+
 def test_run_as_user_lifecycle_and_checks(
-    eca_env: Any, made_app: tuple[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+    eca_env: Any,
+    made_app: tuple[str, dict[str, Any]],
+    certificate_readback: bool,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, app_outs = made_app
     name = app_outs["api_name"]
     run_as = ExternalClientAppRunAsUserProvider()
-    base = {"org": ORG, "app": name}
+    # As the integration wires it: the app's certificate, which the org may not read back.
+    base = {"org": ORG, "app": name, "app_certificate": app_outs["certificate"]}
     certificate = global_of(eca_env, name)["certificate"]
 
     with pytest.raises(salesforce.SalesforceError, match="no user with username") as err:

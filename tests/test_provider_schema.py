@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import json
 import typing
+from typing import Any
 
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
@@ -424,6 +425,53 @@ def test_generated_credentials_are_valid_and_distinct() -> None:
     assert len(keys) == 20
     for key in keys:
         assert values.consumer_credential("key")(key) == key
+
+
+def test_consumer_keys_may_carry_underscores_secrets_may_not() -> None:
+    key = ("OL_" + "a1B2" * 25)[:85]  # the 85-character shape with underscores tools create
+    assert values.consumer_credential("key")(key) == key
+    with pytest.raises(ValueError, match="'-'"):
+        values.consumer_credential("key")("has-a-dash-1")
+    with pytest.raises(ValueError, match="letters and digits only"):
+        values.consumer_credential("secret")("under_score_secret")
+
+
+ECA_PROBLEMS = [
+    # (connection, field named, words of the fix)
+    ({"auth": "password", "username": "a@b.co", "password": "x", "login_url": "https://acme.my.salesforce.com"},
+     "auth", ("username-password", "jwt", "client_credentials")),
+    ({"auth": "jwt", "username": "a@b.co", "consumer_key": "K" * 20, "private_key": "k"},
+     "login_url", ("login.salesforce.com", "My Domain")),
+    ({"auth": "jwt", "username": "a@b.co", "consumer_key": "K" * 20, "private_key": "k",
+      "login_url": "https://test.salesforce.com"}, "login_url", ("test.salesforce.com", "My Domain")),
+    ({"auth": "client_credentials", "consumer_key": "K" * 20, "consumer_secret": "S" * 20,
+      "instance_url": "https://login.salesforce.com/"}, "instance_url", ("app_not_found", "My Domain")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("settings", "field", "words"), ECA_PROBLEMS)
+def test_an_eca_connection_on_a_generic_host_or_by_password_is_refused_naming_the_field(
+    settings: dict[str, Any], field: str, words: tuple[str, ...]
+) -> None:
+    salesforce.configure_orgs({"o": {**settings, "app_type": "external_client_app"}})
+    with pytest.raises(salesforce.SalesforceError) as err:
+        salesforce.connection("o")
+    assert err.value.field == f"orglink:orgs.o.{field}"
+    assert all(word in err.value.message for word in words), err.value.message
+    # The same connection through a connected app is what it was before.
+    salesforce.configure_orgs({"o": settings})
+    assert salesforce.connection("o").auth == settings["auth"]
+
+
+def test_an_eca_connection_through_its_my_domain_is_accepted_and_app_type_is_checked() -> None:
+    jwt = {"auth": "jwt", "username": "a@b.co", "consumer_key": "K" * 20, "private_key": "k",
+           "login_url": "https://acme.my.salesforce.com", "app_type": "external_client_app"}  # fmt: skip
+    salesforce.configure_orgs({"o": jwt})
+    assert salesforce.connection("o").app_type == "external_client_app"
+    salesforce.configure_orgs({"o": {**jwt, "app_type": "eca"}})
+    with pytest.raises(salesforce.SalesforceError, match="connected_app, external_client_app") as err:
+        salesforce.connection("o")
+    assert err.value.field == "orglink:orgs.o.app_type"
 
 
 def test_salesforce_error_names_everything() -> None:
