@@ -4,6 +4,10 @@ Apps are found by consumer key among the org's ConnectedApp components and Exter
 global OAuth settings; each flow enforces the app's configuration with Salesforce's error codes
 and texts (reference section 6). Errors are HTTP 400 JSON `{"error", "error_description"}`.
 
+External Client Apps are known only on their org's My Domain: on the shared login port (the
+login.salesforce.com / test.salesforce.com stand-in) every flow of one answers `app_not_found`, a
+JWT for one must name the My Domain as audience, and the username-password flow is refused.
+
 Refresh tokens: Salesforce issues them only through interactive flows. The emulator serves the web
 server flow (authorization code, with PKCE) through a minimal login page and an approval page at
 /services/oauth2/authorize, as `sf org login web` drives it; tests that need a refresh token without

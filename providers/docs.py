@@ -44,7 +44,10 @@ config:
 Other connection fields: `instance_url`, `password`, `security_token`, `consumer_secret`,
 `access_token`, `sfdx_auth_url` (secret, auth `sfdx_auth_url`: the `force://...` URL of a Salesforce
 CLI login), `ca_bundle` (a PEM file trusted for the org's certificate), `state_dir` and
-`emulator_org` (auth `emulator`: log in as the local emulator's seeded admin).
+`emulator_org` (auth `emulator`: log in as the local emulator's seeded admin), `app_type`
+(`connected_app`, the default, or `external_client_app`: the kind of app behind a `jwt` or
+`client_credentials` login; an External Client App needs the org's My Domain as `login_url` /
+`instance_url` and cannot be used with `password`).
 
 Type tokens: the Python SDK names every dynamic resource `pulumi-python:dynamic/<module>:<Name>`
 (the engine runs them all through its `pulumi-python` provider plugin), so orglink's resources are

@@ -203,6 +203,10 @@ MISTAKES = [
     Mistake("ECA with an unknown scope", as_eca(app(scopes=["api", "superpowers"])), ("scopes", "superpowers")),
     Mistake("ECA name of an External Client App orglink did not make", as_eca(setting(api_name=UNRELATED_ECA, name_suffix="")), ("integrations[0].app", UNRELATED_ECA, "name_suffix"), "up"),
     Mistake("ECA secrets kept from the REST API, and the stack may not change it", as_eca(without_app_setting("enable_secret_in_rest_api")), ("integrations[0].app.enable_secret_in_rest_api", "INSUFFICIENT_ACCESS", "`enable_secret_in_rest_api: true`"), "up"),
+    # External Client Apps are not known on the generic login hosts, and have no password flow.
+    Mistake("ECA integration on a generic login host", as_eca(setting(org_b_url="https://login.salesforce.com")), ("integrations[0].org_b_url", "External Client App", "app_not_found", "My Domain")),
+    Mistake("ECA-based Org B connection on a generic login host", org("orgB", auth="jwt", app_type="external_client_app", login_url="https://test.salesforce.com", instance_url=LOGIN_URL_B, ca_bundle=CA_BUNDLE, username="deploy@orgb.orglink.test", consumer_key="OrglinkCiEcaKey0001", private_key="ci.key"), ("orglink:orgs.orgB.login_url", "test.salesforce.com", "My Domain")),
+    Mistake("password mode on an ECA-based Org B connection", org("orgB", auth="password", app_type="external_client_app", login_url=LOGIN_URL_B, ca_bundle=CA_BUNDLE, username="admin@orgb.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgB.auth", "username-password", "'jwt'", "'client_credentials'")),
     # Not the stack file but Org B: since Spring '26 it refuses new connected apps unless Support
     # enabled them. The Preflight's validate-only deploy finds it before Org A's certificate exists.
     # A new org has SOAP login() off: password mode gets Salesforce's refusal, with the modes to use.
