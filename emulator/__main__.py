@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .latency import LatencyProfileError
 from .store import DEFAULT_PROFILE, ORG_PROFILES
 
 
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
             help="settings of orgs created now (default: new, an org created today: SOAP login() off); "
             "existing orgs keep theirs",
         )
+        p.add_argument(
+            "--latency",
+            metavar="PROFILE",
+            help="delay each answer as a real org would: a latency profile file (emulator/latency/"
+            "default.json's format, or a contract-report.json from `make contract`), or `default`",
+        )
     for name in ("stop", "status"):
         sub.add_parser(name).add_argument("--state-dir", required=True)
     p = sub.add_parser("set", help="change an org setting, e.g. allow-connected-app-creation true")
@@ -51,12 +58,25 @@ def main(argv: list[str] | None = None) -> int:
         from .control import DEFAULT_ORGS, known_orgs
         from .server import serve
 
-        serve(state_dir, _orgs(args.orgs) or known_orgs(state_dir) or list(DEFAULT_ORGS), args.profile)
+        try:
+            serve(
+                state_dir,
+                _orgs(args.orgs) or known_orgs(state_dir) or list(DEFAULT_ORGS),
+                args.profile,
+                args.latency,
+            )
+        except LatencyProfileError as err:
+            print(err, file=sys.stderr)
+            return 2
         return 0
     from . import control
 
     if args.command == "start":
-        orgs = control.start(state_dir, _orgs(args.orgs), args.profile)
+        try:
+            orgs = control.start(state_dir, _orgs(args.orgs), args.profile, args.latency)
+        except LatencyProfileError as err:
+            print(err, file=sys.stderr)
+            return 2
         print(json.dumps({a: o["instance_url"] for a, o in orgs.items()}))
         print(f"orgs.json: {state_dir.resolve() / 'orgs.json'}")
         return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .latency import LatencyModel
 from .seed import login_app, seed_org, username
 from .store import DEFAULT_PROFILE, Emulator, OrgStore
 from .tls import TlsFiles, client_context
@@ -48,8 +49,10 @@ class App:
         ports: dict[str, int],
         tls: TlsFiles,
         profile: str = DEFAULT_PROFILE,
+        latency: LatencyModel | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.latency = latency  # None: answer at once (the emulator's own speed)
         self.emulator = Emulator(state_dir, aliases)
         self.ports = ports
         self.tls = tls

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import latency as latency_model
 from .store import DEFAULT_PROFILE, ORG_PROFILES
 from .vault import Vault, VaultError
 
@@ -101,12 +102,20 @@ def opened_orgs(state_dir: Path) -> dict[str, Any]:
 
 
 def start(
-    state_dir: str | Path, orgs: list[str] | None = None, profile: str = DEFAULT_PROFILE
+    state_dir: str | Path,
+    orgs: list[str] | None = None,
+    profile: str = DEFAULT_PROFILE,
+    latency: str | Path | None = None,
 ) -> dict[str, Any]:
     """Start the emulator in the background (no-op if it already serves these orgs); return orgs.json,
-    its sealed values opened. `profile` (see store.ORG_PROFILES) sets up orgs created now."""
+    its sealed values opened. `profile` (see store.ORG_PROFILES) sets up orgs created now.
+    `latency` (a profile file, or `default`; see emulator.latency) paces every answer; an emulator
+    running with another latency profile, or none, is restarted."""
     if profile not in ORG_PROFILES:
         raise EmulatorError(f"unknown org profile {profile!r}; known: {', '.join(ORG_PROFILES)}")
+    latency_name = None
+    if latency is not None:
+        latency_name = latency_model.load(latency).name  # a bad file fails here, naming its field
     sdir = Path(state_dir).resolve()
     sdir.mkdir(parents=True, exist_ok=True)
     aliases = orgs or known_orgs(sdir) or list(DEFAULT_ORGS)
@@ -115,18 +124,19 @@ def start(
         current = _read_json(sdir / "orgs.json") or {}
         # An emulator of an older version (orgs.json without sealed logins) is restarted.
         current_format = all(isinstance(o, dict) and "login" in o for o in current.values())
-        if all(a in current for a in aliases) and _ready(sdir, aliases) and current_format:
+        same_latency = info.get("latency") == latency_name
+        if all(a in current for a in aliases) and _ready(sdir, aliases) and current_format and same_latency:
             return opened_orgs(sdir)
         # Serving a different set of orgs: restart with the union, keeping every existing org.
         aliases = sorted(set(aliases) | set(current))
         stop(sdir)
     (sdir / "emulator.json").unlink(missing_ok=True)
-    proc = _spawn(sdir, aliases, profile)
+    proc = _spawn(sdir, aliases, profile, latency_name)
     _wait_ready(sdir, aliases, proc)
     return opened_orgs(sdir)
 
 
-def _spawn(sdir: Path, aliases: list[str], profile: str) -> subprocess.Popen[bytes]:
+def _spawn(sdir: Path, aliases: list[str], profile: str, latency: str | None) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     # `-m emulator` must import this package even when started from another directory.
     root = str(Path(__file__).resolve().parent.parent)
@@ -145,6 +155,7 @@ def _spawn(sdir: Path, aliases: list[str], profile: str) -> subprocess.Popen[byt
                 ",".join(aliases),
                 "--profile",
                 profile,
+                *(["--latency", latency] if latency else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -37,6 +37,7 @@ from . import (
     tooling_api,
 )
 from .app import LOGIN_ALIAS, App
+from .latency import LatencyModel, family_of
 from .store import DEFAULT_PROFILE, OrgStore
 from .tls import ensure_tls, server_context
 from .transport import Handler, HttpsServer, TlsAdapter
@@ -88,6 +89,14 @@ def _metadata_kind(req: Request) -> str:
     if name == "deploy" and _check_only(operation):
         return "read"  # a validate-only deploy writes nothing
     return "read" if name in _METADATA_READS else "write"
+
+
+def _operation_name(req: Request) -> str:
+    try:
+        operation = req.envelope().operation
+    except soap.EnvelopeError:
+        return ""
+    return etree.QName(operation).localname if operation is not None else ""
 
 
 def _check_only(deploy_call: Any) -> bool:
@@ -184,7 +193,11 @@ def _answer(app: App, alias: str, req: Request) -> Response:
     api, rw = kind
     app.count(alias, api, rw)
     # Whatever delays or replaces an API call's answer happens here, between counting and routing:
-    # an injected fault today; the one place for anything else that paces an API family.
+    # the latency model (a real org's answer time per API family) and injected faults.
+    if app.latency is not None:
+        time.sleep(
+            app.latency.delay(family_of(api, req.path, _operation_name(req) if api == "metadata" else ""))
+        )
     fault = app.take_fault(alias, api)
     if fault is not None:
         if fault.delay_s:
@@ -250,13 +263,19 @@ def _ensure_admin_token(state_dir: Path) -> None:
 class Running:
     """A started emulator inside this process (used by `serve` and usable in-process)."""
 
-    def __init__(self, state_dir: Path, aliases: list[str], profile: str = DEFAULT_PROFILE) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        aliases: list[str],
+        profile: str = DEFAULT_PROFILE,
+        latency: LatencyModel | None = None,
+    ) -> None:
         state_dir = Path(state_dir).resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
         tls = ensure_tls(state_dir)
         _ensure_admin_token(state_dir)
         ports = load_ports(state_dir, aliases)
-        self.app = App(state_dir, aliases, ports, tls, profile)
+        self.app = App(state_dir, aliases, ports, tls, profile, latency)
         adapter = TlsAdapter(server_context(tls))
         handlers: list[tuple[str, Handler]] = [(a, _port_handler(self.app, a)) for a in aliases]
         handlers.append(("_login", _port_handler(self.app, LOGIN_ALIAS)))
@@ -273,6 +292,7 @@ class Running:
                 "admin_url": self.app.admin_url,
                 "generic_login_url": self.app.generic_login_url,
                 "ca_bundle": str(tls.ca_bundle),
+                "latency": latency.name if latency is not None else None,
             },
         )
         for server in self.servers:
@@ -287,12 +307,17 @@ class Running:
         self.app.emulator.close()
 
 
-def serve(state_dir: Path, aliases: list[str], profile: str = DEFAULT_PROFILE) -> None:
-    """Serve in the foreground until SIGTERM/SIGINT or an admin shutdown."""
+def serve(
+    state_dir: Path, aliases: list[str], profile: str = DEFAULT_PROFILE, latency: str | None = None
+) -> None:
+    """Serve in the foreground until SIGTERM/SIGINT or an admin shutdown; `latency` is a profile
+    file (or `default`) whose delays every answer on an org or login port takes."""
+    from . import latency as latency_model
     from .metadata_schema import preload
 
+    model = latency_model.load(latency) if latency else None
     preload()  # the WSDL takes ~300 ms to load; do it before the first metadata call needs it
-    running = Running(state_dir, aliases, profile)
+    running = Running(state_dir, aliases, profile, model)
     done = running.app.shutdown_event
 
     def _stop(signum: int, frame: Any) -> None:
