@@ -34,7 +34,7 @@ def _profile(path: Path, families: dict[str, Any], seed: int = 7) -> Path:
 def paced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
     """An emulator whose Metadata API answers take METADATA_S, REST REST_S, everything else none."""
     tmp = tmp_path_factory.mktemp("latency")
-    zero = {"median": 0, "p90": 0}
+    zero: dict[str, float] = {"median": 0.0, "p90": 0.0}
     families = {f: zero for f in latency.FAMILIES}
     families["metadata"] = {"median": METADATA_S, "p90": METADATA_S}
     families["rest"] = {"median": REST_S, "p90": REST_S}
@@ -79,7 +79,7 @@ def test_metadata_and_rest_calls_take_their_profiles_time(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", orgs["orgA"]["ca_bundle"])
     sf = _login(orgs, "orgA")
     rest_s = _timed(lambda: sf.query("SELECT Id FROM User LIMIT 1"))
-    metadata_s = _timed(lambda: sf.mdapi.NamedCredential.read("Nothing_Here"))
+    metadata_s = _timed(lambda: sf.mdapi.NamedCredential.read(["Nothing_Here"]))
     assert rest_s >= REST_S
     assert metadata_s >= METADATA_S
     # The families are distinct: a REST call does not pay the Metadata API's time.
