@@ -185,7 +185,7 @@ MISTAKES = [
     Mistake("unknown run-as user", setting(run_as_user="nobody@orgb.orglink.test"), ("integrations[0].run_as_user", "nobody@orgb", "username"), "up"),
     Mistake("run-as user of the other org", setting(run_as_user="integration@orga.orglink.test"), ("integrations[0].run_as_user", "integration@orga"), "up"),
     Mistake("inactive run-as user", setting(run_as_user="inactive@orgb.orglink.test"), ("integrations[0].run_as_user", "inactive"), "up"),
-    Mistake("wrong password", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgA", "INVALID_LOGIN"), "up"),
+    Mistake("wrong password", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgA", "INVALID_LOGIN", "orglink:orgs.orgA.auth: 'password'", "legacy", "June 2027"), "up"),
     Mistake("wrong Org B credentials", org_b_login(LOGIN_URL_B, WRONG_PASSWORD), ("orglink:orgs.orgB", "INVALID_LOGIN"), "up"),
     Mistake("wrong Org B login URL", org_b_login(LOGIN_URL, PASSWORD_B), ("orglink:orgs.orgB", "INVALID_LOGIN", "login_url"), "up"),
     Mistake("unknown callout user", setting(callout_users=["nobody@orga.orglink.test"]), ("integrations[0].callout_users", "nobody@orga", "Setup > Users"), "up"),
