@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pulumi
 
+from providers import salesforce
 from providers.debug_log import filter_sdk_debug_log
 from providers.integration import (
     IntegrationConfigError,
@@ -29,6 +30,8 @@ def main() -> None:
     try:
         integrations = parse_integrations(config.get_object("integrations"), pulumi.get_stack())
         orgs = config.get_object("orgs")
+        for warning in salesforce.legacy_auth_warnings(orgs):
+            pulumi.log.warn(warning)
         integrations = [with_callout_users(option, orgs, PROJECT_DIR) for option in integrations]
         urls = [integration_org_b_url(option, orgs, PROJECT_DIR) for option in integrations]
     except IntegrationConfigError as err:

@@ -679,6 +679,16 @@ def legacy_auth_warning(conn: Connection) -> str | None:
     )
 
 
+def legacy_auth_warnings(raw_orgs: Any) -> list[str]:
+    """legacy_auth_warning of every connection in a value of ``orglink:orgs`` (the program warns
+    with these at every preview and up, where the engine shows them)."""
+    try:
+        connections = _parse_orgs_value(raw_orgs)
+    except SalesforceError:
+        return []  # reported where the connections are used
+    return [m for m in (legacy_auth_warning(c) for c in connections.values()) if m is not None]
+
+
 def warn_legacy_auth(conn: Connection) -> None:
     """Log legacy_auth_warning once per org alias and process (every resource's check asks)."""
     message = legacy_auth_warning(conn)
