@@ -40,6 +40,8 @@ integration works; a script that skipped the proof would need 5K fewer.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 METADATA_BATCH = 10
 SEA_PER_CALL = 1  # sObject Collections would make this 200 on a real org; the emulator has none
@@ -87,3 +89,95 @@ RESOURCES_PER_INTEGRATION = 10
 
 def min_requests(operation: str, k: int) -> int:
     return MODEL[operation](k)
+
+
+# ---------------------------------------------------------------------------------------------
+# The critical-path bound: the longest chain of calls that must wait for each other
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the change set: its API families (a callout costs Org A's Tooling call plus
+    Org B's token and API call it waits for) and the calls whose answers it needs first."""
+
+    name: str
+    families: tuple[str, ...]
+    after: tuple[str, ...] = ()
+
+
+# What one integration's `up` needs, with every call made as early as its inputs allow. Integrations
+# do not wait for each other, so the chain is the same for every K (unlimited concurrency assumed:
+# a bound, not a forecast). Org B's token URL and My Domain come from the config, not a call.
+UP_CALLS = (
+    Call("login A", ("oauth",)),
+    Call("login B", ("oauth",)),
+    Call("create Certificate", ("metadata",), ("login A",)),
+    Call("read Certificate (its public half)", ("metadata",), ("create Certificate",)),
+    Call("create ConnectedApp (with the certificate)", ("metadata",),
+         ("read Certificate (its public half)", "login B")),
+    Call("query the app's Id", ("rest",), ("create ConnectedApp (with the certificate)",)),
+    Call("query the profile's PermissionSet", ("rest",), ("login B",)),
+    Call("insert SetupEntityAccess", ("rest",), ("query the app's Id", "query the profile's PermissionSet")),
+    Call("create ExternalCredential", ("metadata",), ("login A",)),
+    Call("create NamedCredential", ("metadata",), ("create ExternalCredential",)),
+    Call("create access PermissionSet", ("metadata",), ("create ExternalCredential",)),
+    Call("query the access PermissionSet's Id", ("rest",), ("create access PermissionSet",)),
+    Call("query the callout user", ("rest",), ("login A",)),
+    Call("insert PermissionSetAssignment", ("rest",),
+         ("query the access PermissionSet's Id", "query the callout user")),
+    Call("set the principal's credentials", ("connect",),
+         ("create ExternalCredential", "create ConnectedApp (with the certificate)")),
+    Call("client-credentials token from Org B", ("oauth",), ("insert SetupEntityAccess",)),
+    Call("API call with that token", ("rest",), ("client-credentials token from Org B",)),
+    Call("callout from Org A (Org B token and API call inside)", ("tooling", "oauth", "rest"),
+         ("create NamedCredential", "insert PermissionSetAssignment", "set the principal's credentials",
+          "insert SetupEntityAccess")),
+)  # fmt: skip
+CHANGE_CALLS = (
+    Call("login B", ("oauth",)),
+    Call("update ConnectedApp", ("metadata",), ("login B",)),
+)
+# A permission set and a named credential name the external credential, so both go before it;
+# the certificate and the app reference nothing the others delete.
+DESTROY_CALLS = (
+    Call("login A", ("oauth",)),
+    Call("login B", ("oauth",)),
+    Call("delete access PermissionSet", ("metadata",), ("login A",)),
+    Call("delete NamedCredential", ("metadata",), ("login A",)),
+    Call("delete ExternalCredential", ("metadata",),
+         ("delete access PermissionSet", "delete NamedCredential")),
+    Call("delete Certificate", ("metadata",), ("login A",)),
+    Call("delete ConnectedApp", ("metadata",), ("login B",)),
+)  # fmt: skip
+CALL_GRAPHS = {"up": UP_CALLS, "change": CHANGE_CALLS, "destroy": DESTROY_CALLS}
+
+
+def critical_path(calls: Sequence[Call], latency: Mapping[str, float]) -> tuple[float, list[str]]:
+    """(seconds, call names) of the longest chain, each call costing its families' latencies."""
+    by_name = {call.name: call for call in calls}
+    finish: dict[str, tuple[float, list[str]]] = {}
+
+    def done(name: str, visiting: frozenset[str]) -> tuple[float, list[str]]:
+        if name in finish:
+            return finish[name]
+        if name in visiting:
+            raise ValueError(f"calls wait for each other in a cycle through {name!r}")
+        if name not in by_name:
+            raise ValueError(f"a call waits for {name!r}, which is not in the graph")
+        call = by_name[name]
+        before = [done(dep, visiting | {name}) for dep in call.after]
+        start, chain = max(before, key=lambda f: f[0], default=(0.0, []))
+        finish[name] = (start + sum(latency[f] for f in call.families), [*chain, name])
+        return finish[name]
+
+    return max((done(call.name, frozenset()) for call in calls), key=lambda f: f[0], default=(0.0, []))
+
+
+def bound_s(operation: str, latency: Mapping[str, float]) -> float | None:
+    """The critical-path bound of an operation in seconds; 0 for one that sends nothing, None for
+    one the bench does not bound (refresh)."""
+    if operation in ("preview", "noop_up"):
+        return 0.0
+    calls = CALL_GRAPHS.get(operation)
+    return round(critical_path(calls, latency)[0], 3) if calls else None
