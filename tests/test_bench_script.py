@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench import model, script
+from bench import floor, model, script
 from bench.run import ORGS, STACK, change_one_setting, run_pulumi, stack_config
 from emulator import control
 from emulator.admin import AdminClient
@@ -106,3 +106,29 @@ def test_the_bounds_of_the_change_set_under_a_flat_profile() -> None:
     assert model.bound_s("change", one_second) == 2.0
     assert model.bound_s("destroy", one_second) == 3.0
     assert model.bound_s("preview", one_second) == 0.0
+
+
+def test_the_floor_has_the_shape_of_the_stack_it_was_taken_from() -> None:
+    stack = "urn:pulumi:bench::orglink::pulumi:pulumi:Stack::orglink-bench"
+    component = "urn:pulumi:bench::orglink::orglink:index:OrgToOrgIntegration::App"
+    dynamic = "urn:pulumi:bench::orglink::orglink:index:OrgToOrgIntegration$pulumi-python:dynamic:Resource"
+    first, second = f"{dynamic}::cert", f"{dynamic}::app"
+    provider = "urn:pulumi:bench::orglink::pulumi:providers:pulumi-python::default"
+    state = {
+        "deployment": {
+            "resources": [
+                {"urn": stack, "type": "pulumi:pulumi:Stack", "outputs": {"a": 1, "b": 2}},
+                {"urn": provider, "type": "pulumi:providers:pulumi-python", "custom": True},
+                {"urn": component, "type": "orglink:index:OrgToOrgIntegration", "parent": stack},
+                {"urn": first, "type": "pulumi-python:dynamic:Resource", "custom": True, "parent": component,
+                 "inputs": {"__provider": "x", "a": 1}, "outputs": {"__provider": "x", "a": 1, "b": 2}},
+                {"urn": second, "type": "pulumi-python:dynamic:Resource", "custom": True, "parent": component,
+                 "dependencies": [first], "inputs": {"a": 1, "c": 3, "d": 4}, "outputs": {"a": 1}},
+            ]
+        }
+    }  # fmt: skip
+    shape = floor.shape(state)
+    assert floor.summary(shape) == {
+        "components": 1, "resources": 2, "dependencies": 1, "properties": 5, "outputs": 2,
+    }  # fmt: skip
+    assert [r["parent"] for r in shape["resources"]] == [None, component, component]
