@@ -21,6 +21,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
+from .assignments import find_permission_set, find_row, insert_row, quoted
 from .base import OrglinkProvider, OrglinkResource
 from .run_as_user import salesforce_username
 from .schema import Field, Schema, org_field
@@ -85,11 +86,6 @@ SCHEMA = Schema(
 )
 
 
-def _quoted(value: str) -> str:
-    """A SOQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class PermissionSetAssignmentProvider(OrglinkProvider):
     schema = SCHEMA
 
@@ -106,7 +102,7 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
         rows = client.lookup(
             f"User {username.lower()}",
             lambda: client.query(
-                f"SELECT Id, Username, IsActive FROM User WHERE Username = {_quoted(username)}"
+                f"SELECT Id, Username, IsActive FROM User WHERE Username = {quoted(username)}"
             ),
         )
         if not rows:
@@ -124,27 +120,8 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
         return str(rows[0]["Id"])
 
     @staticmethod
-    def _permission_set_id(client: salesforce.OrgClient, name: str) -> str:
-        rows = client.lookup(
-            f"PermissionSet {name.lower()}",
-            lambda: client.query(
-                f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {_quoted(name)}"
-            ),
-        )
-        if not rows:
-            raise salesforce.SalesforceError(
-                client.alias, None, "permission_set", "NOT_FOUND",
-                f"there is no permission set with API name '{name}' in org '{client.alias}'",
-            )  # fmt: skip
-        return str(rows[0]["Id"])
-
-    @staticmethod
     def _find(client: salesforce.OrgClient, user_id: str, permission_set_id: str) -> str | None:
-        rows = client.query(
-            f"SELECT Id FROM {SOBJECT} WHERE AssigneeId = {_quoted(user_id)} "
-            f"AND PermissionSetId = {_quoted(permission_set_id)}"
-        )
-        return str(rows[0]["Id"]) if rows else None
+        return find_row(client, SOBJECT, {"AssigneeId": user_id, "PermissionSetId": permission_set_id})
 
     # -- create / read / update / delete ---------------------------------------------------------
 
@@ -157,7 +134,7 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
     def _assign(self, inputs: dict[str, Any]) -> dict[str, Any]:
         client = salesforce.org(inputs["org"])
         user_id = self._user_id(client, inputs["username"])
-        permission_set_id = self._permission_set_id(client, inputs["permission_set"])
+        permission_set_id = find_permission_set(client, inputs["permission_set"], f" in org '{client.alias}'")
         # A permission set this operation created has no assignments to look for.
         new_set = client.created_here("PermissionSet", inputs["permission_set"])
         found = None if new_set else self._find(client, user_id, permission_set_id)
@@ -170,21 +147,11 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
             )  # fmt: skip
             return self._outputs(inputs, found, user_id, permission_set_id, pre_existing=adopted)
         self.log(f"{client.alias}: assigning {self.describe(inputs)}")
-        try:
-            assignment_id = client.create_record(
-                SOBJECT, {"AssigneeId": user_id, "PermissionSetId": permission_set_id}
-            )
-        except salesforce.SalesforceError as err:
-            # Just looked and found none: a duplicate now is our own insert, retried after its
-            # answer was lost.
-            retried = (
-                self._find(client, user_id, permission_set_id)
-                if err.status_code == "DUPLICATE_VALUE"
-                else None
-            )
-            if retried is None:
-                raise
-            assignment_id = retried
+        # Just looked and found none: a duplicate now is our own insert, retried after its answer was
+        # lost.
+        assignment_id, _ = insert_row(
+            client, SOBJECT, {"AssigneeId": user_id, "PermissionSetId": permission_set_id}
+        )
         return self._outputs(inputs, assignment_id, user_id, permission_set_id, pre_existing=False)
 
     @staticmethod
@@ -205,7 +172,7 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
         state = self.plain(props)
         with self.reporting(state):
             rows = salesforce.org(state["org"]).query(
-                f"SELECT Id, AssigneeId, PermissionSetId FROM {SOBJECT} WHERE Id = {_quoted(id_)}"
+                f"SELECT Id, AssigneeId, PermissionSetId FROM {SOBJECT} WHERE Id = {quoted(id_)}"
             )
         if not rows:
             return ReadResult("", {})  # unassigned in Setup: the next `up` assigns it again

@@ -15,6 +15,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
 from .app_part import app_field, app_id_field
+from .assignments import find_permission_set, find_row, insert_row, quoted
 from .base import OrglinkProvider, OrglinkResource
 from .connected_app import METADATA_TYPE, find_app_id
 from .schema import Field, Schema, org_field
@@ -69,10 +70,6 @@ SCHEMA = Schema(
 )
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
     schema = SCHEMA
     app_metadata_type: ClassVar[str] = METADATA_TYPE  # the app's type, whose lock an assignment holds
@@ -97,7 +94,7 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
                 f"Profile {name.lower()}",
                 lambda: client.query(
                     "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                    f"AND Profile.Name = {_quoted(name)}"
+                    f"AND Profile.Name = {quoted(name)}"
                 ),
             )
             if not rows:
@@ -106,20 +103,8 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
                     f"there is no profile '{name}'; use the name shown in Setup > Profiles "
                     "(e.g. System Administrator)",
                 )  # fmt: skip
-        else:
-            name = inputs["permission_set"]
-            rows = client.lookup(
-                f"PermissionSet {name.lower()}",
-                lambda: client.query(
-                    f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {_quoted(name)}"
-                ),
-            )
-            if not rows:
-                raise salesforce.SalesforceError(
-                    client.alias, None, "permission_set", "NOT_FOUND",
-                    f"there is no permission set with API name '{name}' (Setup > Permission Sets shows it)",
-                )  # fmt: skip
-        return str(rows[0]["Id"])
+            return str(rows[0]["Id"])
+        return find_permission_set(client, inputs["permission_set"], " (Setup > Permission Sets shows it)")
 
     @staticmethod
     def _app_record_id(client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
@@ -136,11 +121,7 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
 
     @staticmethod
     def _find_access(client: salesforce.OrgClient, parent_id: str, entity_id: str) -> str | None:
-        rows = client.query(
-            f"SELECT Id FROM {SOBJECT} WHERE ParentId = {_quoted(parent_id)} "
-            f"AND SetupEntityId = {_quoted(entity_id)}"
-        )
-        return str(rows[0]["Id"]) if rows else None
+        return find_row(client, SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id})
 
     # -- create / read / update / delete ---------------------------------------------------------
 
@@ -163,26 +144,12 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
                 self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
                 return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=True)
             self.log(f"{client.alias}: granting {self.describe(inputs)}")
-            access_id, was_there = self._create_access(client, parent_id, entity_id)
+            access_id, was_there = insert_row(
+                client, SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id}
+            )
         # A row the insert found: on an app we just searched, our own retried insert; on a new app,
         # somebody's grant, which we never take (it goes with the app anyway).
         return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=was_there and new_app)
-
-    def _create_access(
-        self, client: salesforce.OrgClient, parent_id: str, entity_id: str
-    ) -> tuple[str, bool]:
-        """Insert the row; (its Id, whether the insert found one there already)."""
-        try:
-            return client.create_record(SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id}), False
-        except salesforce.SalesforceError as err:
-            existing = (
-                self._find_access(client, parent_id, entity_id)
-                if err.status_code == "DUPLICATE_VALUE"
-                else None
-            )
-            if existing:
-                return existing, True
-            raise
 
     @staticmethod
     def _outputs(
@@ -198,9 +165,7 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
         state = self.plain(props)
         with self.reporting(state):
             client = salesforce.org(state["org"])
-            rows = client.query(
-                f"SELECT Id, ParentId, SetupEntityId FROM {SOBJECT} WHERE Id = {_quoted(id_)}"
-            )
+            rows = client.query(f"SELECT Id, ParentId, SetupEntityId FROM {SOBJECT} WHERE Id = {quoted(id_)}")
         if not rows:
             return ReadResult("", {})
         row = rows[0]

@@ -1,0 +1,51 @@
+"""What the assignment resources share: a permission set looked up by API name, and one junction row
+between two records (a user and a permission set, a permission set and an app) found or inserted.
+"""
+
+from __future__ import annotations
+
+from . import salesforce
+
+
+def quoted(value: str) -> str:
+    """A SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def find_permission_set(client: salesforce.OrgClient, name: str, missing_hint: str) -> str:
+    """The Id of the permission set (not a profile's own) of this API name; ``missing_hint`` ends the
+    error when there is none."""
+    rows = client.lookup(
+        f"PermissionSet {name.lower()}",
+        lambda: client.query(
+            f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {quoted(name)}"
+        ),
+    )
+    if not rows:
+        raise salesforce.SalesforceError(
+            client.alias, None, "permission_set", "NOT_FOUND",
+            f"there is no permission set with API name '{name}'{missing_hint}",
+        )  # fmt: skip
+    return str(rows[0]["Id"])
+
+
+def find_row(client: salesforce.OrgClient, sobject: str, match: dict[str, str]) -> str | None:
+    """The Id of the ``sobject`` row whose fields equal ``match``, if there is one."""
+    where = " AND ".join(f"{field} = {quoted(value)}" for field, value in match.items())
+    rows = client.query(f"SELECT Id FROM {sobject} WHERE {where}")
+    return str(rows[0]["Id"]) if rows else None
+
+
+def insert_row(client: salesforce.OrgClient, sobject: str, match: dict[str, str]) -> tuple[str, bool]:
+    """Insert the row; (its Id, whether the insert found one there already).
+
+    A DUPLICATE_VALUE answer means such a row exists (perhaps our own insert, retried after its answer
+    was lost): its Id stands in for the new one. Any other error, or a duplicate not found, is raised.
+    """
+    try:
+        return client.create_record(sobject, dict(match)), False
+    except salesforce.SalesforceError as err:
+        existing = find_row(client, sobject, match) if err.status_code == "DUPLICATE_VALUE" else None
+        if existing:
+            return existing, True
+        raise
