@@ -12,7 +12,7 @@ Each component type's own rules (checks, generated fields, side effects, read-ba
 family's module under emulator/metadata/ (connected_app, eca, certificate, credentials, built on
 metadata.base); this module joins their `RULES` tables into `TYPES` and runs the calls on them.
 
-Behaviour follows /work/shared/reference/salesforce.md sections 2, 3, 5 and 7:
+Behaviour (docs/emulator-fidelity.md lists each rule with its source):
 - requests are decoded against the WSDL (metadata_schema): an unknown element is a fault
   `sf:INVALID_FIELD`; a bad enum value is a `soapenv:Client` fault "'X' is not a valid value for the
   enum 'Y'" (Salesforce rejects both while parsing, before any component is looked at);
