@@ -4,6 +4,8 @@ between two records (a user and a permission set, a permission set and an app) f
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import salesforce
 
 
@@ -12,21 +14,26 @@ def quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def lookup_one(client: salesforce.OrgClient, key: str, soql: str, field: str, missing: str) -> dict[str, Any]:
+    """The first row ``soql`` answers, asked once per operation under ``key``; a NOT_FOUND error on
+    ``field`` saying ``missing`` when there is none."""
+    rows = client.lookup(key, lambda: client.query(soql))
+    if not rows:
+        raise salesforce.SalesforceError(client.alias, None, field, "NOT_FOUND", missing)
+    return rows[0]
+
+
 def find_permission_set(client: salesforce.OrgClient, name: str, missing_hint: str) -> str:
     """The Id of the permission set (not a profile's own) of this API name; ``missing_hint`` ends the
     error when there is none."""
-    rows = client.lookup(
+    row = lookup_one(
+        client,
         f"PermissionSet {name.lower()}",
-        lambda: client.query(
-            f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {quoted(name)}"
-        ),
+        f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {quoted(name)}",
+        "permission_set",
+        f"there is no permission set with API name '{name}'{missing_hint}",
     )
-    if not rows:
-        raise salesforce.SalesforceError(
-            client.alias, None, "permission_set", "NOT_FOUND",
-            f"there is no permission set with API name '{name}'{missing_hint}",
-        )  # fmt: skip
-    return str(rows[0]["Id"])
+    return str(row["Id"])
 
 
 def find_row(client: salesforce.OrgClient, sobject: str, match: dict[str, str]) -> str | None:

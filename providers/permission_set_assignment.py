@@ -21,7 +21,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .assignments import find_permission_set, find_row, insert_row, quoted
+from .assignments import find_permission_set, find_row, insert_row, lookup_one, quoted
 from .base import OrglinkProvider, OrglinkResource
 from .run_as_user import salesforce_username
 from .schema import Field, Schema, org_field
@@ -99,25 +99,20 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
 
     @staticmethod
     def _user_id(client: salesforce.OrgClient, username: str) -> str:
-        rows = client.lookup(
+        user = lookup_one(
+            client,
             f"User {username.lower()}",
-            lambda: client.query(
-                f"SELECT Id, Username, IsActive FROM User WHERE Username = {quoted(username)}"
-            ),
+            f"SELECT Id, Username, IsActive FROM User WHERE Username = {quoted(username)}",
+            "username",
+            f"there is no user '{username}' in org '{client.alias}'; use the username shown in Setup > Users",
         )
-        if not rows:
-            raise salesforce.SalesforceError(
-                client.alias, None, "username", "NOT_FOUND",
-                f"there is no user '{username}' in org '{client.alias}'; use the username shown in "
-                "Setup > Users",
-            )  # fmt: skip
-        if not rows[0].get("IsActive"):
+        if not user.get("IsActive"):
             raise salesforce.SalesforceError(
                 client.alias, None, "username", "INACTIVE_USER",
                 f"user '{username}' in org '{client.alias}' is inactive; activate it in Setup > Users "
                 "or choose another user",
             )  # fmt: skip
-        return str(rows[0]["Id"])
+        return str(user["Id"])
 
     @staticmethod
     def _find(client: salesforce.OrgClient, user_id: str, permission_set_id: str) -> str | None:

@@ -15,7 +15,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
 from .app_part import app_field, app_id_field
-from .assignments import find_permission_set, find_row, insert_row, quoted
+from .assignments import find_permission_set, find_row, insert_row, lookup_one, quoted
 from .base import OrglinkProvider, OrglinkResource
 from .connected_app import METADATA_TYPE, find_app_id
 from .schema import Field, Schema, org_field
@@ -90,20 +90,16 @@ class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
     def _parent_id(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
         if inputs.get("profile"):
             name = inputs["profile"]
-            rows = client.lookup(
+            row = lookup_one(
+                client,
                 f"Profile {name.lower()}",
-                lambda: client.query(
-                    "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                    f"AND Profile.Name = {quoted(name)}"
-                ),
+                "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
+                f"AND Profile.Name = {quoted(name)}",
+                "profile",
+                f"there is no profile '{name}'; use the name shown in Setup > Profiles "
+                "(e.g. System Administrator)",
             )
-            if not rows:
-                raise salesforce.SalesforceError(
-                    client.alias, None, "profile", "NOT_FOUND",
-                    f"there is no profile '{name}'; use the name shown in Setup > Profiles "
-                    "(e.g. System Administrator)",
-                )  # fmt: skip
-            return str(rows[0]["Id"])
+            return str(row["Id"])
         return find_permission_set(client, inputs["permission_set"], " (Setup > Permission Sets shows it)")
 
     @staticmethod
