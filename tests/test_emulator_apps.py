@@ -30,6 +30,7 @@ import requests
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.metadata_zip import creation_allowed_in
 from tests.support import self_signed_certificate
 
 ORG = "orgB"
@@ -57,11 +58,8 @@ def sf(emulator: EmulatorHandle) -> Salesforce:
 
 @pytest.fixture
 def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
-    emulator.admin.set_setting(ORG, "allow-connected-app-creation", True)
-    try:
+    with creation_allowed_in(emulator, ORG):
         yield
-    finally:
-        emulator.admin.set_setting(ORG, "allow-connected-app-creation", False)
 
 
 def _md(sf: Salesforce) -> Any:

@@ -22,7 +22,7 @@ from lxml import etree
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
-from tests.metadata_zip import MD_NS
+from tests.metadata_zip import CREATION_SETTING, MD_NS, creation_allowed_in
 from tests.metadata_zip import app_xml as _app_xml
 from tests.metadata_zip import deploy as _deploy
 from tests.metadata_zip import package as _package
@@ -30,7 +30,6 @@ from tests.metadata_zip import zip_of as _zip
 
 ORG = "orgB"
 BAN = "New connected apps can't be created in this org."
-SETTING = "allow-connected-app-creation"
 
 
 def _name() -> str:
@@ -50,11 +49,8 @@ def sf(emulator: EmulatorHandle) -> Salesforce:
 
 @pytest.fixture
 def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
-    emulator.admin.set_setting(ORG, SETTING, True)
-    try:
+    with creation_allowed_in(emulator, ORG):
         yield
-    finally:
-        emulator.admin.set_setting(ORG, SETTING, False)
 
 
 def test_check_only_deploy_of_a_valid_app_succeeds_stores_nothing_and_counts_as_reads(
@@ -77,7 +73,7 @@ def test_check_only_deploy_of_a_valid_app_succeeds_stores_nothing_and_counts_as_
 def test_check_only_deploy_under_the_creation_ban_fails_with_the_component_failure(
     emulator: EmulatorHandle, sf: Salesforce
 ) -> None:
-    assert emulator.admin.settings(ORG)[SETTING] is False  # Spring '26 default
+    assert emulator.admin.settings(ORG)[CREATION_SETTING] is False  # Spring '26 default
     name = _name()
     before = emulator.admin.snapshot(ORG)
     result = _deploy(sf, _apps_zip(name), checkOnly=True)  # simple-salesforce sends "True"

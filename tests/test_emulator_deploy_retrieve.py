@@ -26,6 +26,7 @@ from tests.metadata_zip import (
     MD_NS,
     XML_DECLARATION,
     app_xml,
+    creation_allowed_in,
     deploy,
     deploy_details,
     document,
@@ -38,7 +39,6 @@ from tests.metadata_zip import (
 )
 
 ORG = "orgB"
-SETTING = "allow-connected-app-creation"
 
 # The CLI's source-deploy-retrieve registry (metadataRegistry.json, and the describeMetadata answer
 # of a real org its maintainers keep beside it): directory, suffix, metaFile.
@@ -69,11 +69,8 @@ def sf(emulator: EmulatorHandle) -> Salesforce:
 
 @pytest.fixture
 def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
-    emulator.admin.set_setting(ORG, SETTING, True)
-    try:
+    with creation_allowed_in(emulator, ORG):
         yield
-    finally:
-        emulator.admin.set_setting(ORG, SETTING, False)
 
 
 def _retrieve(sf: Salesforce, members: dict[str, list[str]], single_package: bool = False) -> Any:
