@@ -104,12 +104,15 @@ def deploy(sf: Salesforce, archive: io.BytesIO, **options: Any) -> dict[str, Any
 
 def deploy_details(sf: Salesforce, async_id: str) -> Any:
     """checkDeployStatus with includeDetails through zeep: the DeployResult as the WSDL types it."""
+    return zeep_call(sf, "checkDeployStatus", async_id, True)
+
+
+def zeep_call(sf: Salesforce, operation: str, *args: Any) -> Any:
+    """A Metadata API operation through the zeep service and session header simple-salesforce uses,
+    for the answers its own methods do not return whole; the result as the WSDL types it."""
     md = sf.mdapi
-    answer = md._service.checkDeployStatus(  # noqa: SLF001 - the zeep service simple-salesforce calls
-        async_id,
-        True,
-        _soapheaders=[md._session_header],  # noqa: SLF001
-    )
+    service = md._service  # noqa: SLF001 - the zeep service simple-salesforce calls
+    answer = getattr(service, operation)(*args, _soapheaders=[md._session_header])  # noqa: SLF001
     return result_of(answer)
 
 

@@ -34,7 +34,7 @@ from tests.metadata_zip import (
     eca_members,
     messages_by_name,
     package,
-    result_of,
+    zeep_call,
     zip_of,
 )
 
@@ -77,13 +77,7 @@ def _retrieve(sf: Salesforce, members: dict[str, list[str]], single_package: boo
     """simple-salesforce's retrieve; the RetrieveResult (without the zip) read through zeep."""
     async_id, state = sf.mdapi.retrieve("", unpackaged=members, single_package=single_package)
     assert state == "Queued" and async_id and async_id.startswith("09S")
-    md = sf.mdapi
-    answer = md._service.checkRetrieveStatus(  # noqa: SLF001 - the zeep service simple-salesforce calls
-        async_id,
-        False,
-        _soapheaders=[md._session_header],  # noqa: SLF001
-    )
-    return result_of(answer)
+    return zeep_call(sf, "checkRetrieveStatus", async_id, False)
 
 
 def _retrieved_zip(sf: Salesforce, async_id: str) -> zipfile.ZipFile:
