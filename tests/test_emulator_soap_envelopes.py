@@ -128,8 +128,13 @@ def _post(url: str, body: str, soap_action: str | None, ca_bundle: str) -> reque
 
 
 def _login(emulator: EmulatorHandle, alias: str, shape: str) -> requests.Response:
-    org = emulator.orgs[alias]
     template, action = LOGIN_SHAPES[shape]
+    return _post_login(emulator, alias, template, action)
+
+
+def _post_login(emulator: EmulatorHandle, alias: str, template: str, action: str | None) -> requests.Response:
+    """Post a login envelope, its {u} and {p} filled with the org admin's username and password."""
+    org = emulator.orgs[alias]
     body = template.replace("{u}", org["admin_username"]).replace("{p}", org["admin_password"])
     return _post(org["login_url"] + f"/services/Soap/u/{API_VERSION}", body, action, emulator.ca_bundle)
 
@@ -156,25 +161,22 @@ def test_partner_login_in_every_client_shape(emulator: EmulatorHandle, shape: st
 
 
 def test_login_in_another_namespace_is_not_a_partner_login(emulator: EmulatorHandle) -> None:
-    org = emulator.orgs["orgA"]
     body = (
         f'<se:Envelope xmlns:se="{SOAPENV}"><se:Body><login xmlns="urn:enterprise.soap.sforce.com">'
-        f"<username>{org['admin_username']}</username><password>{org['admin_password']}</password>"
-        "</login></se:Body></se:Envelope>"
+        "<username>{u}</username><password>{p}</password></login></se:Body></se:Envelope>"
     )
-    resp = _post(org["login_url"] + f"/services/Soap/u/{API_VERSION}", body, '""', emulator.ca_bundle)
+    resp = _post_login(emulator, "orgA", body, '""')
     assert _fault_code(resp) == "sf:UNKNOWN_EXCEPTION"
     assert "Element {urn:enterprise.soap.sforce.com}login invalid at this location" in resp.text
 
 
 def test_a_login_element_outside_the_body_is_not_read(emulator: EmulatorHandle) -> None:
-    org = emulator.orgs["orgA"]
     body = (
         f'<soapenv:Envelope xmlns:soapenv="{SOAPENV}"><soapenv:Header><login xmlns="{PARTNER}">'
-        f"<username>{org['admin_username']}</username><password>{org['admin_password']}</password></login>"
+        "<username>{u}</username><password>{p}</password></login>"
         "</soapenv:Header><soapenv:Body/></soapenv:Envelope>"
     )
-    resp = _post(org["login_url"] + f"/services/Soap/u/{API_VERSION}", body, '""', emulator.ca_bundle)
+    resp = _post_login(emulator, "orgA", body, '""')
     assert _fault_code(resp) == "sf:UNKNOWN_EXCEPTION"
 
 
