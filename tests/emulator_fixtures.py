@@ -19,6 +19,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,18 @@ class EmulatorHandle:
             sf_version=API_VERSION,
         )
         return Salesforce(instance_url=org["instance_url"], session_id=session_id, version=API_VERSION)
+
+    @contextmanager
+    def soap_login_enabled(self) -> Iterator[None]:
+        """Every org takes SOAP login() (as an established org does; a new one does not), and is
+        back to refusing it after."""
+        for alias in self.orgs:
+            self.admin.set_setting(alias, "soap-login-enabled", True)
+        try:
+            yield
+        finally:
+            for alias in self.orgs:
+                self.admin.set_setting(alias, "soap-login-enabled", False)
 
     def restart(self) -> None:
         """Stop and start the same state dir (ports and content are kept)."""

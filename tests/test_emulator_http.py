@@ -43,11 +43,8 @@ SOAP_HEADERS = {"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}
 @pytest.fixture(autouse=True, scope="module")
 def _soap_login_enabled(emulator: EmulatorHandle) -> Iterator[None]:
     """These tests log in with SOAP login(), which an established org enables (new orgs do not)."""
-    for alias in emulator.orgs:
-        emulator.admin.set_setting(alias, "soap-login-enabled", True)
-    yield
-    for alias in emulator.orgs:
-        emulator.admin.set_setting(alias, "soap-login-enabled", False)
+    with emulator.soap_login_enabled():
+        yield
 
 
 def _login_body(emulator: EmulatorHandle, alias: str = "orgA") -> bytes:

@@ -113,11 +113,8 @@ READ_SHAPES = {
 @pytest.fixture(autouse=True, scope="module")
 def _soap_login_enabled(emulator: EmulatorHandle) -> Iterator[None]:
     """These tests log in with SOAP login(), which an established org enables (new orgs do not)."""
-    for alias in emulator.orgs:
-        emulator.admin.set_setting(alias, "soap-login-enabled", True)
-    yield
-    for alias in emulator.orgs:
-        emulator.admin.set_setting(alias, "soap-login-enabled", False)
+    with emulator.soap_login_enabled():
+        yield
 
 
 def _post(url: str, body: str, soap_action: str | None, ca_bundle: str) -> requests.Response:
