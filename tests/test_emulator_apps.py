@@ -16,11 +16,9 @@ requests for the OAuth token endpoint, against the session's emulator over HTTPS
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 import time
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,12 +27,14 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.emulator_fixtures import EmulatorHandle
 from tests.metadata_zip import creation_allowed_in
+from tests.metadata_zip import document as _xml
+from tests.metadata_zip import package as _package
+from tests.metadata_zip import zip_of as _zip
 from tests.support import self_signed_certificate
 
 ORG = "orgB"
-MD_NS = "http://soap.sforce.com/2006/04/metadata"
 KEY_GIVEN = "You cannot provide a Consumer Key"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CERT_SETTING = "eca-certificate-readable"
@@ -76,33 +76,9 @@ def _connected_app(sf: Salesforce, name: str, **oauth: Any) -> Any:
 # -- deploy helpers (the zip layout of source-deploy-retrieve's registry) ---------------------------
 
 
-def _package(members: dict[str, list[str]]) -> str:
-    types = "".join(
-        "<types>" + "".join(f"<members>{m}</members>" for m in names) + f"<name>{t}</name></types>"
-        for t, names in members.items()
-    )
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?><Package xmlns="{MD_NS}">{types}'
-        f"<version>{API_VERSION}</version></Package>"
-    )
-
-
-def _zip(files: dict[str, str]) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, content in files.items():
-            archive.writestr(path, content)
-    buffer.seek(0)
-    return buffer
-
-
 def _deploy(sf: Salesforce, files: dict[str, str]) -> dict[str, Any]:
     started = sf.deploy(_zip(files), sandbox=False)
     return dict(sf.checkDeployStatus(str(started["asyncId"])))
-
-
-def _xml(root: str, body: str) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="{MD_NS}">{body}</{root}>'
 
 
 # -- connected apps: consumer keys are create-only --------------------------------------------------
