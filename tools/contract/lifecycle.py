@@ -26,6 +26,7 @@ import yaml
 from providers import eca_app, salesforce
 from providers.eca_app import ExternalClientAppProvider
 
+from .connections import SECRET_FIELDS
 from .report import FAIL, PASS, Check, Redactor, RequestLine, RequestLog
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -213,7 +214,7 @@ class Lifecycle:
     def create_stack(self, connections: dict[str, Any], wanted: list[dict[str, Any]]) -> None:
         stack_file = self.cli.project / "stacks" / f"Pulumi.{self.stack}.yaml"
         plain = {
-            alias: {k: v for k, v in c.items() if k not in SECRET_KEYS} for alias, c in connections.items()
+            alias: {k: v for k, v in c.items() if k not in SECRET_FIELDS} for alias, c in connections.items()
         }
         stack_file.write_text(
             yaml.safe_dump(
@@ -222,7 +223,7 @@ class Lifecycle:
         )
         self.pulumi("stack init", "stack", "init", self.stack)
         for alias, connection in connections.items():
-            for key in SECRET_KEYS:
+            for key in SECRET_FIELDS:
                 if connection.get(key):
                     self.pulumi("config set", "config", "set", "--secret", "--path", "--stack", self.stack,
                                 f"orglink:orgs.{alias}.{key}", stdin=str(connection[key]))  # fmt: skip
@@ -331,16 +332,6 @@ class Lifecycle:
         policy = salesforce.org("orgB").read_component(eca_app.POLICY_TYPE, self._policy_name()) or {}
         value = policy.get("sessionTimeoutInMinutes")
         return int(str(value)) if str(value).isdigit() else value
-
-
-SECRET_KEYS = (
-    "password",
-    "security_token",
-    "consumer_secret",
-    "private_key",
-    "access_token",
-    "sfdx_auth_url",
-)
 
 
 def token_gate_waits(lines: list[RequestLine]) -> list[float]:
