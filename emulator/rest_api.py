@@ -221,6 +221,15 @@ def _required(fields: dict[str, Any], names: tuple[str, ...]) -> Response | None
 PROFILE_OWNED = "You can't assign or unassign this permission set because it's associated with a profile."
 
 
+def _existing_row(org: OrgStore, sobject: str, match: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``sobject`` row whose fields hold the ids in ``match`` (15 or 18 characters alike): the
+    junction a second insert duplicates."""
+    for row in org.records(sobject):
+        if all(same_id(row.get(field), value) for field, value in match.items()):
+            return row
+    return None
+
+
 def create_permission_set_assignment(org: OrgStore, fields: dict[str, Any]) -> Response:
     refused = _required(fields, ("AssigneeId", "PermissionSetId"))
     if refused is not None:
@@ -236,16 +245,14 @@ def create_permission_set_assignment(org: OrgStore, fields: dict[str, Any]) -> R
     if permission_set.get("IsOwnedByProfile"):
         return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", PROFILE_OWNED, ["PermissionSetId"])
     with org.transaction():
-        for row in org.records("PermissionSetAssignment"):
-            if same_id(row.get("AssigneeId"), user["Id"]) and same_id(
-                row.get("PermissionSetId"), permission_set["Id"]
-            ):
-                return rest_error(
-                    400,
-                    "DUPLICATE_VALUE",
-                    f"Duplicate PermissionSetAssignment. Assignee: {user['Id'][:15]}; "
-                    f"Permission Set: {permission_set['Id'][:15]}",
-                )
+        match = {"AssigneeId": user["Id"], "PermissionSetId": permission_set["Id"]}
+        if _existing_row(org, "PermissionSetAssignment", match) is not None:
+            return rest_error(
+                400,
+                "DUPLICATE_VALUE",
+                f"Duplicate PermissionSetAssignment. Assignee: {user['Id'][:15]}; "
+                f"Permission Set: {permission_set['Id'][:15]}",
+            )
         new_id = org.insert_record(
             "PermissionSetAssignment",
             {
@@ -280,15 +287,15 @@ def create_setup_entity_access(org: OrgStore, fields: dict[str, Any]) -> Respons
     if entity_type is None:
         return rest_error(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", ["SetupEntityId"])
     with org.transaction():
-        for sea in org.records("SetupEntityAccess"):
-            if same_id(sea.get("ParentId"), parent["Id"]) and same_id(
-                sea.get("SetupEntityId"), fields["SetupEntityId"]
-            ):
-                return rest_error(
-                    400,
-                    "DUPLICATE_VALUE",
-                    f"duplicate value found: <unknown> duplicates value on record with id: {sea['Id']}",
-                )
+        sea = _existing_row(
+            org, "SetupEntityAccess", {"ParentId": parent["Id"], "SetupEntityId": fields["SetupEntityId"]}
+        )
+        if sea is not None:
+            return rest_error(
+                400,
+                "DUPLICATE_VALUE",
+                f"duplicate value found: <unknown> duplicates value on record with id: {sea['Id']}",
+            )
         entity = org.get_record(entity_type, str(fields["SetupEntityId"])) or {}
         new_id = org.insert_record(
             "SetupEntityAccess",
