@@ -36,8 +36,9 @@ demo: setup
 demo-destroy: setup
 	@$(ENV) $(VENV)/python -m tools.demo destroy
 
+# make bench [BENCH_ARGS="--worlds latency --latency-ks 1,10,50 --latency <profile> --runs 1"]
 bench: setup
-	@$(ENV) $(VENV)/python -m bench.run
+	@$(ENV) $(VENV)/python -m bench.run $(BENCH_ARGS)
 
 # make contract ORG_A=<sf alias or username> ORG_B=<...> | STACK_FILE=<file> | EMULATOR=1
 #   [READ_ONLY=1] [OUT=<dir>]: proves orglink against two orgs, reports in OUT (default: here).
