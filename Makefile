@@ -41,11 +41,14 @@ bench: setup
 	@$(ENV) $(VENV)/python -m bench.run $(BENCH_ARGS)
 
 # make contract ORG_A=<sf alias or username> ORG_B=<...> | STACK_FILE=<file> | EMULATOR=1
-#   [READ_ONLY=1] [OUT=<dir>]: proves orglink against two orgs, reports in OUT (default: here).
+#   [READ_ONLY=1] [OUT=<dir>] [ADOPT_CONNECTED_APP=<API name>]: proves orglink against two orgs,
+#   reports in OUT (default: here). ADOPT_CONNECTED_APP runs the connected-app part on that existing
+#   app of Org B (its consumer secret in the environment variable ADOPT_CONNECTED_APP_SECRET).
 CONTRACT_ORGS = $(if $(EMULATOR),--emulator,$(if $(STACK_FILE),--stack-file "$(abspath $(STACK_FILE))") \
 	$(if $(ORG_A),--org-a "$(ORG_A)") $(if $(ORG_B),--org-b "$(ORG_B)"))
 contract: setup
 	@$(ENV) $(VENV)/python -m tools.contract $(CONTRACT_ORGS) $(if $(READ_ONLY),--read-only) \
+		$(if $(ADOPT_CONNECTED_APP),--adopt-connected-app "$(ADOPT_CONNECTED_APP)") \
 		--out "$(abspath $(or $(OUT),$(CURDIR)))"
 
 docs: setup

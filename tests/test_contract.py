@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from providers import salesforce
+from providers import connected_app, salesforce
+from tests.emulator_fixtures import connected_app_body
 from tests.engine import ROOT
 from tests.lifecycle_support import (
     changed_paths,
@@ -340,3 +342,64 @@ def test_request_log_has_one_line_per_request_by_family_and_no_secret(
     assert len(refused) == 1 and refused[0]["status"] == 400 and refused[0]["family"] == "oauth"
     assert all(line["seconds"] >= 0 and "?" not in line["path"] for line in lines)
     assert secrets_found(log.read_text(), {"consumer secret": secret, "session": session}) == []
+
+
+@pytest.fixture
+def banned_orgs(tmp_path: Path) -> Iterator[Any]:
+    """Its own emulator as a Spring '26 Org B: creating connected apps is refused (the default)."""
+    with own_emulator(tmp_path / "emulator") as handle:
+        handle.admin.set_setting("orgB", "enable-client-secret-in-rest-api", True)
+        handle.admin.set_setting("orgB", "app-propagation-seconds", 2)
+        yield handle
+
+
+def test_adopting_a_connected_app_runs_the_lifecycle_on_it_and_leaves_it_in_org_b(
+    banned_orgs: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orgs = banned_orgs
+    monkeypatch.setenv("ORGLINK_VERIFY_RETRY_S", "0.5")
+    name, secret = "Users_Own_App", "SEC" + secrets.token_hex(16)
+    body = connected_app_body(name, "KEY" + secrets.token_hex(16), secret)
+    orgs.admin.put_component("orgB", "ConnectedApp", name, body)  # the user's app, made before
+    monkeypatch.setenv("ADOPT_CONNECTED_APP_SECRET", secret)
+    file = stack_file(tmp_path, orgs.state_dir)
+    # Read-only: the named app is a fact row; one Org B lacks fails it.
+    _, facts = failed_run(file, tmp_path / "missing", "--read-only", "--adopt-connected-app", "No_Such_App")
+    assert facts["Org B: connected app No_Such_App to adopt"]["status"] == "fail"
+    assert "no connected app 'No_Such_App'" in facts["Org B: connected app No_Such_App to adopt"]["answer"]
+    before = org_snapshots(orgs.admin)
+
+    assert main(["--stack-file", str(file), "--adopt-connected-app", name, "--out", str(tmp_path / "r")]) == 0
+
+    report = json.loads((tmp_path / "r" / "contract-report.json").read_text())
+    checks = {check["name"]: check for check in report["checks"]}
+    assert checks["Org B: may create connected apps (validate-only deploy)"]["status"] == "skip"
+    assert checks[f"Org B: connected app {name} to adopt"]["status"] == "pass"
+    assert checks["connected app"]["answer"].startswith(f"adopted: Org B's existing app '{name}'")
+    for step in LIFECYCLE_STEPS:
+        assert checks[step]["status"] == "pass", (step, checks[step]["answer"])
+    assert f"ConnectedApp {name}" in checks["drift: found by refresh, repaired by up"]["answer"]
+    assert "(720, 720)" in checks["one-field change (policy.session_timeout)"]["answer"]
+    assert "0 requests" in checks["no-op preview makes zero requests"]["answer"]
+    assert name not in checks["sweep (after): nothing left"]["answer"]
+    after = org_snapshots(orgs.admin)
+    assert name in after["orgB"]["components"]["ConnectedApp"]
+    assert secrets_found(json.dumps(report), {"adopted app's secret": secret}) == []
+    # What destroy leaves changed on an adopted app, exactly: the ConnectedApp resource releases
+    # the app without undoing its own fields (orglink documents the adopted app as taken over), and
+    # the app record's Name follows the label. The policy and run-as user put back what the app had
+    # before; it had none of their flags, and Salesforce reads a missing flag as off, so they are off.
+    app = f"orgB.components.ConnectedApp.{name}."
+    own = {f"{app}{f.path}" for f in connected_app.SCHEMA.fields if f.path}
+    restored_off = {
+        f"{app}oauthConfig.isAdminApproved",
+        f"{app}oauthConfig.isClientCredentialEnabled",
+        f"{app}oauthPolicy.isTokenExchangeFlowEnabled",
+    }
+    changed = set(changed_paths(before, after))
+    assert changed - own - restored_off == {"orgB.records.ConnectedApplication[0].Name"}
+    assert changed & own and all(flatten(after)[path] is False for path in restored_off)
+    assert (
+        after["orgB"]["components"]["ConnectedApp"][name]["oauthConfig"]["consumerKey"]
+        == (body["oauthConfig"]["consumerKey"])
+    )

@@ -1,4 +1,5 @@
 """python -m tools.contract (--org-a A --org-b B | --stack-file FILE | --emulator) [--read-only] [--out DIR]
+    [--adopt-connected-app NAME]
 
 Run with `.tools/env.sh` sourced (the Makefile does). The lifecycle writes to both orgs: only
 objects whose API names carry `orglink_contract_<hex>`, all removed again by destroy and the sweep.
@@ -25,6 +26,8 @@ from . import facts, lifecycle
 from .report import FAIL, INFO, SKIP, Check, Redactor, Report, RequestLog, latency_profile
 
 FIDELITY_DOC = lifecycle.ROOT / "docs" / "emulator-fidelity.md"
+# The adopted app's consumer secret: Salesforce never returns it, and a secret stays off command lines.
+ADOPT_SECRET_ENV = "ADOPT_CONNECTED_APP_SECRET"
 
 
 def progress(message: str) -> None:
@@ -50,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ca-bundle", help="a CA bundle the connections trust (one that sets none of its own)"
     )
+    parser.add_argument(
+        "--adopt-connected-app",
+        metavar="NAME",
+        help=f"run the connected-app part on this existing app of Org B (its API name) instead of "
+        f"creating one; destroy leaves it in place. Its consumer secret comes from ${ADOPT_SECRET_ENV}",
+    )
     parser.add_argument("--out", type=Path, default=Path.cwd(), help="where the reports go (default: here)")
     args = parser.parse_args(argv)
     if (
@@ -60,6 +69,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         != 1
     ):
         parser.error("give --org-a and --org-b (Salesforce CLI aliases), or --stack-file, or --emulator")
+    if args.adopt_connected_app and not args.read_only and not os.environ.get(ADOPT_SECRET_ENV):
+        parser.error(
+            f"--adopt-connected-app: set {ADOPT_SECRET_ENV} to the app's consumer secret (Setup > App "
+            "Manager > the app > View > Manage Consumer Details); Org A's credentials need it"
+        )
     return args
 
 
@@ -81,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             orgs.trust(str(Path(args.ca_bundle).resolve()))
         for value in orgs.secrets():
             redact.add(value)
+        if os.environ.get(ADOPT_SECRET_ENV):
+            redact.add(os.environ[ADOPT_SECRET_ENV])
         report = run(orgs, stack, work, redact, args)
     except conns.ContractError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -117,12 +133,13 @@ def run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, args: argpar
     lc: lifecycle.Lifecycle | None = None
     try:
         found = facts.read_only_facts(
-            facts.FactRunner(log, redact, report.checks, progress), args.run_as_user, orgs.connections
-        )
+            facts.FactRunner(log, redact, report.checks, progress), args.run_as_user, orgs.connections,
+            args.adopt_connected_app,
+        )  # fmt: skip
         if not all(found.logged_in.get(a) for a in conns.ALIASES):
             report.failed_step = "login"
         elif not args.read_only:
-            lc = lifecycle_run(orgs, stack, work, redact, report, found)
+            lc = lifecycle_run(orgs, stack, work, redact, report, found, args.adopt_connected_app)
     finally:
         report.checks += facts.behaviour_checks(report.checks, FIDELITY_DOC)
         lines = log.since() + (lc.requests if lc else [])
@@ -148,7 +165,7 @@ def with_instance_urls(connections: dict[str, dict[str, Any]], found: facts.OrgF
 
 
 def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, report: Report,
-                  found: facts.OrgFacts) -> lifecycle.Lifecycle:  # fmt: skip
+                  found: facts.OrgFacts, adopt: str | None = None) -> lifecycle.Lifecycle:  # fmt: skip
     """Sweep what earlier runs left, the lifecycle (stopping at the first failure), then destroy
     and the sweep whatever happened."""
     lifecycle.sweep(report.checks, progress, "before: what earlier runs left")
@@ -161,21 +178,18 @@ def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, re
     cli = lifecycle.Cli(lifecycle.make_project(work), work, secrets.token_urlsafe(24), orgs.cli_env)
     redact.add(cli.passphrase)
     lc = lifecycle.Lifecycle(cli, stack, work, redact, report.checks, progress)
+    adopt = adopt if found.adoptable_app else None
     wanted = lifecycle.integrations(
         found.run_as_user,
         found.usernames.get("orgA"),
         found.may_create_connected_app,
         120 if orgs.emulator_state_dir else 900,
+        adopt,
     )
-    if not found.may_create_connected_app:
-        report.checks.append(
-            Check(
-                "lifecycle",
-                "connected app",
-                SKIP,
-                f"not made: Org B refuses new connected apps ({found.creation_words})",
-            )
-        )
+    if adopt:
+        # The adopted app's integration comes second, after the External Client App's.
+        lc.secret_config["orglink:integrations[1].app.consumer_secret"] = os.environ[ADOPT_SECRET_ENV]
+    report.checks.append(connected_app_path(found, adopt))
     started = time.monotonic()
     try:
         lc.run(with_instance_urls(orgs.connections, found), wanted)
@@ -192,6 +206,23 @@ def lifecycle_run(orgs: conns.Orgs, stack: str, work: Path, redact: Redactor, re
             Check("lifecycle", "lifecycle time", INFO, f"{time.monotonic() - started:.1f} s")
         )
     return lc
+
+
+def connected_app_path(found: facts.OrgFacts, adopt: str | None) -> Check:
+    """Which way the connected-app part ran: adopted, created, or skipped and why."""
+    if adopt:
+        return Check(
+            "lifecycle", "connected app", INFO, f"adopted: Org B's existing app '{adopt}' (left in place)"
+        )
+    if found.may_create_connected_app:
+        return Check("lifecycle", "connected app", INFO, "created: Org B allows new connected apps")
+    return Check(
+        "lifecycle",
+        "connected app",
+        SKIP,
+        f"skipped: Org B refuses new connected apps ({found.creation_words}) and no app to adopt was "
+        "given (--adopt-connected-app)",
+    )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ class OrgFacts:
     may_create_connected_app: bool = False
     creation_words: str = ""
     eca_secret_readable: bool = False
+    adoptable_app: bool = False  # the connected app named by --adopt-connected-app exists in Org B
 
 
 class FactRunner:
@@ -67,8 +68,9 @@ class FactRunner:
 
 
 def read_only_facts(
-    runner: FactRunner, run_as_user: str | None, connections: dict[str, dict[str, Any]]
-) -> OrgFacts:
+    runner: FactRunner, run_as_user: str | None, connections: dict[str, dict[str, Any]],
+    adopt_app: str | None = None,
+) -> OrgFacts:  # fmt: skip
     found = OrgFacts()
     for alias, role in (("orgA", "Org A"), ("orgB", "Org B")):
         login = runner.fact(f"{role}: login ({connections[alias].get('auth')})", partial(_login, alias))
@@ -90,6 +92,11 @@ def read_only_facts(
         "Org B: may create connected apps (validate-only deploy)", lambda: _creation(org_b, probe, found)
     )
     found.may_create_connected_app = creation.status == PASS
+    if adopt_app:
+        adoptable = runner.fact(
+            f"Org B: connected app {adopt_app} to adopt", lambda: _adoptable(org_b, adopt_app)
+        )
+        found.adoptable_app = adoptable.status == PASS
     runner.fact("Org B: REST may read ECA secrets", lambda: _eca_secrets(org_b, found))
     runner.fact("Org B: profile System Administrator", lambda: _profiles(org_b, ["System Administrator"]))
     if found.run_as_user:
@@ -184,6 +191,13 @@ def _creation(client: salesforce.OrgClient, probe: str, found: OrgFacts) -> tupl
     if verdict.allowed:
         return PASS, f"allowed: a checkOnly deploy of connected app '{probe}' succeeded (nothing written)"
     return SKIP, f"refused ({verdict.code}): {verdict.words}; the connected-app part is skipped"
+
+
+def _adoptable(client: salesforce.OrgClient, name: str) -> tuple[str, str]:
+    app = client.read_component("ConnectedApp", name)
+    if app is None:
+        return FAIL, f"Org B has no connected app '{name}'; give the API Name Setup > App Manager shows"
+    return PASS, f"exists (label '{app.get('label', '')}'); the lifecycle adopts it and leaves it on destroy"
 
 
 def _eca_secrets(client: salesforce.OrgClient, found: OrgFacts) -> tuple[str, str]:

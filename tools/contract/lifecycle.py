@@ -108,10 +108,13 @@ def seed_integration() -> dict[str, Any]:
 
 
 def integrations(
-    run_as_user: str, callout_user: str | None, with_connected_app: bool, verify_timeout_s: int
-) -> list[dict[str, Any]]:
-    """Seed 000 as an External Client App and, where Org B allows it, as a connected app; Org A's
-    login user runs the verification callout, so it gets the principal's access."""
+    run_as_user: str, callout_user: str | None, with_connected_app: bool, verify_timeout_s: int,
+    adopt: str | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Seed 000 as an External Client App and, where Org B allows it or has one to adopt, as a
+    connected app; Org A's login user runs the verification callout, so it gets the principal's
+    access. An adopted app keeps its own API name (no contract suffix: it is the user's app), so
+    that integration's Org A objects carry the app's name too."""
     base = seed_integration()
     base.update(org_a="orgA", org_b="orgB", run_as_user=run_as_user, verify_timeout_s=verify_timeout_s)
     if callout_user:
@@ -121,7 +124,12 @@ def integrations(
     eca.update(api_name=ECA_API_NAME, app_type="external_client_app")
     eca["app"]["enable_secret_in_rest_api"] = True  # turned off again by destroy when it turned it on
     found = [eca]
-    if with_connected_app:
+    if adopt:
+        ca = copy.deepcopy(base)
+        ca.update(name="CarrierAPI CA", api_name=adopt, name_suffix="", app_type="connected_app")
+        ca["app"]["adopt"] = True  # released, not deleted, on destroy
+        found.append(ca)
+    elif with_connected_app:
         ca = copy.deepcopy(base)
         ca.update(name="CarrierAPI CA", api_name=CA_API_NAME, app_type="connected_app")
         found.append(ca)
@@ -139,6 +147,10 @@ class Lifecycle:
         self.gate_requests: list[RequestLine] = []  # the token gate's client-credentials requests
         self.created = False
         self._count = 0
+        # Config paths set with `pulumi config set --secret` (an adopted app's consumer secret).
+        self.secret_config: dict[str, str] = {}
+        self.connected_app: str | None = None  # the connected app's API name, when there is one
+        self.integration_count = 0
 
     # -- running steps -------------------------------------------------------------------------
 
@@ -203,6 +215,11 @@ class Lifecycle:
     # -- the steps -----------------------------------------------------------------------------
 
     def run(self, connections: dict[str, Any], wanted: list[dict[str, Any]]) -> None:
+        self.integration_count = len(wanted)
+        for item in wanted:
+            if item.get("app_type") == "connected_app":
+                own = item.get("name_suffix") == ""
+                self.connected_app = item["api_name"] if own else f"{item['api_name']}_{self.suffix}"
         self.create_stack(connections, wanted)
         self.step("up", lambda: self._up("up"))
         self.step("verification (token and callout)", self._verification)
@@ -227,6 +244,9 @@ class Lifecycle:
                 if connection.get(key):
                     self.pulumi("config set", "config", "set", "--secret", "--path", "--stack", self.stack,
                                 f"orglink:orgs.{alias}.{key}", stdin=str(connection[key]))  # fmt: skip
+        for path, value in self.secret_config.items():
+            self.pulumi("config set", "config", "set", "--secret", "--path", "--stack", self.stack, path,
+                        stdin=value)  # fmt: skip
 
     def _up(self, step: str) -> tuple[str, str, list[RequestLine]]:
         self.created = True
@@ -265,14 +285,16 @@ class Lifecycle:
         )
 
     def _one_field_change(self) -> tuple[str, str, list[RequestLine]]:
-        self._edit(
-            lambda config: config["orglink:integrations"][0]["policy"].update(session_timeout=CHANGED_TIMEOUT)
-        )
+        def change(config: dict[str, Any]) -> None:
+            for item in config["orglink:integrations"]:
+                item["policy"].update(session_timeout=CHANGED_TIMEOUT)
+
+        self._edit(change)
         completed, preview_lines = self.pulumi("change preview", "preview", "--json", "--stack", self.stack)
         changes = _changes(completed.stdout)
         _, up_lines = self.pulumi("change up", "up", "--yes", "--skip-preview", "--stack", self.stack)
         live = self._live_timeout()
-        ok = changes == {"update": 1} and live == CHANGED_TIMEOUT
+        ok = changes == {"update": self.integration_count} and live == self._all(CHANGED_TIMEOUT)
         return (
             (PASS if ok else FAIL),
             (
@@ -290,16 +312,26 @@ class Lifecycle:
             return policy
 
         salesforce.modify_component("orgB", eca_app.POLICY_TYPE, name, drift, "contract drift")
+        if self.connected_app:
+
+            def drift_app(app: dict[str, Any]) -> dict[str, Any]:
+                app.setdefault("sessionPolicy", {})["sessionTimeout"] = DRIFTED_TIMEOUT
+                return app
+
+            salesforce.modify_component(
+                "orgB", "ConnectedApp", self.connected_app, drift_app, "contract drift"
+            )
         _, refresh_lines = self.pulumi("refresh", "refresh", "--yes", "--skip-preview", "--stack", self.stack)
         completed, _ = self.pulumi("drift preview", "preview", "--json", "--stack", self.stack)
         found = _changes(completed.stdout)
         _, up_lines = self.pulumi("repair up", "up", "--yes", "--skip-preview", "--stack", self.stack)
         live = self._live_timeout()
-        ok = found == {"update": 1} and live == CHANGED_TIMEOUT
+        ok = found == {"update": self.integration_count} and live == self._all(CHANGED_TIMEOUT)
+        app = f" and ConnectedApp {self.connected_app}" if self.connected_app else ""
         return (
             (PASS if ok else FAIL),
             (
-                f"wrote sessionTimeoutInMinutes={DRIFTED_TIMEOUT} to {eca_app.POLICY_TYPE} {name} "
+                f"wrote a session timeout of {DRIFTED_TIMEOUT} to {eca_app.POLICY_TYPE} {name}{app} "
                 "out of band; "
                 f"after refresh the preview shows {found}; after up Org B says {live}"
             ),
@@ -328,10 +360,22 @@ class Lifecycle:
             raise StepFailed("drift", f"Org B has no {eca_app.POLICY_TYPE} of External Client App {app}")
         return name
 
+    def _all(self, minutes: int) -> Any:
+        return (minutes, minutes) if self.connected_app else minutes
+
     def _live_timeout(self) -> Any:
-        policy = salesforce.org("orgB").read_component(eca_app.POLICY_TYPE, self._policy_name()) or {}
-        value = policy.get("sessionTimeoutInMinutes")
-        return int(str(value)) if str(value).isdigit() else value
+        """The ECA policy's session timeout; with a connected app, (the ECA's, the app's)."""
+        client = salesforce.org("orgB")
+        policy = client.read_component(eca_app.POLICY_TYPE, self._policy_name()) or {}
+        eca = _minutes(policy.get("sessionTimeoutInMinutes"))
+        if not self.connected_app:
+            return eca
+        app = client.read_component("ConnectedApp", self.connected_app) or {}
+        return eca, _minutes((app.get("sessionPolicy") or {}).get("sessionTimeout"))
+
+
+def _minutes(value: Any) -> Any:
+    return int(str(value)) if str(value).isdigit() else value
 
 
 def token_gate_waits(lines: list[RequestLine]) -> list[float]:
