@@ -14,6 +14,19 @@ def quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def user_rows(client: salesforce.OrgClient, username: str) -> list[dict[str, Any]]:
+    """The user of this username (none or one row), asked once per operation. Every resource that
+    looks a user up asks for the same fields under the same key, since whichever asks first answers
+    the others."""
+    return list(client.lookup(
+        f"User {username.lower()}",
+        lambda: client.query(
+            "SELECT Id, Username, IsActive, Profile.PermissionsApiUserOnly FROM User "
+            f"WHERE Username = {quoted(username)}"
+        ),
+    ))  # fmt: skip
+
+
 def lookup_one(client: salesforce.OrgClient, key: str, soql: str, field: str, missing: str) -> dict[str, Any]:
     """The first row ``soql`` answers, asked once per operation under ``key``; a NOT_FOUND error on
     ``field`` saying ``missing`` when there is none."""

@@ -21,7 +21,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from . import salesforce, values
-from .assignments import find_permission_set, find_row, insert_row, lookup_one, quoted
+from .assignments import find_permission_set, find_row, insert_row, quoted, user_rows
 from .base import OrglinkProvider, OrglinkResource
 from .run_as_user import salesforce_username
 from .schema import Field, Schema, org_field
@@ -99,13 +99,14 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
 
     @staticmethod
     def _user_id(client: salesforce.OrgClient, username: str) -> str:
-        user = lookup_one(
-            client,
-            f"User {username.lower()}",
-            f"SELECT Id, Username, IsActive FROM User WHERE Username = {quoted(username)}",
-            "username",
-            f"there is no user '{username}' in org '{client.alias}'; use the username shown in Setup > Users",
-        )
+        users = user_rows(client, username)
+        if not users:
+            raise salesforce.SalesforceError(
+                client.alias, None, "username", "NOT_FOUND",
+                f"there is no user '{username}' in org '{client.alias}'; use the username shown in "
+                "Setup > Users",
+            )  # fmt: skip
+        user = users[0]
         if not user.get("IsActive"):
             raise salesforce.SalesforceError(
                 client.alias, None, "username", "INACTIVE_USER",

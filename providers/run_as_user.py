@@ -14,6 +14,7 @@ import pulumi
 
 from . import salesforce, values
 from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
+from .assignments import quoted, user_rows
 from .base import OrglinkResource
 from .connected_app import METADATA_TYPE
 from .schema import Field, Schema, flag, org_field
@@ -66,22 +67,11 @@ SCHEMA = Schema(
 )
 
 
-def _quoted(value: str) -> str:
-    """A SOQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def check_run_as_user(client: salesforce.OrgClient, username: str, warn: Callable[[str], None]) -> None:
     """Raise SalesforceError unless the org has an active user of this username; ``warn`` when it
     lacks API Only. Shared by the run-as user resources and the integration's Preflight, which asks
     before anything is written."""
-    users = client.lookup(
-        f"User {username.lower()}",
-        lambda: client.query(
-            "SELECT Id, IsActive, Profile.PermissionsApiUserOnly FROM User "
-            f"WHERE Username = {_quoted(username)}"
-        ),
-    )
+    users = user_rows(client, username)
     if not users:
         raise salesforce.SalesforceError(
             client.alias, None, "username", "NOT_FOUND",
@@ -108,7 +98,7 @@ def _is_api_only(client: salesforce.OrgClient, user: dict[str, Any]) -> bool:
     try:
         granted = client.query(
             "SELECT Id FROM PermissionSetAssignment WHERE AssigneeId = "
-            f"{_quoted(str(user['Id']))} AND PermissionSet.PermissionsApiUserOnly = true"
+            f"{quoted(str(user['Id']))} AND PermissionSet.PermissionsApiUserOnly = true"
         )
     except salesforce.SalesforceError:
         return True  # cannot tell: do not warn
