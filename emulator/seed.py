@@ -13,10 +13,11 @@ import secrets
 import time
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from .metadata.certificate import self_signed
 from .store import DEFAULT_PROFILE, ORG_PROFILES, OrgStore
 
 SEEDED_PROFILES = ("System Administrator", "Standard User", "Minimum Access - API Only Integrations")
@@ -208,16 +209,7 @@ LOGIN_APP_PRIVATE_KEY_META = "login_app:private_key"
 def _login_certificate(key: rsa.RSAPrivateKey, alias: str) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"orglink-emulator-ci-{alias}")])
     now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, name, now - dt.timedelta(days=1), now + dt.timedelta(days=3650))
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 

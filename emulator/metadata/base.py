@@ -134,6 +134,31 @@ def permission_set_exists(org: OrgStore, name: str) -> bool:
     )
 
 
+def check_access_lists(
+    call: Call,
+    profiles: list[str],
+    permission_sets: list[str],
+    approved: bool,
+    fields: tuple[str, str],
+    approval: str,
+) -> None:
+    """The profiles and permission sets an app's policy names: allowed only when admin-approved users
+    are pre-authorized (``approval`` says how the app's type spells that), and each must exist."""
+    profile_field, permission_set_field = fields
+    if (profiles or permission_sets) and not approved:
+        raise ComponentError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"Profiles and permission sets can be assigned only when {approval}.",
+            (profile_field if profiles else permission_set_field,),
+        )
+    for name in profiles:
+        if not profile_exists(call.org, name):
+            raise not_found(profile_field, "Profile", name)
+    for name in permission_sets:
+        if not permission_set_exists(call.org, name):
+            raise not_found(permission_set_field, "PermissionSet", name)
+
+
 def active_username(org: OrgStore, username: str) -> bool:
     """Run-as users are named by Username (not email) and must be active."""
     return any(u.get("Username") == username and u.get("IsActive", True) for u in org.records("User"))

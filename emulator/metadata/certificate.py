@@ -90,6 +90,24 @@ def _parse_expiration(value: str | None) -> dt.datetime:
     return when
 
 
+def self_signed(
+    key: rsa.RSAPrivateKey, name: x509.Name, not_before: dt.datetime, not_after: dt.datetime
+) -> x509.Certificate:
+    """A self-signed end-entity certificate of ``key``, as Setup's "Create Self-Signed Certificate"
+    makes (also the seeded CI app's, which the emulator's own clients sign their JWTs with)."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
 def _self_signed(label: str, org_id: str, key_size: int, expires: dt.datetime) -> tuple[str, str]:
     """A new RSA key (PEM, PKCS#8) and a self-signed certificate (base64 DER) named after the label."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
@@ -100,18 +118,7 @@ def _self_signed(label: str, org_id: str, key_size: int, expires: dt.datetime) -
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "orglink emulator"),
         ]
     )
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(expires)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, name, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1), expires)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

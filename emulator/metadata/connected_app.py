@@ -20,12 +20,11 @@ from emulator.metadata.base import (
     TypeRules,
     active_username,
     apply_consumer_credentials,
+    check_access_lists,
     check_enum_text,
     normalise_scopes,
     not_found,
     pem_body,
-    permission_set_exists,
-    profile_exists,
 )
 
 _IP_RELAXATION = ("ENFORCE", "BYPASS_2FACTOR", "BYPASS", "ENFORCE_RELAXREFRESH")
@@ -42,19 +41,11 @@ def _prepare_connected_app(call: Call, body: Body, old: Body | None) -> None:
     oauth = body.get("oauthConfig")
     profiles = body.get("profileName") or []
     permission_sets = body.get("permissionSetName") or []
-    if (profiles or permission_sets) and not (oauth or {}).get("isAdminApproved"):
-        raise ComponentError(
-            "FIELD_INTEGRITY_EXCEPTION",
-            "Profiles and permission sets can be assigned only when admin approved users are "
-            "pre-authorized (oauthConfig.isAdminApproved = true).",
-            ("profileName" if profiles else "permissionSetName",),
-        )
-    for name in profiles:
-        if not profile_exists(call.org, name):
-            raise not_found("profileName", "Profile", name)
-    for name in permission_sets:
-        if not permission_set_exists(call.org, name):
-            raise not_found("permissionSetName", "PermissionSet", name)
+    check_access_lists(
+        call, profiles, permission_sets, bool((oauth or {}).get("isAdminApproved")),
+        ("profileName", "permissionSetName"),
+        "admin approved users are pre-authorized (oauthConfig.isAdminApproved = true)",
+    )  # fmt: skip
     _check_oauth_policy(body.get("oauthPolicy"))
     if oauth is not None:
         _prepare_oauth_config(call, oauth, (old or {}).get("oauthConfig"))

@@ -30,12 +30,11 @@ from emulator.metadata.base import (
     active_username,
     apply_consumer_credentials,
     audit_stamp,
+    check_access_lists,
     check_enum_text,
     normalise_scopes,
     not_found,
     pem_body,
-    permission_set_exists,
-    profile_exists,
 )
 from emulator.store import OrgStore
 
@@ -215,19 +214,11 @@ def _prepare_eca_oauth_policies(call: Call, body: Body, old: Body | None) -> Non
         raise ComponentError("INVALID_CROSS_REFERENCE_KEY", _BAD_RUN_AS_USER, ("clientCredentialsFlowUser",))
     profiles = _split_names(body.get("commaSeparatedProfile"))
     permission_sets = _split_names(body.get("commaSeparatedPermissionSet"))
-    if (profiles or permission_sets) and body.get("permittedUsersPolicyType") != "AdminApprovedPreAuthorized":
-        raise ComponentError(
-            "FIELD_INTEGRITY_EXCEPTION",
-            "Profiles and permission sets can be assigned only when permittedUsersPolicyType is "
-            "AdminApprovedPreAuthorized.",
-            ("commaSeparatedProfile" if profiles else "commaSeparatedPermissionSet",),
-        )
-    for name in profiles:
-        if not profile_exists(call.org, name):
-            raise not_found("commaSeparatedProfile", "Profile", name)
-    for name in permission_sets:
-        if not permission_set_exists(call.org, name):
-            raise not_found("commaSeparatedPermissionSet", "PermissionSet", name)
+    check_access_lists(
+        call, profiles, permission_sets, body.get("permittedUsersPolicyType") == "AdminApprovedPreAuthorized",
+        ("commaSeparatedProfile", "commaSeparatedPermissionSet"),
+        "permittedUsersPolicyType is AdminApprovedPreAuthorized",
+    )  # fmt: skip
 
 
 def _prepare_eca_policies(call: Call, body: Body, old: Body | None) -> None:
