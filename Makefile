@@ -5,10 +5,14 @@ VENV := $(ROOT)/.venv/bin
 ENV := . $(ROOT)/.tools/env.sh &&
 EMULATOR_STATE := $(ROOT)/.state/emulator
 
-.PHONY: setup test lint typecheck pytest demo demo-destroy bench contract emulator-start emulator-stop docs
+.PHONY: setup setup-run test lint typecheck pytest demo demo-destroy bench contract emulator-start emulator-stop docs
 
 setup:
 	@bash tools/setup.sh
+
+# What running orglink needs, without the servers only the tests use (the S3 gateway build).
+setup-run:
+	@ORGLINK_TEST_TOOLS=0 bash tools/setup.sh
 
 lint: setup
 	@echo "==> ruff"
@@ -30,10 +34,10 @@ emulator-start: setup
 emulator-stop:
 	@$(VENV)/python -m emulator stop --state-dir $(EMULATOR_STATE)
 
-demo: setup
+demo: setup-run
 	@$(ENV) $(VENV)/python -m tools.demo up
 
-demo-destroy: setup
+demo-destroy: setup-run
 	@$(ENV) $(VENV)/python -m tools.demo destroy
 
 # make bench [BENCH_ARGS="--worlds latency --latency-ks 1,10,50 --latency <profile> --runs 1"]
@@ -46,7 +50,7 @@ bench: setup
 #   app of Org B (its consumer secret in the environment variable ADOPT_CONNECTED_APP_SECRET).
 CONTRACT_ORGS = $(if $(EMULATOR),--emulator,$(if $(STACK_FILE),--stack-file "$(abspath $(STACK_FILE))") \
 	$(if $(ORG_A),--org-a "$(ORG_A)") $(if $(ORG_B),--org-b "$(ORG_B)"))
-contract: setup
+contract: setup-run
 	@$(ENV) $(VENV)/python -m tools.contract $(CONTRACT_ORGS) $(if $(READ_ONLY),--read-only) \
 		$(if $(ADOPT_CONNECTED_APP),--adopt-connected-app "$(ADOPT_CONNECTED_APP)") \
 		--out "$(abspath $(or $(OUT),$(CURDIR)))"

@@ -32,3 +32,13 @@ def test_setup_without_pulumi_or_go_names_the_installer(tmp_path: Path):
     assert "https://get.pulumi.com" in completed.stderr
     # The failed run left the working CLI of this clone in place.
     assert (TOOLS_BIN / "pulumi").exists()
+
+
+def test_setup_for_running_orglink_leaves_out_the_test_servers():
+    """`make demo` and `make contract` set up with ORGLINK_TEST_TOOLS=0: a cold machine then skips the
+    S3 gateway build (minutes) and the PostgreSQL test user, which only the backend tests need."""
+    completed = run_setup(dict(os.environ, ORGLINK_TEST_TOOLS="0"))
+    assert completed.returncode == 0, completed.stderr
+    assert "versitygw" not in completed.stdout
+    assert "PostgreSQL" not in completed.stdout
+    assert "Setup done" in completed.stdout
