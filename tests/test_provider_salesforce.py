@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from emulator.app import FAULTS
 from providers import salesforce
 from providers.connected_app import ConnectedAppProvider
 from providers.connected_app_policy import ConnectedAppPolicyProvider
@@ -26,14 +27,8 @@ from tests.support import self_signed_certificate
 
 ORG = "orgB"
 BAN = "allow-connected-app-creation"
-TRANSIENT = [
-    "503",
-    "UNKNOWN_EXCEPTION",
-    "REQUEST_LIMIT_EXCEEDED",
-    "ALREADY_IN_PROCESS",
-    "UNABLE_TO_LOCK_ROW",
-    "reset",
-]
+# Every fault the emulator can inject but a delay, which is slowness, not a failure to retry.
+TRANSIENT = [fault for fault in FAULTS if fault != "delay"]
 
 
 @pytest.fixture
