@@ -22,16 +22,15 @@ from __future__ import annotations
 import base64
 import secrets
 import string
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import requests
 from simple_salesforce import Salesforce
 
+from tests.emulator_fixtures import jwt_login
+
 API_VERSION = "63.0"
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PROFILE = "System Administrator"
 CHANGED_SESSION_TIMEOUT = 720
 
@@ -59,7 +58,7 @@ class Org:
 
     def __init__(self, org: dict[str, Any]) -> None:
         self.info = org
-        token = _jwt_login(org)
+        token = jwt_login(org, str(org["ca_bundle"]))
         self.sf = Salesforce(
             instance_url=token["instance_url"], session_id=token["access_token"], version=API_VERSION
         )
@@ -77,17 +76,6 @@ class Org:
 
 def _sobject(org: Org, name: str) -> Any:
     return getattr(org.sf, name)
-
-
-def _jwt_login(org: dict[str, Any]) -> dict[str, Any]:
-    login = org["login"]
-    claims = {"iss": login["consumer_key"], "sub": login["username"], "aud": login["audience"],
-              "exp": int(time.time()) + 180}  # fmt: skip
-    assertion = jwt.encode(claims, login["private_key"], algorithm="RS256")
-    resp = requests.post(org["token_url"], data={"grant_type": JWT_GRANT, "assertion": assertion}, timeout=60)
-    resp.raise_for_status()
-    body: dict[str, Any] = resp.json()
-    return body
 
 
 def _generated(length: int, alphabet: str = string.ascii_letters + string.digits) -> str:

@@ -79,14 +79,10 @@ def classify(req: Request) -> tuple[str, str] | None:
 
 
 def _metadata_kind(req: Request) -> str:
-    try:
-        operation = req.envelope().operation
-    except soap.EnvelopeError:
+    name = _operation_name(req)
+    if not name:
         return "write"  # answered with a fault; unknown calls count as writes
-    if operation is None:
-        return "write"
-    name = etree.QName(operation).localname
-    if name == "deploy" and _check_only(operation):
+    if name == "deploy" and _check_only(req.envelope().operation):
         return "read"  # a validate-only deploy writes nothing
     return "read" if name in _METADATA_READS else "write"
 

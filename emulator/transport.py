@@ -19,6 +19,7 @@ import threading
 import traceback
 import zlib
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,36 +37,8 @@ StartResponse = Callable[..., Any]
 IDLE_TIMEOUT_S = 60
 THREADS_PER_PORT = 10
 MAX_INFLATED_BYTES = 64 * 1024 * 1024  # a compressed request body may inflate to this much
-_REASONS = {
-    100: "Continue",
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    206: "Partial Content",
-    300: "Multiple Choices",
-    301: "Moved Permanently",
-    302: "Found",
-    304: "Not Modified",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    406: "Not Acceptable",
-    409: "Conflict",
-    412: "Precondition Failed",
-    413: "Request Entity Too Large",
-    415: "Unsupported Media Type",
-    420: "Method Failure",
-    428: "Precondition Required",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
+# The standard phrases, but for Salesforce's 420 and the 413 phrase that Python 3.13 renamed.
+_REASONS = {420: "Method Failure", 413: "Request Entity Too Large"}
 
 
 class BodyEncodingError(Exception):
@@ -199,7 +172,8 @@ def encode_response(resp: Response, accept_encoding: str) -> tuple[bytes, dict[s
 
 
 def _status_line(status: int) -> str:
-    return f"{status} {_REASONS.get(status, 'Unknown')}"
+    known = status in HTTPStatus._value2member_map_
+    return f"{status} {_REASONS.get(status) or (HTTPStatus(status).phrase if known else 'Unknown')}"
 
 
 def wsgi_app(handler: Handler) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:

@@ -286,8 +286,6 @@ def _parse_one(item: Any, where: str, stack: str) -> IntegrationOptions:
 
 def _usernames(value: Any) -> tuple[str, ...]:
     """Salesforce usernames (lower case, each once); an empty list is a choice: assign nobody."""
-    if value == [] or value == ():
-        return ()
     found: list[str] = []
     for item in values.string_list(value):
         name = salesforce_username(item)

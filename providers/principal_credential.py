@@ -27,7 +27,6 @@ RESOURCE_PATH = "named-credentials/credential"
 PRINCIPAL_TYPE = "NamedPrincipal"
 NOT_FOUND_CODES = ("NOT_FOUND", "HTTP_404")
 NOT_CONFIGURED = "NotConfigured"
-SESSION_CODES = salesforce.SESSION_CODES
 
 
 class PrincipalCredentialArgs(TypedDict, total=False):
@@ -213,7 +212,7 @@ class PrincipalCredentialProvider(OrglinkProvider):
         try:
             answer = client.rest(first, RESOURCE_PATH, json=body)
         except salesforce.SalesforceError as err:
-            if err.status_code in salesforce.TRANSIENT_CODES or err.status_code in SESSION_CODES:
+            if err.status_code in salesforce.TRANSIENT_CODES or err.status_code in salesforce.SESSION_CODES:
                 raise
             stored = _stored_status(client, inputs) is not None
             if stored == (first == "PUT"):
@@ -243,14 +242,13 @@ class PrincipalCredentialProvider(OrglinkProvider):
         if answer is None:
             return ReadResult("", {})  # nothing stored: the next `up` sets the credentials again
         outs = {key: value for key, value in state.items() if key != "client_secret"}
-        if isinstance(answer, dict):
-            outs["authentication_status"] = str(answer.get("authenticationStatus") or "Unknown")
-            client_id = ((answer.get("credentials") or {}).get("clientId") or {}).get("value")
-            if client_id and client_id != state.get("client_id"):
-                # Changed outside Pulumi: the stored hash no longer describes the org, so the next
-                # `up` sets the credentials again.
-                outs["client_id"] = client_id
-                outs["credentials_hash"] = ""
+        outs["authentication_status"] = str(answer.get("authenticationStatus") or "Unknown")
+        client_id = ((answer.get("credentials") or {}).get("clientId") or {}).get("value")
+        if client_id and client_id != state.get("client_id"):
+            # Changed outside Pulumi: the stored hash no longer describes the org, so the next
+            # `up` sets the credentials again.
+            outs["client_id"] = client_id
+            outs["credentials_hash"] = ""
         return ReadResult(id_, outs)
 
     # -- delete --------------------------------------------------------------------------------------
