@@ -1,4 +1,5 @@
-"""Metadata-format zips for the deploy and retrieve tests, and the calls that send them.
+"""Metadata-format zips for the deploy and retrieve tests, the calls that send them, and their `sf` and
+`creation_allowed` fixtures (a pytest plugin, loaded from tests/conftest.py).
 
 Files are laid out as the Salesforce CLI's source-deploy-retrieve registry says (the directories and
 suffixes written out here on purpose, not taken from the emulator's type table, so that a wrong
@@ -13,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
@@ -20,6 +22,22 @@ from tests.emulator_fixtures import API_VERSION, EmulatorHandle
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 CREATION_SETTING = "allow-connected-app-creation"
+
+
+ORG = "orgB"  # the org the metadata API tests deploy to and retrieve from
+
+
+@pytest.fixture
+def sf(emulator: EmulatorHandle) -> Salesforce:
+    """A simple-salesforce session in the metadata tests' org."""
+    return emulator.login(ORG)
+
+
+@pytest.fixture
+def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
+    """The metadata tests' org may create connected apps while the test runs."""
+    with creation_allowed_in(emulator, ORG):
+        yield
 
 
 @contextmanager

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -28,7 +27,6 @@ import requests
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import EmulatorHandle
-from tests.metadata_zip import creation_allowed_in
 from tests.metadata_zip import document as _xml
 from tests.metadata_zip import package as _package
 from tests.metadata_zip import zip_of as _zip
@@ -49,17 +47,6 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     match = re.search(r": \((\w+), (.*)\), $", str(exc), re.S)
     assert match, str(exc)
     return match.group(1), match.group(2)
-
-
-@pytest.fixture
-def sf(emulator: EmulatorHandle) -> Salesforce:
-    return emulator.login(ORG)
-
-
-@pytest.fixture
-def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
-    with creation_allowed_in(emulator, ORG):
-        yield
 
 
 def _md(sf: Salesforce) -> Any:
@@ -259,15 +246,32 @@ def _flow_eca(emulator: EmulatorHandle, certificate: str) -> tuple[str, str]:
     """An ECA with client credentials (run as the integration user) and JWT for the admin's profile."""
     name, admin = _name("Flow_Eca"), emulator.admin
     key, secret = "ECAKEY" + secrets.token_hex(16), "ECASEC" + secrets.token_hex(16)
-    admin.put_component(ORG, "ExternalClientApplication", name,
-                        {"label": name, "contactEmail": "a@b.invalid", "distributionState": "Local"})
-    admin.put_component(ORG, "ExtlClntAppOauthSettings", name + "_oauth",
-                        {"externalClientApplication": name, "label": name,
-                         "commaSeparatedOauthScopes": "Api, RefreshToken"})
-    admin.put_component(ORG, "ExtlClntAppGlobalOauthSettings", name + "_glbloauth",
-                        {"externalClientApplication": name, "label": name, "callbackUrl": "https://localhost/cb",
-                         "consumerKey": key, "consumerSecret": secret, "certificate": certificate,
-                         "isClientCredentialsFlowEnabled": True})
+    admin.put_component(
+        ORG,
+        "ExternalClientApplication",
+        name,
+        {"label": name, "contactEmail": "a@b.invalid", "distributionState": "Local"},
+    )
+    admin.put_component(
+        ORG,
+        "ExtlClntAppOauthSettings",
+        name + "_oauth",
+        {"externalClientApplication": name, "label": name, "commaSeparatedOauthScopes": "Api, RefreshToken"},
+    )
+    admin.put_component(
+        ORG,
+        "ExtlClntAppGlobalOauthSettings",
+        name + "_glbloauth",
+        {
+            "externalClientApplication": name,
+            "label": name,
+            "callbackUrl": "https://localhost/cb",
+            "consumerKey": key,
+            "consumerSecret": secret,
+            "certificate": certificate,
+            "isClientCredentialsFlowEnabled": True,
+        },
+    )
     admin.put_component(ORG, "ExtlClntAppOauthConfigurablePolicies", name + "_oauthPlcy",
                         {"externalClientApplication": name, "label": name,
                          "isClientCredentialsFlowEnabled": True,

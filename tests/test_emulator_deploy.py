@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from lxml import etree
 from simple_salesforce import Salesforce
 
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
-from tests.metadata_zip import CREATION_SETTING, MD_NS, creation_allowed_in
+from tests.metadata_zip import CREATION_SETTING, MD_NS
 from tests.metadata_zip import app_xml as _app_xml
 from tests.metadata_zip import deploy as _deploy
 from tests.metadata_zip import package as _package
@@ -40,17 +39,6 @@ def _apps_zip(*names: str) -> io.BytesIO:
     files: dict[str, str | bytes] = {"package.xml": _package({"ConnectedApp": list(names)})}
     files.update({f"connectedApps/{n}.connectedApp": _app_xml(n) for n in names})
     return _zip(files)
-
-
-@pytest.fixture
-def sf(emulator: EmulatorHandle) -> Salesforce:
-    return emulator.login(ORG)
-
-
-@pytest.fixture
-def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
-    with creation_allowed_in(emulator, ORG):
-        yield
 
 
 def test_check_only_deploy_of_a_valid_app_succeeds_stores_nothing_and_counts_as_reads(

@@ -13,7 +13,6 @@ import base64
 import io
 import secrets
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +25,6 @@ from tests.metadata_zip import (
     MD_NS,
     XML_DECLARATION,
     app_xml,
-    creation_allowed_in,
     deploy,
     deploy_details,
     document,
@@ -60,17 +58,6 @@ REGISTRY = {
 
 def _name(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(4)}"
-
-
-@pytest.fixture
-def sf(emulator: EmulatorHandle) -> Salesforce:
-    return emulator.login(ORG)
-
-
-@pytest.fixture
-def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
-    with creation_allowed_in(emulator, ORG):
-        yield
 
 
 def _retrieve(sf: Salesforce, members: dict[str, list[str]], single_package: bool = False) -> Any:
