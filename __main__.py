@@ -12,8 +12,8 @@ from pathlib import Path
 import pulumi
 
 from providers import salesforce
-from providers.debug_log import filter_sdk_debug_log
-from providers.integration import (
+from providers.framework.debug_log import filter_sdk_debug_log
+from providers.integration.component import (
     IntegrationConfigError,
     OrgToOrgIntegration,
     integration_org_b_url,

@@ -1,24 +1,17 @@
 """Generate docs/resources.md from the resources' field tables: ``python -m providers.docs``.
 
-Every module in this package with a module-level :class:`~providers.schema.Schema` is documented,
-so a new resource appears here by declaring its schema. ``--check`` exits 1 when the file is stale.
+Every resource in :data:`providers.registry.RESOURCES` is documented from its field table;
+``--check`` exits 1 when the file is stale (``make test`` runs it).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
-import pkgutil
 import sys
 from pathlib import Path
-from typing import Any
 
-import pulumi
-
-import providers
-
-from .schema import Field, Schema
+from providers import registry
+from providers.framework.schema import Field
 
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "resources.md"
 
@@ -55,42 +48,9 @@ Type tokens: the Python SDK names every dynamic resource `pulumi-python:dynamic/
 """
 
 
-def _resource_classes(module: Any) -> dict[str, type]:
-    found: dict[str, type] = {}
-    for _, value in inspect.getmembers(module, inspect.isclass):
-        ours = value.__module__ == module.__name__
-        if ours and issubclass(value, pulumi.dynamic.Resource) and value is not pulumi.dynamic.Resource:
-            found[value.__name__] = value
-    return found
-
-
-def collect() -> list[tuple[Schema, str, type | None]]:
-    """(schema, module name, resource class) for every documented resource, in module order."""
-    documented: list[tuple[Schema, str, type | None]] = []
-    for info in sorted(pkgutil.iter_modules(providers.__path__), key=lambda m: m.name):
-        name = f"providers.{info.name}"
-        if info.name == "docs":
-            continue
-        try:
-            module = importlib.import_module(name)
-        except Exception as exc:  # a module being written must not stop the others' docs
-            print(f"skipping {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            continue
-        classes = _resource_classes(module)
-        for value in vars(module).values():
-            if isinstance(value, Schema):
-                documented.append((value, name, classes.get(value.kind)))
-    return _once_each(documented)
-
-
-def _once_each(found: list[tuple[Schema, str, type | None]]) -> list[tuple[Schema, str, type | None]]:
-    """A schema imported by another module is documented once, where its resource class lives."""
-    chosen: dict[int, tuple[Schema, str, type | None]] = {}
-    for entry in found:
-        key = id(entry[0])
-        if key not in chosen or (chosen[key][2] is None and entry[2] is not None):
-            chosen[key] = entry
-    return [entry for entry in found if chosen[id(entry[0])] is entry]
+def collect() -> list[registry.Registered]:
+    """The registered resources, in the registry's order (Org A, Org B by app model, both orgs)."""
+    return list(registry.RESOURCES)
 
 
 def _default(spec: Field) -> str:
@@ -115,11 +75,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_schema(schema: Schema, module: str, resource: type | None) -> str:
-    token = getattr(resource, "_resource_type_name", None)
+def render_schema(entry: registry.Registered) -> str:
+    schema = entry.schema
+    token = getattr(entry.resource, "_resource_type_name", None)
     lines = [f"## {schema.kind}", "", schema.description, ""]
-    if resource is not None:
-        lines.append(f"- Python: `{module}.{resource.__name__}`")
+    lines.append(f"- Python: `{entry.python_path}`")
     if token:
         lines.append(f"- Type token: `pulumi-python:{token}`")
     if schema.component_type:
@@ -152,8 +112,8 @@ def render_schema(schema: Schema, module: str, resource: type | None) -> str:
 
 def render() -> str:
     parts = [HEADER]
-    for schema, module, resource in collect():
-        parts.append(render_schema(schema, module, resource))
+    for entry in collect():
+        parts.append(render_schema(entry))
     return "\n".join(parts).rstrip() + "\n"
 
 

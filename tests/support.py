@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from providers import salesforce
-from providers.base import OrglinkProvider
+from providers.framework.provider import OrglinkProvider
 
 
 @dataclass(frozen=True)

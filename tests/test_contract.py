@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from providers import connected_app, salesforce
+from providers import salesforce
+from providers.org_b.connected_app import app as connected_app
 from tests.emulator_fixtures import connected_app_body
 from tests.engine import ROOT
 from tests.lifecycle_support import (

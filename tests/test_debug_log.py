@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
-from providers import debug_log
+from providers.framework import debug_log
 
 SECRET = {rpc._special_sig_key: rpc._special_secret_sig, "value": "S3cr3tValue99"}
 URN = "urn:pulumi:dev::orglink::x"

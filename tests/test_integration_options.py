@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from providers.integration import (
+from providers.integration.component import (
     APP_MODELS,
     APP_TYPES,
     ORG_B_BUILDERS,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from providers.eca_app import provenance, provenance_tag
+from providers.org_b.external_client_app.app import provenance, provenance_tag
 from tests.engine import change_counts
 from tests.lifecycle_support import (
     SessionExpirer,

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from providers.debug_log import SDK_DEBUG_ENV
+from providers.framework.debug_log import SDK_DEBUG_ENV
 from tests.emulator_fixtures import jwt_login
 from tests.engine import change_counts
 from tests.lifecycle_support import (

@@ -27,7 +27,8 @@ from lxml import etree
 from zeep.xsd.types import builtins
 
 import providers
-from providers import metadata_wsdl, salesforce
+from providers import salesforce
+from providers.salesforce import metadata_wsdl
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -130,8 +131,8 @@ def test_every_component_type_a_provider_names_is_in_the_trimmed_wsdl(
 ) -> None:
     full, trimmed = clients
     named = set()
-    for module_info in pkgutil.iter_modules(providers.__path__):
-        module = importlib.import_module(f"providers.{module_info.name}")
+    for module_info in pkgutil.walk_packages(providers.__path__, "providers."):
+        module = importlib.import_module(module_info.name)
         for attribute, value in vars(module).items():
             if not (attribute.endswith("_TYPE") and isinstance(value, str)):
                 continue

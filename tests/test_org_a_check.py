@@ -13,14 +13,14 @@ import pytest
 from pulumi.output import Unknown
 
 from providers import salesforce
-from providers.certificate import CertificateProvider
-from providers.external_credential import ExternalCredentialProvider, build_component, read_component
-from providers.named_credential import NamedCredentialProvider
-from providers.named_credential import build_component as build_named
-from providers.named_credential import read_component as read_named
-from providers.principal_access import PrincipalAccessProvider
-from providers.principal_credential import PrincipalCredentialProvider, credentials_hash
-from providers.verification import VerificationProvider, apex_callout, callout_outcome
+from providers.integration.verification import VerificationProvider, apex_callout, callout_outcome
+from providers.org_a.certificate import CertificateProvider
+from providers.org_a.external_credential import ExternalCredentialProvider, build_component, read_component
+from providers.org_a.named_credential import NamedCredentialProvider
+from providers.org_a.named_credential import build_component as build_named
+from providers.org_a.named_credential import read_component as read_named
+from providers.org_a.principal_access import PrincipalAccessProvider
+from providers.org_a.principal_credential import PrincipalCredentialProvider, credentials_hash
 
 TOKEN_URL = "https://orgb.example.my.salesforce.com/services/oauth2/token"
 

@@ -15,14 +15,14 @@ import pytest
 import requests
 
 from providers import salesforce
-from providers.base import OrglinkProvider
-from providers.certificate import CertificateProvider, parse_content
-from providers.external_credential import ExternalCredentialProvider
-from providers.named_credential import NamedCredentialProvider
-from providers.permission_set_assignment import PermissionSetAssignmentProvider
-from providers.principal_access import PrincipalAccessProvider
-from providers.principal_credential import PrincipalCredentialProvider
-from providers.verification import VerificationProvider
+from providers.framework.provider import OrglinkProvider
+from providers.integration.verification import VerificationProvider
+from providers.org_a.certificate import CertificateProvider, parse_content
+from providers.org_a.external_credential import ExternalCredentialProvider
+from providers.org_a.named_credential import NamedCredentialProvider
+from providers.org_a.permission_set_assignment import PermissionSetAssignmentProvider
+from providers.org_a.principal_access import PrincipalAccessProvider
+from providers.org_a.principal_credential import PrincipalCredentialProvider
 from tests.emulator_fixtures import jwt_login
 from tests.support import providers_on_emulator
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from providers import salesforce
-from providers.eca_app import ExternalClientAppProvider, marker
+from providers.org_b.external_client_app.app import ExternalClientAppProvider, marker
 from tests.eca_support import (
     GLOBAL,
     HEADER,

@@ -9,26 +9,30 @@ from typing import Any
 import pytest
 from pulumi.output import Unknown
 
-from providers.connected_app import SCHEMA as CONNECTED_APP_SCHEMA
-from providers.connected_app_policy import SCHEMA as CONNECTED_APP_POLICY_SCHEMA
-from providers.eca_app import ExternalClientApp, ExternalClientAppArgs, ExternalClientAppProvider
-from providers.eca_policy import (
+from providers.org_b.connected_app.app import SCHEMA as CONNECTED_APP_SCHEMA
+from providers.org_b.connected_app.policy import SCHEMA as CONNECTED_APP_POLICY_SCHEMA
+from providers.org_b.connected_app.profile_assignment import SCHEMA as CONNECTED_APP_ASSIGNMENT_SCHEMA
+from providers.org_b.connected_app.run_as_user import SCHEMA as CONNECTED_APP_RUN_AS_SCHEMA
+from providers.org_b.external_client_app.app import (
+    ExternalClientApp,
+    ExternalClientAppArgs,
+    ExternalClientAppProvider,
+)
+from providers.org_b.external_client_app.policy import (
     ExternalClientAppPolicy,
     ExternalClientAppPolicyArgs,
     ExternalClientAppPolicyProvider,
 )
-from providers.eca_profile_assignment import (
+from providers.org_b.external_client_app.profile_assignment import (
     ExternalClientAppProfileAssignment,
     ExternalClientAppProfileAssignmentArgs,
     ExternalClientAppProfileAssignmentProvider,
 )
-from providers.eca_run_as_user import (
+from providers.org_b.external_client_app.run_as_user import (
     ExternalClientAppRunAsUser,
     ExternalClientAppRunAsUserArgs,
     ExternalClientAppRunAsUserProvider,
 )
-from providers.profile_assignment import SCHEMA as CONNECTED_APP_ASSIGNMENT_SCHEMA
-from providers.run_as_user import SCHEMA as CONNECTED_APP_RUN_AS_SCHEMA
 from tests.support import self_signed_certificate
 
 APP = {

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from providers import salesforce
-from providers.eca_app import ExternalClientAppProvider
-from providers.eca_policy import ExternalClientAppPolicyProvider
+from providers.org_b.external_client_app.app import ExternalClientAppProvider
+from providers.org_b.external_client_app.policy import ExternalClientAppPolicyProvider
 from tests.eca_support import (
     ORG,
     POLICY,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from providers import salesforce
-from providers.eca_app import ExternalClientAppProvider
-from providers.eca_profile_assignment import ExternalClientAppProfileAssignmentProvider
+from providers.org_b.external_client_app.app import ExternalClientAppProvider
+from providers.org_b.external_client_app.profile_assignment import ExternalClientAppProfileAssignmentProvider
 from tests.eca_support import (
     ORG,
     access_rows,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from providers import salesforce
-from providers.eca_app import ExternalClientAppProvider
-from providers.eca_run_as_user import ExternalClientAppRunAsUserProvider
+from providers.org_b.external_client_app.app import ExternalClientAppProvider
+from providers.org_b.external_client_app.run_as_user import ExternalClientAppRunAsUserProvider
 from tests.eca_support import (
     GLOBAL,
     ORG,

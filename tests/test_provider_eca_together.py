@@ -9,11 +9,11 @@ from typing import Any
 import requests
 
 from providers import salesforce
-from providers.base import OrglinkProvider
-from providers.eca_app import ExternalClientAppProvider
-from providers.eca_policy import ExternalClientAppPolicyProvider
-from providers.eca_profile_assignment import ExternalClientAppProfileAssignmentProvider
-from providers.eca_run_as_user import ExternalClientAppRunAsUserProvider
+from providers.framework.provider import OrglinkProvider
+from providers.org_b.external_client_app.app import ExternalClientAppProvider
+from providers.org_b.external_client_app.policy import ExternalClientAppPolicyProvider
+from providers.org_b.external_client_app.profile_assignment import ExternalClientAppProfileAssignmentProvider
+from providers.org_b.external_client_app.run_as_user import ExternalClientAppRunAsUserProvider
 from tests.eca_support import (
     GLOBAL,
     HEADER,

@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
-from providers.eca_app import provenance_tag
-from providers.preflight import (
+from providers.integration.preflight import (
     PreflightProvider,
     certificate_problem,
     missing_holders,
@@ -30,6 +29,7 @@ from providers.preflight import (
     probe_name,
     probe_package,
 )
+from providers.org_b.external_client_app.app import provenance_tag
 from tests.stack_project import write_counts
 from tests.support import providers_on_emulator
 

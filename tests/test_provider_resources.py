@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from providers import salesforce
-from providers.base import OrglinkProvider
-from providers.connected_app import ConnectedAppProvider, owner_tag
-from providers.connected_app_policy import ConnectedAppPolicyProvider
-from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
-from providers.run_as_user import ClientCredentialsRunAsUserProvider
+from providers.framework.provider import OrglinkProvider
+from providers.org_b.connected_app.app import ConnectedAppProvider, owner_tag
+from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
+from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
+from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
 from tests.support import checked, create, providers_on_emulator, update
 
 ORG = "orgB"

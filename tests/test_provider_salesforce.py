@@ -19,10 +19,10 @@ import pytest
 
 from emulator.app import FAULTS
 from providers import salesforce
-from providers.connected_app import ConnectedAppProvider
-from providers.connected_app_policy import ConnectedAppPolicyProvider
-from providers.profile_assignment import ConnectedAppProfileAssignmentProvider
-from providers.run_as_user import ClientCredentialsRunAsUserProvider
+from providers.org_b.connected_app.app import ConnectedAppProvider
+from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
+from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
+from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
 from tests.support import self_signed_certificate
 
 ORG = "orgB"

@@ -17,19 +17,20 @@ from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.output import Unknown
 
-from providers import salesforce, values
-from providers.connected_app import ConnectedApp, ConnectedAppArgs, ConnectedAppProvider
-from providers.connected_app_policy import (
+from providers import salesforce
+from providers.framework import values
+from providers.org_b.connected_app.app import ConnectedApp, ConnectedAppArgs, ConnectedAppProvider
+from providers.org_b.connected_app.policy import (
     ConnectedAppPolicy,
     ConnectedAppPolicyArgs,
     ConnectedAppPolicyProvider,
 )
-from providers.profile_assignment import (
+from providers.org_b.connected_app.profile_assignment import (
     ConnectedAppProfileAssignment,
     ConnectedAppProfileAssignmentArgs,
     ConnectedAppProfileAssignmentProvider,
 )
-from providers.run_as_user import (
+from providers.org_b.connected_app.run_as_user import (
     ClientCredentialsRunAsUser,
     ClientCredentialsRunAsUserArgs,
     ClientCredentialsRunAsUserProvider,
@@ -496,7 +497,7 @@ def test_reference_docs_come_from_the_schemas() -> None:
 
 def test_numbers_that_crossed_the_engine_are_written_as_integers() -> None:
     # The engine hands numbers back as doubles; the Metadata API's xsd:int refuses "1440.0".
-    from providers.connected_app_policy import SCHEMA as POLICY_SCHEMA
+    from providers.org_b.connected_app.policy import SCHEMA as POLICY_SCHEMA
 
     component = POLICY_SCHEMA.write({}, {"session_timeout": 1440.0})
     assert component["sessionPolicy"]["sessionTimeout"] == 1440

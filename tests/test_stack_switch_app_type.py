@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import requests
 
-from providers.debug_log import SDK_DEBUG_ENV
+from providers.framework.debug_log import SDK_DEBUG_ENV
 from tests.engine import change_counts
 from tests.stack_project import Settings, StackProject, org_snapshots, shipped_stack_settings
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from providers import eca_app, preflight, salesforce
-from providers.run_as_user import check_run_as_user
+from providers import salesforce
+from providers.integration import preflight
+from providers.org_b.connected_app.run_as_user import check_run_as_user
+from providers.org_b.external_client_app import app as eca_app
 
 from .report import FAIL, INFO, PASS, SKIP, Check, Redactor, RequestLog
 

@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
-from providers import eca_app, salesforce
-from providers.eca_app import ExternalClientAppProvider
+from providers import salesforce
+from providers.org_b.external_client_app import app as eca_app
+from providers.org_b.external_client_app.app import ExternalClientAppProvider
 
 from .connections import SECRET_FIELDS
 from .report import FAIL, PASS, Check, Redactor, RequestLine, RequestLog

@@ -20,11 +20,12 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .assignments import find_permission_set, find_row, insert_row, quoted, user_rows
-from .base import OrglinkProvider, OrglinkResource
-from .run_as_user import salesforce_username
-from .schema import Field, Schema, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.schema import Field, Schema, org_field
+from providers.org_b.connected_app.run_as_user import salesforce_username
+from providers.salesforce.records import find_permission_set, find_row, insert_row, quoted, user_rows
 
 SOBJECT = "PermissionSetAssignment"
 

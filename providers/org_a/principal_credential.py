@@ -18,10 +18,11 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider, OrglinkResource
-from .external_credential import CLIENT_CREDENTIALS_VARIANTS
-from .schema import Field, Schema, is_unknown, org_field, unwrap_secret
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.schema import Field, Schema, is_unknown, org_field, unwrap_secret
+from providers.org_a.external_credential import CLIENT_CREDENTIALS_VARIANTS
 
 RESOURCE_PATH = "named-credentials/credential"
 PRINCIPAL_TYPE = "NamedPrincipal"

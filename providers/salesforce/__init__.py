@@ -50,7 +50,7 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
 
-from . import metadata_wsdl
+from providers.salesforce import metadata_wsdl
 
 T = TypeVar("T")
 

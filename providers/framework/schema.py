@@ -18,7 +18,7 @@ from pulumi.dynamic import CheckFailure, DiffResult
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from . import values
+from providers.framework import values
 
 Convert = Callable[[Any], Any]
 

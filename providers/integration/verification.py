@@ -34,10 +34,11 @@ from urllib.parse import urlparse
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider, resource_options
-from .principal_credential import credentials_hash
-from .schema import Field, Schema, failures_for_org_pair, is_unknown, unwrap_secret
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, resource_options
+from providers.framework.schema import Field, Schema, failures_for_org_pair, is_unknown, unwrap_secret
+from providers.org_a.principal_credential import credentials_hash
 
 FLOWS = ("client_credentials",)
 CHECKS = ("both", "token", "callout")

@@ -16,9 +16,10 @@ from typing import Any
 
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider
-from .schema import Field, as_declared, set_path
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider
+from providers.framework.schema import Field, as_declared, set_path
 
 
 def app_field(kind: str = "connected app") -> Field:

@@ -12,11 +12,11 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from . import values
-from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
-from .base import OrglinkResource
-from .connected_app import METADATA_TYPE
-from .schema import Field, Schema, flag, org_field
+from providers.framework import values
+from providers.framework.provider import OrglinkResource
+from providers.framework.schema import Field, Schema, flag, org_field
+from providers.org_b.app_part import AppPartProvider, app_field, app_id_field, previous_values_field
+from providers.org_b.connected_app.app import METADATA_TYPE
 
 
 class ConnectedAppPolicyArgs(TypedDict, total=False):

@@ -19,13 +19,14 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from . import salesforce, values
-from .app_part import app_field, app_id_field
-from .base import OrglinkResource
-from .eca_app import HEADER_TYPE, find_app_id
-from .profile_assignment import SCHEMA as CONNECTED_APP_SCHEMA
-from .profile_assignment import ConnectedAppProfileAssignmentProvider
-from .schema import Field, Schema, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkResource
+from providers.framework.schema import Field, Schema, org_field
+from providers.org_b.app_part import app_field, app_id_field
+from providers.org_b.connected_app.profile_assignment import SCHEMA as CONNECTED_APP_SCHEMA
+from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
+from providers.org_b.external_client_app.app import HEADER_TYPE, find_app_id
 
 # The ExternalClientApplication key prefix (ConnectedApplication is 0H4).
 ECA_RECORD_PREFIX = "0xI"

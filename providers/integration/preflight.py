@@ -68,19 +68,20 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
 
-from . import salesforce, values
-from .base import OrglinkProvider, resource_options
-from .certificate import METADATA_TYPE as CERTIFICATE_TYPE
-from .certificate import parse_content
-from .connected_app import METADATA_TYPE as CONNECTED_APP_TYPE
-from .connected_app import is_own_app
-from .eca_app import HEADER_TYPE as ECA_HEADER_TYPE
-from .eca_app import SECRET_SETTING_HINT as ECA_SECRET_SETTING_HINT
-from .eca_app import is_own_app as is_own_eca
-from .eca_app import secret_access_enabled as eca_secret_access_enabled
-from .run_as_user import SCHEMA as RUN_AS_SCHEMA
-from .run_as_user import check_run_as_user
-from .schema import Field, Schema, failures_for_org_pair
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, resource_options
+from providers.framework.schema import Field, Schema, failures_for_org_pair
+from providers.org_a.certificate import METADATA_TYPE as CERTIFICATE_TYPE
+from providers.org_a.certificate import parse_content
+from providers.org_b.connected_app.app import METADATA_TYPE as CONNECTED_APP_TYPE
+from providers.org_b.connected_app.app import is_own_app
+from providers.org_b.connected_app.run_as_user import SCHEMA as RUN_AS_SCHEMA
+from providers.org_b.connected_app.run_as_user import check_run_as_user
+from providers.org_b.external_client_app.app import HEADER_TYPE as ECA_HEADER_TYPE
+from providers.org_b.external_client_app.app import SECRET_SETTING_HINT as ECA_SECRET_SETTING_HINT
+from providers.org_b.external_client_app.app import is_own_app as is_own_eca
+from providers.org_b.external_client_app.app import secret_access_enabled as eca_secret_access_enabled
 
 ORGS_KEY = "orglink:orgs"
 APP_CHECK_FIELDS = ("app_api_name", "app_adopt", "app_consumer_key")

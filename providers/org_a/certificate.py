@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider, OrglinkResource
-from .owned_component import create_or_take_over
-from .schema import Field, Schema, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.schema import Field, Schema, org_field
+from providers.framework.whole_component import create_or_take_over
 
 METADATA_TYPE = "Certificate"
 KEY_SIZES = (2048, 4096)

@@ -13,12 +13,13 @@ from typing import Any, ClassVar, TypedDict
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .app_part import app_field, app_id_field
-from .assignments import find_permission_set, find_row, insert_row, lookup_one, quoted
-from .base import OrglinkProvider, OrglinkResource
-from .connected_app import METADATA_TYPE, find_app_id
-from .schema import Field, Schema, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.schema import Field, Schema, org_field
+from providers.org_b.app_part import app_field, app_id_field
+from providers.org_b.connected_app.app import METADATA_TYPE, find_app_id
+from providers.salesforce.records import find_permission_set, find_row, insert_row, lookup_one, quoted
 
 SOBJECT = "SetupEntityAccess"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import salesforce
+from providers import salesforce
 
 
 def quoted(value: str) -> str:

@@ -38,30 +38,30 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from . import values
-from .certificate import Certificate
-from .connected_app import PROVENANCE_FIELDS as CONNECTED_APP_PROVENANCE
-from .connected_app import SCHEMA as CONNECTED_APP_SCHEMA
-from .connected_app import ConnectedApp, default_owner
-from .connected_app_policy import SCHEMA as POLICY_SCHEMA
-from .connected_app_policy import ConnectedAppPolicy
-from .eca_app import SCHEMA as ECA_SCHEMA
-from .eca_app import ExternalClientApp
-from .eca_app import default_owner as default_eca_owner
-from .eca_policy import SCHEMA as ECA_POLICY_SCHEMA
-from .eca_policy import ExternalClientAppPolicy
-from .eca_profile_assignment import ExternalClientAppProfileAssignment
-from .eca_run_as_user import ExternalClientAppRunAsUser
-from .external_credential import ExternalCredential
-from .named_credential import NamedCredential
-from .permission_set_assignment import PermissionSetAssignment
-from .preflight import Preflight
-from .principal_access import PrincipalAccess
-from .principal_credential import PrincipalCredential
-from .profile_assignment import ConnectedAppProfileAssignment
-from .run_as_user import ClientCredentialsRunAsUser, salesforce_username
-from .schema import Schema
-from .verification import Verification, VerificationArgs
+from providers.framework import values
+from providers.framework.schema import Schema
+from providers.integration.preflight import Preflight
+from providers.integration.verification import Verification, VerificationArgs
+from providers.org_a.certificate import Certificate
+from providers.org_a.external_credential import ExternalCredential
+from providers.org_a.named_credential import NamedCredential
+from providers.org_a.permission_set_assignment import PermissionSetAssignment
+from providers.org_a.principal_access import PrincipalAccess
+from providers.org_a.principal_credential import PrincipalCredential
+from providers.org_b.connected_app.app import PROVENANCE_FIELDS as CONNECTED_APP_PROVENANCE
+from providers.org_b.connected_app.app import SCHEMA as CONNECTED_APP_SCHEMA
+from providers.org_b.connected_app.app import ConnectedApp, default_owner
+from providers.org_b.connected_app.policy import SCHEMA as POLICY_SCHEMA
+from providers.org_b.connected_app.policy import ConnectedAppPolicy
+from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignment
+from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUser, salesforce_username
+from providers.org_b.external_client_app.app import SCHEMA as ECA_SCHEMA
+from providers.org_b.external_client_app.app import ExternalClientApp
+from providers.org_b.external_client_app.app import default_owner as default_eca_owner
+from providers.org_b.external_client_app.policy import SCHEMA as ECA_POLICY_SCHEMA
+from providers.org_b.external_client_app.policy import ExternalClientAppPolicy
+from providers.org_b.external_client_app.profile_assignment import ExternalClientAppProfileAssignment
+from providers.org_b.external_client_app.run_as_user import ExternalClientAppRunAsUser
 
 CONFIG_KEY = "orglink:integrations"
 ORGS_KEY = "orglink:orgs"

@@ -12,10 +12,10 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from . import values
-from .base import OrglinkResource
-from .owned_component import WholeComponentProvider, default_label
-from .schema import Field, Schema, flag, org_field
+from providers.framework import values
+from providers.framework.provider import OrglinkResource
+from providers.framework.schema import Field, Schema, flag, org_field
+from providers.framework.whole_component import WholeComponentProvider, default_label
 
 METADATA_TYPE = "NamedCredential"
 

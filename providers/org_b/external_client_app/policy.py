@@ -22,11 +22,12 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
 
-from . import salesforce, values
-from .app_part import AppPartProvider, app_field, app_id_field, previous_values_field
-from .base import OrglinkResource
-from .eca_app import POLICY_TYPE, find_part_name
-from .schema import Field, Schema, flag, org_field, set_path
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkResource
+from providers.framework.schema import Field, Schema, flag, org_field, set_path
+from providers.org_b.app_part import AppPartProvider, app_field, app_id_field, previous_values_field
+from providers.org_b.external_client_app.app import POLICY_TYPE, find_part_name
 
 
 class ExternalClientAppPolicyArgs(TypedDict, total=False):

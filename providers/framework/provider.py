@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ResourceProvider
 
-from . import salesforce
-from .schema import Changes, Schema, failures_for_alias, unwrap_secret
+from providers import salesforce
+from providers.framework.schema import Changes, Schema, failures_for_alias, unwrap_secret
 
 
 class OrglinkProvider(ResourceProvider):

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from . import salesforce
-from .base import OrglinkProvider
+from providers import salesforce
+from providers.framework.provider import OrglinkProvider
 
 # How the Metadata API says a create's name is taken (the second for some types on real orgs).
 DUPLICATE_CODES = frozenset({"DUPLICATE_VALUE", "DUPLICATE_DEVELOPER_NAME"})

@@ -15,10 +15,11 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider, OrglinkResource
-from .owned_component import DUPLICATE_CODES
-from .schema import Field, Schema, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.schema import Field, Schema, org_field
+from providers.framework.whole_component import DUPLICATE_CODES
 
 METADATA_TYPE = "PermissionSet"
 ACCESS_LIST = "externalCredentialPrincipalAccesses"

@@ -51,9 +51,10 @@ from typing import Any, TypedDict
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
 
-from . import salesforce, values
-from .base import OrglinkProvider, OrglinkResource
-from .schema import Changes, Field, Schema, flag, inverted_flag, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.schema import Changes, Field, Schema, flag, inverted_flag, org_field
 
 HEADER_TYPE = "ExternalClientApplication"
 GLOBAL_TYPE = "ExtlClntAppGlobalOauthSettings"

@@ -15,13 +15,14 @@ from typing import Any, TypedDict
 
 import pulumi
 
-from . import salesforce, values
-from .app_part import app_field, app_id_field, previous_values_field
-from .base import OrglinkResource
-from .eca_app import GLOBAL_TYPE, POLICY_TYPE, find_part_name, part_name
-from .eca_policy import EcaPolicyPart, policy_name_field
-from .run_as_user import ClientCredentialsRunAsUserProvider
-from .schema import Field, Schema, flag, org_field
+from providers import salesforce
+from providers.framework import values
+from providers.framework.provider import OrglinkResource
+from providers.framework.schema import Field, Schema, flag, org_field
+from providers.org_b.app_part import app_field, app_id_field, previous_values_field
+from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
+from providers.org_b.external_client_app.app import GLOBAL_TYPE, POLICY_TYPE, find_part_name, part_name
+from providers.org_b.external_client_app.policy import EcaPolicyPart, policy_name_field
 
 
 class ExternalClientAppRunAsUserArgs(TypedDict, total=False):
