@@ -638,8 +638,8 @@ class OrgToOrgIntegration(pulumi.ComponentResource):
             )
             for username in options.callout_users or ()
         ]  # fmt: skip
-        everything = [preflight, certificate, *org_b.resources, *gate, external, principal, named, access,
-                      *callout_access]  # fmt: skip
+        everything: list[pulumi.Resource] = [preflight, certificate, *org_b.resources, *gate, external,
+                                             principal, named, access, *callout_access]  # fmt: skip
         self.verification = self._verification(
             options, org_b, token_url, named, certificate, principal, everything, gate
         )

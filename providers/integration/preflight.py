@@ -70,7 +70,7 @@ from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceErro
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkProvider, resource_options
+from providers.framework.provider import OrglinkProvider, OrglinkResource
 from providers.framework.schema import Field, Schema, failures_for_org_pair
 from providers.org_a.certificate import METADATA_TYPE as CERTIFICATE_TYPE
 from providers.org_a.certificate import parse_content
@@ -777,17 +777,10 @@ class PreflightProvider(OrglinkProvider):
         """Nothing exists in either org for a preflight."""
 
 
-class Preflight(pulumi.dynamic.Resource, module="salesforce", name="Preflight"):
+class Preflight(OrglinkResource[PreflightArgs], module="salesforce", name="Preflight"):
     """Read-only checks of both orgs. Type token: ``pulumi-python:dynamic/salesforce:Preflight``."""
 
     integration: pulumi.Output[str]
     checked_at: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: PreflightArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
-        super().__init__(
-            PreflightProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
+    provider_class = PreflightProvider

@@ -36,7 +36,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkProvider, resource_options
+from providers.framework.provider import OrglinkProvider, OrglinkResource
 from providers.framework.schema import Field, Schema, failures_for_org_pair, is_unknown, unwrap_secret
 from providers.org_a.principal_credential import credentials_hash
 
@@ -349,7 +349,7 @@ def _ca_bundle(alias: str) -> str | None:
     return verify if isinstance(verify, str) else None
 
 
-class Verification(pulumi.dynamic.Resource, module="salesforce", name="Verification"):
+class Verification(OrglinkResource[VerificationArgs], module="salesforce", name="Verification"):
     """Proof that an integration works. Type token: ``pulumi-python:dynamic/salesforce:Verification``."""
 
     ok: pulumi.Output[bool]
@@ -357,13 +357,8 @@ class Verification(pulumi.dynamic.Resource, module="salesforce", name="Verificat
     detail: pulumi.Output[str]
     checked_at: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: VerificationArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        props: dict[str, Any] = {f.name: None for f in SCHEMA.fields}
-        props.update(args)
+    provider_class = VerificationProvider
+
+    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
         if props.get("consumer_secret") is not None:
             props["consumer_secret"] = pulumi.Output.secret(props["consumer_secret"])
-        super().__init__(
-            VerificationProvider(), resource_name, props, resource_options(opts, SCHEMA.secret_outputs)
-        )
