@@ -1,4 +1,5 @@
-"""Shared by the tests/test_provider_eca_*.py files: the configured emulator and the engine's calls.
+"""Shared by the ECA provider tests (tests/providers/org_b/external_client_app/): the configured emulator
+and the engine's calls.
 
 The providers are called directly, as the engine would (check, diff, create, read, update, delete),
 against the emulator over real HTTPS. Nothing is mocked. REQUESTS_CA_BUNDLE is removed: the

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests/test_lifecycle_*.py files: org content diffs that never show values
+"""Helpers shared by the tests/stack/test_lifecycle_*.py files: org content diffs that never show values
 (snapshots hold consumer secrets and private keys, and a failing assert must not print them), secret
 searches that name what leaked without showing it, and a project+stack on the test emulator.
 """

@@ -20,8 +20,8 @@ from providers.integration.component import (
     parse_integrations,
     with_callout_users,
 )
+from tests.engine import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = {"name": "CarrierAPI App", "run_as_user": "admin@orgb.orglink.test"}
 
 

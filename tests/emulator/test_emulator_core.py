@@ -22,8 +22,7 @@ from emulator import control
 from emulator.admin import AdminClient
 from emulator.store import case_safe_id
 from tests.emulator_fixtures import API_VERSION, EmulatorHandle
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.engine import ROOT
 
 
 def test_orgs_json_has_every_field_and_case_safe_org_ids(emulator: EmulatorHandle) -> None:

@@ -22,7 +22,7 @@ import yaml
 
 from providers import legacy
 from tests.engine import ROOT, Pulumi, change_counts
-from tests.test_stack_local import ECA_STACKS, snapshots
+from tests.stack.test_stack_local import ECA_STACKS, snapshots
 
 # The last commit whose providers/ was one flat folder of modules.
 OLD_LAYOUT_COMMIT = "fb5e27114101872c346084ab50c023bd43ab956a"

@@ -18,9 +18,9 @@ from simple_salesforce import Salesforce
 from emulator import control, latency
 from emulator.admin import AdminClient
 from tests.emulator_fixtures import API_VERSION
+from tests.engine import ROOT
 from tools.contract.report import RequestLine, latency_profile
 
-ROOT = Path(__file__).resolve().parent.parent
 METADATA_S = 0.6
 REST_S = 0.25
 

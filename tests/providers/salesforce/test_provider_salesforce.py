@@ -1,7 +1,7 @@
 """The Salesforce access layer against the emulator: every auth mode, CA bundles, retries of
 transient faults within a bounded time, one re-login on an expired session, metadata helpers,
 and errors that keep Salesforce's code without leaking credentials. Nothing is mocked (auth `sfdx`
-runs the real Salesforce CLI: tests/test_sf_logins.py).
+runs the real Salesforce CLI: tests/clients/test_sf_logins.py).
 """
 
 from __future__ import annotations

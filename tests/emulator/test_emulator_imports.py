@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.engine import ROOT
 
 
 def _modules(package: str) -> dict[str, Path]:

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from tests.clients.test_sf_cli import login_with_access_token
 from tests.emulator_fixtures import API_VERSION
 from tests.sf_cli import SfCli
-from tests.test_sf_cli import login_with_access_token
 
 ORG = "orgB"
 SF_ALIAS = "b"

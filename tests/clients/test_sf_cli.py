@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tests.emulator_fixtures import AppInfo
+from tests.engine import ROOT
 from tests.sf_cli import SF_CLI_VERSION, SfCli
 from tests.support import self_signed_certificate
 
@@ -153,7 +154,7 @@ def browser_for(sf_cli: SfCli, tmp_path: Path, username: str, password: str) -> 
     log = tmp_path / "browser.log"
     script = tmp_path / "browser"
     # A browser returns at once and goes on by itself: the CLI handles the redirect only once it has.
-    browser = Path(__file__).parent / "sf_browser.py"
+    browser = ROOT / "tests" / "sf_browser.py"
     script.write_text(f'#!/bin/sh\n"{sys.executable}" "{browser}" "$1" >/dev/null 2>&1 &\nexit 0\n')
     script.chmod(0o755)
     env = {

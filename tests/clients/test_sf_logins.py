@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from providers import salesforce
+from tests.clients.test_sf_cli import login_with_access_token
 from tests.emulator_fixtures import AppInfo
 from tests.sf_cli import SfCli
-from tests.test_sf_cli import login_with_access_token
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Each envelope is written by hand the way a client library writes it (jsforce and so the Salesforce
 CLI, zeep, JAX-WS, Savon, .NET, a bare default-namespace one), posted over real HTTPS with that
 client's `SOAPAction` (empty, quoted, named, or none). simple-salesforce and zeep themselves are
-driven by tests/test_metadata_api.py and tests/test_emulator_core.py.
+driven by tests/emulator/test_metadata_api.py and tests/emulator/test_emulator_core.py.
 """
 
 from __future__ import annotations

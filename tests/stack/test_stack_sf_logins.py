@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.clients.test_sf_cli import browser_for, wait_for_text
 from tests.sf_cli import SfCli
 from tests.stack_project import StackProject, org_snapshots, shipped_stack_settings
-from tests.test_sf_cli import browser_for, wait_for_text
 
 STACK = "local"
 # What the providers' `sf` needs from the engine's environment (PATH: .tools/bin's sf first).
