@@ -313,6 +313,17 @@ def org_field() -> Field:
     )
 
 
+def label_field(path: str | None = "label", shown_as: str = "Label shown in Setup") -> Field:
+    """The optional label of a named component; check fills a missing one (values.default_label)."""
+    return Field(
+        "label",
+        "string",
+        f"{shown_as} (default: the API name with spaces).",
+        path=path,
+        validate=values.non_empty_text,
+    )
+
+
 def flag(name: str, path: str, description: str, default: bool = False) -> Field:
     """A boolean element; absent in the component means false."""
     return Field(

@@ -106,6 +106,17 @@ def api_name(value: Any) -> str:
     return name
 
 
+def label_from_api_name(name: str) -> str:
+    """The label of a component whose label was left out: its API name with spaces."""
+    return name.replace("_", " ")
+
+
+def default_label(inputs: dict[str, Any]) -> None:
+    """A label left out is the API name with spaces (set at check, so a diff sees it)."""
+    if "label" not in inputs and isinstance(inputs.get("api_name"), str):
+        inputs["label"] = label_from_api_name(inputs["api_name"])
+
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
 
 

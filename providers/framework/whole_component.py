@@ -5,8 +5,9 @@ lost answer) can leave the component behind without Pulumi knowing. When what th
 what the resource wants, it is taken over instead of failing with DUPLICATE_VALUE; anything else
 with the same name is somebody else's and is reported, never overwritten.
 
-``WholeComponentProvider`` holds the create, read, update and delete such a resource does; a module
-names its Metadata type and gives build() (inputs to component) and parse() (component to inputs).
+``WholeComponentProvider`` holds the check, create, read, update and delete such a resource does; a
+module names its Metadata type and gives build() (inputs to component) and parse() (component to
+inputs).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from providers import salesforce
+from providers.framework import values
 from providers.framework.provider import OrglinkProvider
 
 # How the Metadata API says a create's name is taken (the second for some types on real orgs).
@@ -67,7 +69,12 @@ def delete_if_present(
 
 
 class WholeComponentProvider(OrglinkProvider):
-    """A resource that is one whole Metadata component, named by its ``api_name`` input."""
+    """A resource that is one whole Metadata component, named by its ``api_name`` input.
+
+    A subclass sets ``schema`` and ``metadata_type`` and gives ``build`` and ``parse`` (a module's
+    functions, as ``build = staticmethod(build_component)``); create, read, update and delete are
+    the same for every such resource, and a label left out defaults to the API name at check.
+    """
 
     metadata_type: ClassVar[str]
 
@@ -78,6 +85,10 @@ class WholeComponentProvider(OrglinkProvider):
     def parse(self, component: dict[str, Any]) -> dict[str, Any]:
         """Inputs as the org has them (the inverse of build)."""
         raise NotImplementedError
+
+    def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
+        values.default_label(inputs)
+        return []
 
     def describe(self, props: dict[str, Any]) -> str:
         return f"{self.schema.kind} '{props.get('api_name') or '?'}'"
@@ -93,7 +104,7 @@ class WholeComponentProvider(OrglinkProvider):
             return None
         return self.outputs_of(component, client.alias)
 
-    def create_whole(self, props: dict[str, Any]) -> CreateResult:
+    def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self.plain(props)
         with self.reporting(inputs):
             client = salesforce.org(inputs["org"])
@@ -103,13 +114,13 @@ class WholeComponentProvider(OrglinkProvider):
                 client.remember_component(self.metadata_type, inputs["api_name"], held)
         return CreateResult(f"{inputs['org']}/{inputs['api_name']}", self.outputs_of(held, client.alias))
 
-    def read_whole(self, id_: str, props: dict[str, Any]) -> ReadResult:
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = self.plain(props)
         with self.reporting(state):
             outs = self.outputs(salesforce.org(state["org"]), state)
         return ReadResult(id_, outs) if outs is not None else ReadResult("", {})
 
-    def update_whole(self, news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         new = self.plain(news)
         with self.reporting(new):
             client = salesforce.org(new["org"])
@@ -119,13 +130,7 @@ class WholeComponentProvider(OrglinkProvider):
                 outs = self.outputs(client, new)
         return UpdateResult(outs or {})
 
-    def delete_whole(self, props: dict[str, Any]) -> None:
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
         state = self.plain(props)
         with self.reporting(state):
             delete_if_present(salesforce.org(state["org"]), self.metadata_type, state["api_name"], self.log)
-
-
-def default_label(inputs: dict[str, Any]) -> None:
-    """A label left out is the API name with spaces (set at check, so a diff sees it)."""
-    if "label" not in inputs and isinstance(inputs.get("api_name"), str):
-        inputs["label"] = inputs["api_name"].replace("_", " ")

@@ -24,7 +24,7 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Field, Schema, org_field
+from providers.framework.schema import Field, Schema, label_field, org_field
 from providers.framework.whole_component import create_or_take_over
 
 METADATA_TYPE = "Certificate"
@@ -68,13 +68,7 @@ SCHEMA = Schema(
             replaces=True,
             validate=values.api_name,
         ),
-        Field(
-            "label",
-            "string",
-            "Label shown in Setup (default: the API name with spaces).",
-            path="masterLabel",
-            validate=values.non_empty_text,
-        ),
+        label_field(path="masterLabel"),
         Field(
             "key_size",
             "integer",
@@ -161,8 +155,8 @@ class CertificateProvider(OrglinkProvider):
                     "(use a certificate the org already has)",
                 )
             ]
-        if has_name and "label" not in inputs and isinstance(inputs["api_name"], str):
-            inputs["label"] = inputs["api_name"].replace("_", " ")
+        if has_name:
+            values.default_label(inputs)
         return []
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -205,7 +199,7 @@ class CertificateProvider(OrglinkProvider):
         name = inputs["api_name"]
         component = {
             "fullName": name,
-            "masterLabel": inputs.get("label") or name.replace("_", " "),
+            "masterLabel": inputs.get("label") or values.label_from_api_name(name),
             "caSigned": False,
             "keySize": int(inputs.get("key_size", 2048)),  # numbers reach providers as floats
             "privateKeyExportable": False,

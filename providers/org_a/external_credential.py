@@ -17,12 +17,12 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure
 
 from providers.framework import values
 from providers.framework.provider import OrglinkResource
-from providers.framework.schema import Field, Schema, org_field
-from providers.framework.whole_component import WholeComponentProvider, default_label
+from providers.framework.schema import Field, Schema, label_field, org_field
+from providers.framework.whole_component import WholeComponentProvider
 
 METADATA_TYPE = "ExternalCredential"
 CLIENT_CREDENTIALS_VARIANTS = ("ClientCredentialsClientSecret", "ClientCredentialsClientSecretBasic")
@@ -67,13 +67,7 @@ SCHEMA = Schema(
             replaces=True,
             validate=values.api_name,
         ),
-        Field(
-            "label",
-            "string",
-            "Label shown in Setup (default: the API name with spaces).",
-            path="label",
-            validate=values.non_empty_text,
-        ),
+        label_field(),
         Field(
             "variant",
             "string",
@@ -154,7 +148,7 @@ def build_component(inputs: dict[str, Any]) -> dict[str, Any]:
             params.append(_parameter(claim, "JwtBodyClaim", inputs[field_name], parameterGroup=DEFAULT_GROUP))
     return {
         "fullName": inputs["api_name"],
-        "label": inputs.get("label") or inputs["api_name"].replace("_", " "),
+        "label": inputs.get("label") or values.label_from_api_name(inputs["api_name"]),
         "authenticationProtocol": "Oauth",
         "externalCredentialParameters": params,
     }
@@ -185,44 +179,28 @@ def read_component(component: dict[str, Any]) -> dict[str, Any]:
 class ExternalCredentialProvider(WholeComponentProvider):
     schema = SCHEMA
     metadata_type = METADATA_TYPE
+    build = staticmethod(build_component)
+    parse = staticmethod(read_component)
 
-    def build(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return build_component(inputs)
-
-    def parse(self, component: dict[str, Any]) -> dict[str, Any]:
-        return read_component(component)
-
-    def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        default_label(inputs)
+    def check_more(self, olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
+        failures = super().check_more(olds, inputs)
         jwt_fields = ("signing_certificate", *(f for f, _ in JWT_CLAIMS))
         if inputs.get("variant") == JWT_BEARER:
-            return [
+            return failures + [
                 CheckFailure(name, f"{name} is required with variant JwtBearer")
                 for name in jwt_fields
                 if not inputs.get(name)
             ]
-        return [
+        return failures + [
             CheckFailure(name, f"{name} applies only to variant JwtBearer; remove it")
             for name in jwt_fields
             if inputs.get(name)
         ]
 
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return self.create_whole(props)
-
     def outputs_of(self, component: dict[str, Any], alias: str) -> dict[str, Any]:
         outs = super().outputs_of(component, alias)
         outs["principal"] = f"{outs['api_name']}-{outs.get('principal_name', '')}"
         return outs
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return self.read_whole(id_, props)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return self.update_whole(news)
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.delete_whole(props)
 
 
 class ExternalCredential(

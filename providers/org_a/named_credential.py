@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from providers.framework import values
 from providers.framework.provider import OrglinkResource
-from providers.framework.schema import Field, Schema, flag, org_field
-from providers.framework.whole_component import WholeComponentProvider, default_label
+from providers.framework.schema import Field, Schema, flag, label_field, org_field
+from providers.framework.whole_component import WholeComponentProvider
 
 METADATA_TYPE = "NamedCredential"
 
@@ -58,13 +57,7 @@ SCHEMA = Schema(
             replaces=True,
             validate=values.api_name,
         ),
-        Field(
-            "label",
-            "string",
-            "Label shown in Setup (default: the API name with spaces).",
-            path="label",
-            validate=values.non_empty_text,
-        ),
+        label_field(),
         Field(
             "url",
             "string",
@@ -105,7 +98,7 @@ SCHEMA = Schema(
 def build_component(inputs: dict[str, Any]) -> dict[str, Any]:
     """The whole NamedCredential component for these (checked) inputs."""
     component = SCHEMA.write({}, inputs)
-    component["label"] = inputs.get("label") or inputs["api_name"].replace("_", " ")
+    component["label"] = inputs.get("label") or values.label_from_api_name(inputs["api_name"])
     component["namedCredentialType"] = "SecuredEndpoint"
     component["namedCredentialParameters"] = [
         {"parameterName": "Url", "parameterType": "Url", "parameterValue": inputs["url"]},
@@ -134,28 +127,8 @@ def read_component(component: dict[str, Any]) -> dict[str, Any]:
 class NamedCredentialProvider(WholeComponentProvider):
     schema = SCHEMA
     metadata_type = METADATA_TYPE
-
-    def build(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return build_component(inputs)
-
-    def parse(self, component: dict[str, Any]) -> dict[str, Any]:
-        return read_component(component)
-
-    def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        default_label(inputs)
-        return []
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        return self.create_whole(props)
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return self.read_whole(id_, props)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return self.update_whole(news)
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        self.delete_whole(props)
+    build = staticmethod(build_component)
+    parse = staticmethod(read_component)
 
 
 class NamedCredential(OrglinkResource[NamedCredentialArgs], module="salesforce", name="NamedCredential"):

@@ -18,7 +18,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Field, Schema, org_field
+from providers.framework.schema import Field, Schema, label_field, org_field
 from providers.framework.whole_component import DUPLICATE_CODES
 
 METADATA_TYPE = "PermissionSet"
@@ -65,12 +65,7 @@ SCHEMA = Schema(
             replaces=True,
             validate=values.api_name,
         ),
-        Field(
-            "label",
-            "string",
-            "Label of the permission set when this resource creates it (default: the API name with spaces).",
-            validate=values.non_empty_text,
-        ),
+        label_field(path=None, shown_as="Label of the permission set when this resource creates it"),
         Field(
             "principal",
             "string",
@@ -119,7 +114,7 @@ def _with_access(component: dict[str, Any], principal: str) -> dict[str, Any]:
 
 
 def _label(inputs: dict[str, Any]) -> str:
-    return str(inputs.get("label") or inputs["permission_set"].replace("_", " "))
+    return str(inputs.get("label") or values.label_from_api_name(inputs["permission_set"]))
 
 
 def _is_as_created(component: dict[str, Any], label: str, principal: str) -> bool:

@@ -311,8 +311,7 @@ class ConnectedAppProvider(OrglinkProvider):
     # -- check / diff (no Salesforce calls) ----------------------------------------------------------
 
     def check_more(self, olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        if "label" not in inputs and isinstance(inputs.get("api_name"), str):
-            inputs["label"] = inputs["api_name"].replace("_", " ")
+        values.default_label(inputs)
         failures = []
         if inputs.get("delete_on_destroy") is True and inputs.get("adopt") is not True:
             failures.append(

@@ -538,8 +538,7 @@ class ExternalClientAppProvider(OrglinkProvider):
     # -- check / diff (no Salesforce calls) ----------------------------------------------------------
 
     def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        if "label" not in inputs and isinstance(inputs.get("api_name"), str):
-            inputs["label"] = inputs["api_name"].replace("_", " ")
+        values.default_label(inputs)
         return []
 
     def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> Changes:
