@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 
 import pulumi
 
+from providers import salesforce
 from providers.framework import values
 from providers.framework.schema import Schema
 from providers.integration.preflight import Preflight
@@ -355,29 +356,43 @@ def _not_a_setting(key: str, part: str, app_type: str, allowed: list[str]) -> st
 # ---------------------------------------------------------------------------------------------
 
 
+def _org_settings(orgs: Any, alias: str) -> Mapping[str, Any] | None:
+    """The connection settings of `alias` in `orglink:orgs`; None when it has none."""
+    settings = orgs.get(alias) if isinstance(orgs, Mapping) else None
+    return settings if isinstance(settings, Mapping) else None
+
+
+def _emulator_entry(settings: Mapping[str, Any], alias: str, project_dir: Path, key: str) -> str | None:
+    """`key` of the emulator's org an `auth: emulator` connection names, read from its orgs.json;
+    None when the connection is not the emulator's."""
+    if settings.get("auth") != "emulator" or not settings.get("state_dir"):
+        return None
+    orgs_file = project_dir / str(settings["state_dir"]) / "orgs.json"
+    try:
+        return str(json.loads(orgs_file.read_text())[settings.get("emulator_org") or alias][key])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise IntegrationConfigError(
+            f"{ORGS_KEY}.{alias}.state_dir: cannot read org '{alias}' from {orgs_file}; "
+            "start the emulator first (make emulator-start)"
+        ) from None
+
+
 def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
     """Org B's My Domain URL: `instance_url`, the emulator's orgs.json, or a My Domain `login_url`."""
-    settings = (orgs or {}).get(alias) if isinstance(orgs, Mapping) else None
-    if not isinstance(settings, Mapping):
+    settings = _org_settings(orgs, alias)
+    if settings is None:
         raise IntegrationConfigError(
             f"{ORGS_KEY}.{alias}: is missing; add the org's connection "
             f"(`pulumi config set --path '{ORGS_KEY}.{alias}.auth' <mode>`)"
         )
     if settings.get("instance_url"):
         return str(settings["instance_url"]).rstrip("/")
-    if settings.get("auth") == "emulator" and settings.get("state_dir"):
-        orgs_file = project_dir / str(settings["state_dir"]) / "orgs.json"
-        try:
-            org = json.loads(orgs_file.read_text())[settings.get("emulator_org") or alias]
-            return str(org["instance_url"]).rstrip("/")
-        except (OSError, ValueError, KeyError, TypeError):
-            raise IntegrationConfigError(
-                f"{ORGS_KEY}.{alias}.state_dir: cannot read org '{alias}' from {orgs_file}; "
-                "start the emulator first (make emulator-start)"
-            ) from None
-    host = _sfdx_auth_url_host(settings)
-    if host:
-        return f"https://{host}"
+    emulated = _emulator_entry(settings, alias, project_dir, "instance_url")
+    if emulated is not None:
+        return emulated.rstrip("/")
+    from_auth_url = _sfdx_auth_url_instance(settings, alias)
+    if from_auth_url:
+        return from_auth_url
     login_url = str(settings.get("login_url") or "")
     if login_url.startswith("https://") and not any(host in login_url for host in GENERIC_LOGIN_HOSTS):
         return login_url.rstrip("/")
@@ -388,16 +403,15 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
     )
 
 
-def _sfdx_auth_url_host(settings: Mapping[str, Any]) -> str:
-    """The My Domain host at the end of a force:// URL (the part after the refresh token's `@`:
-    not a secret, though the whole value is one)."""
-    if settings.get("auth") != "sfdx_auth_url":
+def _sfdx_auth_url_instance(settings: Mapping[str, Any], alias: str) -> str:
+    """The My Domain at the end of a force:// URL (the part after the refresh token's `@`: not a
+    secret, though the whole value is one); "" when the connection has no such URL."""
+    if settings.get("auth") != "sfdx_auth_url" or not settings.get("sfdx_auth_url"):
         return ""
-    value = str(settings.get("sfdx_auth_url") or "").strip()
-    if not value.startswith("force://") or "@" not in value:
-        return ""
-    host = value.rpartition("@")[2].removeprefix("https://").rstrip("/")
-    return host if host and "/" not in host else ""
+    try:
+        return salesforce.parse_sfdx_auth_url(alias, str(settings["sfdx_auth_url"])).instance_url
+    except salesforce.SalesforceError as err:  # its message never echoes the value
+        raise IntegrationConfigError(f"{err.field}: {err.message}") from None
 
 
 def integration_org_b_url(options: IntegrationOptions, orgs: Any, project_dir: Path) -> str:
@@ -433,18 +447,16 @@ def connection_username(orgs: Any, alias: str, project_dir: Path) -> str | None:
     """The username orglink's connection to an org runs as, when the connection says it: the
     seeded admin of an emulator org, `username` of a jwt or password connection, or of an sfdx
     connection that names a username rather than an alias. None when only the org could tell."""
-    settings = (orgs or {}).get(alias) if isinstance(orgs, Mapping) else None
-    if not isinstance(settings, Mapping):
+    settings = _org_settings(orgs, alias)
+    if settings is None:
         return None
+    try:
+        admin = _emulator_entry(settings, alias, project_dir, "admin_username")
+    except IntegrationConfigError:
+        return None  # the emulator is not started: its connection fails the resources' checks
+    if admin is not None:
+        return admin
     auth = settings.get("auth")
-    if auth == "emulator" and settings.get("state_dir"):
-        orgs_file = project_dir / str(settings["state_dir"]) / "orgs.json"
-        try:
-            return str(
-                json.loads(orgs_file.read_text())[settings.get("emulator_org") or alias]["admin_username"]
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
     username = str(settings.get("username") or "")
     if auth in ("jwt", "password", "sfdx") and "@" in username:
         return username.lower()
@@ -459,8 +471,8 @@ def with_callout_users(options: IntegrationOptions, orgs: Any, project_dir: Path
     deployer = connection_username(orgs, options.org_a, project_dir)
     if deployer is not None:
         return replace(options, callout_users=(deployer,))
-    settings = (orgs or {}).get(options.org_a) if isinstance(orgs, Mapping) else None
-    auth = settings.get("auth") if isinstance(settings, Mapping) else None
+    settings = _org_settings(orgs, options.org_a)
+    auth = settings.get("auth") if settings is not None else None
     if auth in USER_UNKNOWN_AUTH_MODES:
         raise IntegrationConfigError(
             f"{options.config_key}.callout_users: orglink cannot tell which user its connection to "
