@@ -130,6 +130,10 @@ def test_org_b_my_domain_from_the_connections(tmp_path: Path) -> None:
     assert org_my_domain(explicit, "orgB", tmp_path) == "https://b.my.salesforce.com"
     my_domain_login = {"orgB": {"auth": "jwt", "login_url": "https://b.my.salesforce.com"}}
     assert org_my_domain(my_domain_login, "orgB", tmp_path) == "https://b.my.salesforce.com"
+    auth_url = {
+        "orgB": {"auth": "sfdx_auth_url", "sfdx_auth_url": "force://id:secret:token@b.my.salesforce.com"}
+    }
+    assert org_my_domain(auth_url, "orgB", tmp_path) == "https://b.my.salesforce.com"
 
 
 @pytest.mark.parametrize(
@@ -141,12 +145,17 @@ def test_org_b_my_domain_from_the_connections(tmp_path: Path) -> None:
             "orglink:orgs.orgB.instance_url",
         ),
         ({"orgB": {"auth": "emulator", "state_dir": "missing"}}, "orglink:orgs.orgB.state_dir"),
+        (
+            {"orgB": {"auth": "sfdx_auth_url", "sfdx_auth_url": "force://token-only"}},
+            "orglink:orgs.orgB.sfdx_auth_url",
+        ),
     ],
 )
 def test_org_b_my_domain_errors_name_the_key(orgs: dict[str, Any], key: str, tmp_path: Path) -> None:
     with pytest.raises(IntegrationConfigError) as caught:
         org_my_domain(orgs, "orgB", tmp_path)
     assert str(caught.value).startswith(key)
+    assert "token-only" not in str(caught.value)  # a malformed auth URL is still a secret
 
 
 @pytest.mark.parametrize(
