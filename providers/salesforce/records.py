@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers import salesforce
+from providers.salesforce.client import OrgClient
+from providers.salesforce.errors import SalesforceError
 
 
 def quoted(value: str) -> str:
@@ -14,7 +15,7 @@ def quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def user_rows(client: salesforce.OrgClient, username: str) -> list[dict[str, Any]]:
+def user_rows(client: OrgClient, username: str) -> list[dict[str, Any]]:
     """The user of this username (none or one row), asked once per operation. Every resource that
     looks a user up asks for the same fields under the same key, since whichever asks first answers
     the others."""
@@ -27,16 +28,16 @@ def user_rows(client: salesforce.OrgClient, username: str) -> list[dict[str, Any
     ))  # fmt: skip
 
 
-def lookup_one(client: salesforce.OrgClient, key: str, soql: str, field: str, missing: str) -> dict[str, Any]:
+def lookup_one(client: OrgClient, key: str, soql: str, field: str, missing: str) -> dict[str, Any]:
     """The first row ``soql`` answers, asked once per operation under ``key``; a NOT_FOUND error on
     ``field`` saying ``missing`` when there is none."""
     rows = client.lookup(key, lambda: client.query(soql))
     if not rows:
-        raise salesforce.SalesforceError(client.alias, None, field, "NOT_FOUND", missing)
+        raise SalesforceError(client.alias, None, field, "NOT_FOUND", missing)
     return rows[0]
 
 
-def find_permission_set(client: salesforce.OrgClient, name: str, missing_hint: str) -> str:
+def find_permission_set(client: OrgClient, name: str, missing_hint: str) -> str:
     """The Id of the permission set (not a profile's own) of this API name; ``missing_hint`` ends the
     error when there is none."""
     row = lookup_one(
@@ -49,14 +50,14 @@ def find_permission_set(client: salesforce.OrgClient, name: str, missing_hint: s
     return str(row["Id"])
 
 
-def find_row(client: salesforce.OrgClient, sobject: str, match: dict[str, str]) -> str | None:
+def find_row(client: OrgClient, sobject: str, match: dict[str, str]) -> str | None:
     """The Id of the ``sobject`` row whose fields equal ``match``, if there is one."""
     where = " AND ".join(f"{field} = {quoted(value)}" for field, value in match.items())
     rows = client.query(f"SELECT Id FROM {sobject} WHERE {where}")
     return str(rows[0]["Id"]) if rows else None
 
 
-def insert_row(client: salesforce.OrgClient, sobject: str, match: dict[str, str]) -> tuple[str, bool]:
+def insert_row(client: OrgClient, sobject: str, match: dict[str, str]) -> tuple[str, bool]:
     """Insert the row; (its Id, whether the insert found one there already).
 
     A DUPLICATE_VALUE answer means such a row exists (perhaps our own insert, retried after its answer
@@ -64,7 +65,7 @@ def insert_row(client: salesforce.OrgClient, sobject: str, match: dict[str, str]
     """
     try:
         return client.create_record(sobject, dict(match)), False
-    except salesforce.SalesforceError as err:
+    except SalesforceError as err:
         existing = find_row(client, sobject, match) if err.status_code == "DUPLICATE_VALUE" else None
         if existing:
             return existing, True

@@ -27,8 +27,7 @@ from lxml import etree
 from zeep.xsd.types import builtins
 
 import providers
-from providers import salesforce
-from providers.salesforce import metadata_wsdl
+from providers.salesforce import metadata, metadata_wsdl
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -92,7 +91,7 @@ def _read_back(client: zeep.Client, request: bytes) -> Any:
     records.set(XSI_TYPE, str(sent.get(XSI_TYPE)))
     records.extend(list(sent))
     decoded = client.get_element("ns0:readMetadataResponse").parse(response, client.wsdl.types)
-    return salesforce._plain(zeep.helpers.serialize_object(decoded.result.records[0], dict))
+    return metadata.plain(zeep.helpers.serialize_object(decoded.result.records[0], dict))
 
 
 @pytest.mark.parametrize("mtype", metadata_wsdl.COMPONENT_TYPES)
@@ -110,7 +109,7 @@ def test_trimmed_wsdl_round_trips_every_field_like_the_full_one(
     read_full, read_trimmed = _read_back(full, sent_full), _read_back(trimmed, sent_full)
     assert read_trimmed == read_full
     assert read_full["fullName"] == values["fullName"]
-    assert len(read_full) == len(salesforce._plain(values))
+    assert len(read_full) == len(metadata.plain(values))
 
 
 def test_the_operations_and_headers_orglink_uses_are_kept(clients: tuple[zeep.Client, zeep.Client]) -> None:

@@ -23,6 +23,7 @@ from providers.org_b.connected_app.app import ConnectedAppProvider
 from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
 from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
+from providers.salesforce import batching
 from tests.support import self_signed_certificate
 
 ORG = "orgB"
@@ -283,7 +284,7 @@ def test_metadata_calls_of_resources_running_together_share_requests(
     """A burst of the same metadata call from several resources (the engine starts K certificates,
     K apps together): the first goes out at once, those that arrive with it share one request,
     and each resource gets its own results."""
-    monkeypatch.setattr(salesforce, "BUSY_S", 60.0)  # a slow test machine still counts as one burst
+    monkeypatch.setattr(batching, "BUSY_S", 60.0)  # a slow test machine still counts as one burst
     client = salesforce.org(ORG)
     first, *names = [f"Orglink_Together_{secrets.token_hex(3)}_{i}" for i in range(5)]
     start = threading.Barrier(len(names))
