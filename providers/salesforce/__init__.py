@@ -35,6 +35,7 @@ from providers.salesforce.connections import (
 from providers.salesforce.engine_log import pulumi_log
 from providers.salesforce.errors import SESSION_CODES, TRANSIENT_CODES, SalesforceError, is_not_found
 from providers.salesforce.login import _soap_login, legacy_auth_warnings, warn_legacy_auth
+from providers.salesforce.login_sf_cli import parse_sfdx_auth_url
 from providers.salesforce.metadata import MetadataResult
 from providers.salesforce.metadata import wsdl_document as _metadata_wsdl
 from providers.salesforce.request_log import REQUEST_FAMILIES, REQUEST_LOG_ENV
@@ -62,6 +63,7 @@ __all__ = [
     "legacy_auth_warnings",
     "modify_component",
     "org",
+    "parse_sfdx_auth_url",
     "orgs_value",
     "pulumi_log",
     "reset",
