@@ -29,7 +29,7 @@ def main() -> None:
     config = pulumi.Config("orglink")
     try:
         integrations = parse_integrations(config.get_object("integrations"), pulumi.get_stack())
-        orgs = config.get_object("orgs")
+        orgs = salesforce.orgs_value(config)
         for warning in salesforce.legacy_auth_warnings(orgs):
             pulumi.log.warn(warning)
         integrations = [with_callout_users(option, orgs, PROJECT_DIR) for option in integrations]

@@ -25,7 +25,7 @@ class OrglinkProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         # Secrets arrive decrypted; they stay in the module registry, never on self.
-        salesforce.configure_orgs(req.config.get(salesforce.CONFIG_KEY))
+        salesforce.configure_orgs(salesforce.orgs_value(req.config))
 
     # check and diff never call Salesforce: a preview with no changes makes no API request.
 

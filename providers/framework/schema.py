@@ -19,6 +19,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from providers.framework import values
+from providers.salesforce import CONFIG_KEY
 
 Convert = Callable[[Any], Any]
 
@@ -306,7 +307,7 @@ def org_field() -> Field:
     return Field(
         "org",
         "string",
-        "Alias of the org in the stack config `orglink:orgs` (e.g. orgB). Moving to another org replaces.",
+        f"Alias of the org in the stack config `{CONFIG_KEY}` (e.g. orgB). Moving to another org replaces.",
         required=True,
         replaces=True,
         validate=values.non_empty_text,
@@ -361,8 +362,8 @@ def failures_for_alias(org_value: Any, configured: list[str] | None) -> list[Che
     return [
         CheckFailure(
             "org",
-            f"org: alias '{org_value}' is not in the stack config `orglink:orgs` (configured: {names}); "
-            f"add it with `pulumi config set --path 'orglink:orgs.{org_value}.auth' <mode>`",
+            f"org: alias '{org_value}' is not in the stack config `{CONFIG_KEY}` (configured: {names}); "
+            f"add it with `pulumi config set --path '{CONFIG_KEY}.{org_value}.auth' <mode>`",
         )
     ]
 

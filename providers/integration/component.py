@@ -65,7 +65,6 @@ from providers.org_b.external_client_app.profile_assignment import ExternalClien
 from providers.org_b.external_client_app.run_as_user import ExternalClientAppRunAsUser
 
 CONFIG_KEY = "orglink:integrations"
-ORGS_KEY = "orglink:orgs"
 FLOWS = {"client_credentials": "ClientCredentialsClientSecret",
          "client_credentials_basic": "ClientCredentialsClientSecretBasic"}  # fmt: skip
 VERIFY_MODES = ("required", "report", "off")
@@ -372,7 +371,7 @@ def _emulator_entry(settings: Mapping[str, Any], alias: str, project_dir: Path, 
         return str(json.loads(orgs_file.read_text())[settings.get("emulator_org") or alias][key])
     except (OSError, ValueError, KeyError, TypeError):
         raise IntegrationConfigError(
-            f"{ORGS_KEY}.{alias}.state_dir: cannot read org '{alias}' from {orgs_file}; "
+            f"{salesforce.CONFIG_KEY}.{alias}.state_dir: cannot read org '{alias}' from {orgs_file}; "
             "start the emulator first (make emulator-start)"
         ) from None
 
@@ -382,8 +381,8 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
     settings = _org_settings(orgs, alias)
     if settings is None:
         raise IntegrationConfigError(
-            f"{ORGS_KEY}.{alias}: is missing; add the org's connection "
-            f"(`pulumi config set --path '{ORGS_KEY}.{alias}.auth' <mode>`)"
+            f"{salesforce.CONFIG_KEY}.{alias}: is missing; add the org's connection "
+            f"(`pulumi config set --path '{salesforce.CONFIG_KEY}.{alias}.auth' <mode>`)"
         )
     if settings.get("instance_url"):
         return str(settings["instance_url"]).rstrip("/")
@@ -397,7 +396,7 @@ def org_my_domain(orgs: Any, alias: str, project_dir: Path) -> str:
     if login_url.startswith("https://") and not any(host in login_url for host in GENERIC_LOGIN_HOSTS):
         return login_url.rstrip("/")
     raise IntegrationConfigError(
-        f"{ORGS_KEY}.{alias}.instance_url: is needed to know Org B's My Domain "
+        f"{salesforce.CONFIG_KEY}.{alias}.instance_url: is needed to know Org B's My Domain "
         "(e.g. https://acme.my.salesforce.com; with auth sfdx, `sf org display` shows it), "
         "or set the integration's org_b_url"
     )
@@ -422,7 +421,7 @@ def integration_org_b_url(options: IntegrationOptions, orgs: Any, project_dir: P
         url, where = options.org_b_url, f"{options.config_key}.org_b_url"
     else:
         url = org_my_domain(orgs, options.org_b, project_dir)
-        where = f"{ORGS_KEY}.{options.org_b}.instance_url"
+        where = f"{salesforce.CONFIG_KEY}.{options.org_b}.instance_url"
     host = (urlparse(url).hostname or "").lower()
     if options.app_type == "external_client_app" and host in GENERIC_LOGIN_HOSTS:
         raise IntegrationConfigError(

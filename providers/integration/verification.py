@@ -73,7 +73,11 @@ class VerificationArgs(TypedDict, total=False):
 
 def _alias_field(name: str, which: str) -> Field:
     return Field(
-        name, "string", f"Alias of {which} in `orglink:orgs`.", required=True, validate=values.non_empty_text
+        name,
+        "string",
+        f"Alias of {which} in `{salesforce.CONFIG_KEY}`.",
+        required=True,
+        validate=values.non_empty_text,
     )
 
 
