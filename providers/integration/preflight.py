@@ -82,8 +82,8 @@ from providers.org_b.external_client_app.app import HEADER_TYPE as ECA_HEADER_TY
 from providers.org_b.external_client_app.app import SECRET_SETTING_HINT as ECA_SECRET_SETTING_HINT
 from providers.org_b.external_client_app.app import is_own_app as is_own_eca
 from providers.org_b.external_client_app.app import secret_access_enabled as eca_secret_access_enabled
+from providers.salesforce.records import quoted
 
-ORGS_KEY = "orglink:orgs"
 APP_CHECK_FIELDS = ("app_api_name", "app_adopt", "app_consumer_key")
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 # The probe app: what a ConnectedApp needs to be valid (reference section 2). Nothing is stored.
@@ -115,7 +115,11 @@ class PreflightArgs(TypedDict, total=False):
 
 def _alias_field(name: str, which: str) -> Field:
     return Field(
-        name, "string", f"Alias of {which} in `orglink:orgs`.", required=True, validate=values.non_empty_text
+        name,
+        "string",
+        f"Alias of {which} in `{salesforce.CONFIG_KEY}`.",
+        required=True,
+        validate=values.non_empty_text,
     )
 
 
@@ -232,13 +236,8 @@ class Problem:
         return f"{self.key}: {self.message}"
 
 
-def _quoted(value: str) -> str:
-    """A SOQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _in_list(names: list[str]) -> str:
-    return "(" + ", ".join(_quoted(name) for name in names) + ")"
+    return "(" + ", ".join(quoted(name) for name in names) + ")"
 
 
 def permission_set_query(profiles: list[str], permission_sets: list[str]) -> str:
@@ -712,7 +711,7 @@ class PreflightProvider(OrglinkProvider):
         try:
             return salesforce.org(alias), []
         except salesforce.SalesforceError as err:
-            key = f"{ORGS_KEY}.{alias}" + (f".{err.field}" if err.field else "")
+            key = f"{salesforce.CONFIG_KEY}.{alias}" + (f".{err.field}" if err.field else "")
             return None, [Problem(
                 key, alias, None, err.status_code,
                 f"cannot log in to org '{alias}': {err.status_code}: {err.message}; check the org's "

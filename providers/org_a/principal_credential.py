@@ -26,7 +26,6 @@ from providers.org_a.external_credential import CLIENT_CREDENTIALS_VARIANTS
 
 RESOURCE_PATH = "named-credentials/credential"
 PRINCIPAL_TYPE = "NamedPrincipal"
-NOT_FOUND_CODES = ("NOT_FOUND", "HTTP_404")
 NOT_CONFIGURED = "NotConfigured"
 
 
@@ -127,7 +126,7 @@ def _stored_status(client: salesforce.OrgClient, state: dict[str, Any]) -> dict[
     try:
         answer = client.rest("GET", RESOURCE_PATH, params=_query(state))
     except salesforce.SalesforceError as err:
-        if err.status_code in NOT_FOUND_CODES:
+        if salesforce.is_not_found(err):
             return None
         raise
     if not isinstance(answer, dict) or answer.get("authenticationStatus") == NOT_CONFIGURED:
@@ -261,7 +260,7 @@ class PrincipalCredentialProvider(OrglinkProvider):
             self.log(f"{client.alias}: removing the credentials of {self.describe(state)}")
             client.rest("DELETE", RESOURCE_PATH, params=_query(state))
         except salesforce.SalesforceError as err:
-            if err.status_code in NOT_FOUND_CODES:
+            if salesforce.is_not_found(err):
                 return  # already gone, e.g. with its external credential
             raise self.fail(state, err) from None
 

@@ -118,7 +118,7 @@ class AppPartProvider(OrglinkProvider):
                 self.describe(state),
             )
         except salesforce.SalesforceError as err:
-            if err.status_code == "NOT_FOUND":
+            if salesforce.is_not_found(err):
                 return False
             raise
         return True

@@ -775,7 +775,7 @@ class ExternalClientAppProvider(OrglinkProvider):
         try:
             return read_credentials(client, state["app_id"])
         except salesforce.SalesforceError as err:
-            if err.status_code in ("NOT_FOUND", "HTTP_404"):
+            if salesforce.is_not_found(err):
                 return stored  # the app is gone; _outputs notices
             if err.field == "enable_secret_in_rest_api":
                 self.log(f"{client.alias}: cannot read the credentials of {state['api_name']}: {err.message}",

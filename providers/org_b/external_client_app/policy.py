@@ -331,7 +331,7 @@ class ExternalClientAppPolicyProvider(EcaPolicyPart):
                 state["org"], POLICY_TYPE, self.component_name(state), put_back, self.describe(state)
             )
         except salesforce.SalesforceError as err:
-            if err.status_code == "NOT_FOUND":
+            if salesforce.is_not_found(err):
                 return False
             raise
         return True

@@ -103,7 +103,7 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
         try:
             self._set_global_flag(state, bool(previous))
         except salesforce.SalesforceError as err:
-            if err.status_code != "NOT_FOUND":
+            if not salesforce.is_not_found(err):
                 raise
             return False
         return restored
@@ -129,7 +129,7 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
         except salesforce.SalesforceError as err:
             # An app made outside orglink names its parts its own way: look the component up.
             found = find_part_name(salesforce.org(state["org"]), GLOBAL_TYPE, state["app"])
-            if err.status_code != "NOT_FOUND" or not found:
+            if not salesforce.is_not_found(err) or not found:
                 raise
             salesforce.modify_component(state["org"], GLOBAL_TYPE, found, change, self.describe(state))
         return before["value"]
