@@ -1,4 +1,5 @@
-"""The emulator's modules are layered, and the emulator and the providers meet only on the wire.
+"""The emulator's modules are layered, and the emulator and the providers meet only on the wire; the
+providers' Salesforce access layer is layered too, and stands on nothing else of the providers.
 
 Every import counts: at module top, inside functions and under `TYPE_CHECKING`. A cycle hidden in a
 function-level import still couples the two modules both ways; the server sits on top and imports
@@ -14,7 +15,7 @@ from tests.engine import ROOT
 
 
 def _modules(package: str) -> dict[str, Path]:
-    base = ROOT / package
+    base = ROOT.joinpath(*package.split("."))
     out = {}
     for path in sorted(base.rglob("*.py")):
         parts = path.relative_to(ROOT).with_suffix("").parts
@@ -23,8 +24,9 @@ def _modules(package: str) -> dict[str, Path]:
     return out
 
 
-def _imported_names(module: str, path: Path) -> set[str]:
-    """Fully qualified names of what `module` imports (modules, or names inside modules)."""
+def _imported_names(module: str, path: Path, with_bases: bool = True) -> set[str]:
+    """Fully qualified names of what `module` imports (modules, or names inside modules); without
+    the bases, `from a import b` counts as a.b only, not also as a."""
     is_package = path.name == "__init__.py"
     own_package = module if is_package else module.rpartition(".")[0]
     names: set[str] = set()
@@ -38,9 +40,18 @@ def _imported_names(module: str, path: Path) -> set[str]:
                 base = ".".join([*anchor, node.module] if node.module else anchor)
             else:
                 base = node.module or ""
-            names.add(base)
+            if with_bases:
+                names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
     return names
+
+
+def _bound_module(imported: str, modules: dict[str, Path]) -> str:
+    """The module an imported name lives in: `from .x import y` names module x (or package member y
+    when y is a module)."""
+    while imported and imported not in modules:
+        imported = imported.rpartition(".")[0]
+    return imported
 
 
 def _graph(package: str) -> dict[str, set[str]]:
@@ -49,9 +60,7 @@ def _graph(package: str) -> dict[str, set[str]]:
     for name, path in modules.items():
         targets = set()
         for imported in _imported_names(name, path):
-            # `from .x import y` names module x (or package member y when y is a module).
-            while imported and imported not in modules:
-                imported = imported.rpartition(".")[0]
+            imported = _bound_module(imported, modules)
             if imported and imported != name and imported != package:
                 targets.add(imported)
         graph[name] = targets
@@ -117,3 +126,37 @@ def test_the_emulator_never_imports_providers() -> None:
 
 def test_the_providers_never_import_the_emulator() -> None:
     assert "emulator" not in _imports_of("providers")
+
+
+SALESFORCE = "providers.salesforce"
+
+
+def test_the_salesforce_layer_has_no_import_cycle() -> None:
+    cycle = _cycle(_graph(SALESFORCE))
+    assert cycle is None, (
+        "import cycle in providers/salesforce/: " + " -> ".join(cycle or []) + ". Move what both sides "
+        "need into the lower module (errors, connections, ... client, components)."
+    )
+
+
+def test_the_salesforce_modules_never_import_the_package_face() -> None:
+    # The package's __init__ imports every module of the layer: one importing it back (`from
+    # providers import salesforce`, a name from `providers.salesforce`) closes a cycle through it.
+    modules = _modules(SALESFORCE)
+    through_the_face = sorted(
+        name
+        for name, path in modules.items()
+        for imported in _imported_names(name, path, with_bases=False)
+        if name != SALESFORCE and _bound_module(imported, modules) == SALESFORCE
+    )
+    assert through_the_face == [], f"import the module that holds the name instead: {through_the_face}"
+
+
+def test_the_salesforce_layer_imports_nothing_else_of_the_providers() -> None:
+    outside = sorted(
+        imported
+        for name, path in _modules(SALESFORCE).items()
+        for imported in _imported_names(name, path, with_bases=False)
+        if imported.split(".")[0] == "providers" and not imported.startswith(SALESFORCE)
+    )
+    assert outside == [], f"the access layer sits below framework, org_a, org_b and integration: {outside}"
