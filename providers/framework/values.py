@@ -127,6 +127,17 @@ def email(value: Any) -> str:
     return address
 
 
+def salesforce_username(value: Any) -> str:
+    """Salesforce stores usernames in lower case and compares them case-insensitively."""
+    try:
+        return email(value).lower()
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not a Salesforce username: usernames look like e-mail addresses "
+            "(e.g. integration@example.com.prod); find it on the user's detail page in Setup"
+        ) from None
+
+
 def url(value: Any) -> str:
     """An absolute URL: https://..., http://localhost..., or an app scheme like myapp://callback."""
     candidate = non_empty_text(value)

@@ -49,13 +49,13 @@ from providers.org_a.named_credential import NamedCredential
 from providers.org_a.permission_set_assignment import PermissionSetAssignment
 from providers.org_a.principal_access import PrincipalAccess
 from providers.org_a.principal_credential import PrincipalCredential
-from providers.org_b.connected_app.app import PROVENANCE_FIELDS as CONNECTED_APP_PROVENANCE
+from providers.org_b.app_model import PROVENANCE_FIELDS
 from providers.org_b.connected_app.app import SCHEMA as CONNECTED_APP_SCHEMA
 from providers.org_b.connected_app.app import ConnectedApp, default_owner
 from providers.org_b.connected_app.policy import SCHEMA as POLICY_SCHEMA
 from providers.org_b.connected_app.policy import ConnectedAppPolicy
 from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignment
-from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUser, salesforce_username
+from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUser
 from providers.org_b.external_client_app.app import SCHEMA as ECA_SCHEMA
 from providers.org_b.external_client_app.app import ExternalClientApp
 from providers.org_b.external_client_app.app import default_owner as default_eca_owner
@@ -74,7 +74,7 @@ GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
 
 # Keys of `app` and `policy` the integration sets itself (wired or derived from the names).
 # (`owner` and other provenance inputs are the resource's own, made from the stack and resource name.)
-WIRED_APP_KEYS = frozenset({"org", "api_name", "certificate", *CONNECTED_APP_PROVENANCE})
+WIRED_APP_KEYS = frozenset({"org", "api_name", "certificate", *PROVENANCE_FIELDS})
 WIRED_POLICY_KEYS = frozenset({"org", "app", "app_id"})
 
 
@@ -288,7 +288,7 @@ def _usernames(value: Any) -> tuple[str, ...]:
     """Salesforce usernames (lower case, each once); an empty list is a choice: assign nobody."""
     found: list[str] = []
     for item in values.string_list(value):
-        name = salesforce_username(item)
+        name = values.salesforce_username(item)
         if name not in found:
             found.append(name)
     return tuple(found)

@@ -77,11 +77,11 @@ from providers.org_a.certificate import parse_content
 from providers.org_b.connected_app.app import METADATA_TYPE as CONNECTED_APP_TYPE
 from providers.org_b.connected_app.app import is_own_app
 from providers.org_b.connected_app.run_as_user import SCHEMA as RUN_AS_SCHEMA
-from providers.org_b.connected_app.run_as_user import check_run_as_user
 from providers.org_b.external_client_app.app import HEADER_TYPE as ECA_HEADER_TYPE
 from providers.org_b.external_client_app.app import SECRET_SETTING_HINT as ECA_SECRET_SETTING_HINT
 from providers.org_b.external_client_app.app import is_own_app as is_own_eca
 from providers.org_b.external_client_app.app import secret_access_enabled as eca_secret_access_enabled
+from providers.org_b.run_as_user import check_run_as_user
 from providers.salesforce.records import quoted
 
 APP_CHECK_FIELDS = ("app_api_name", "app_adopt", "app_consumer_key")

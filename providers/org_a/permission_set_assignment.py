@@ -24,7 +24,6 @@ from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
 from providers.framework.schema import Field, Schema, org_field
-from providers.org_b.connected_app.run_as_user import salesforce_username
 from providers.salesforce.records import find_permission_set, find_row, insert_row, quoted, user_rows
 
 SOBJECT = "PermissionSetAssignment"
@@ -62,7 +61,7 @@ SCHEMA = Schema(
             "Username of the active user who gets the permission set.",
             required=True,
             replaces=True,
-            validate=salesforce_username,
+            validate=values.salesforce_username,
         ),
         Field(
             "owned_permission_set",

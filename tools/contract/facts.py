@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 
 from providers import salesforce
 from providers.integration import preflight
-from providers.org_b.connected_app.run_as_user import check_run_as_user
 from providers.org_b.external_client_app import app as eca_app
+from providers.org_b.run_as_user import check_run_as_user
 
 from .report import FAIL, INFO, PASS, SKIP, Check, Redactor, RequestLog
 

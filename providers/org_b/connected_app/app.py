@@ -14,8 +14,7 @@ an External Client App.
 from __future__ import annotations
 
 import copy
-import hashlib
-from typing import Any, NoReturn, TypedDict
+from typing import Any, NoReturn
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
@@ -23,45 +22,51 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Changes, Field, Schema, flag, inverted_flag, org_field
+from providers.framework.schema import Changes, Field, Schema, label_field, org_field
+from providers.org_b.app_model import PROVENANCE_TAG_LENGTH, AppModel, without_provenance
+from providers.org_b.shared_fields import (
+    OAuthAppArgs,
+    app_id_output_field,
+    callback_urls_field,
+    certificate_field,
+    contact_email_field,
+    flow_flags,
+    owner_field,
+    scopes_field,
+)
 
 METADATA_TYPE = "ConnectedApp"
+RECORD_TYPE = "ConnectedApplication"
+MODEL = AppModel(
+    kind="ConnectedApp",
+    noun="connected app",
+    metadata_type=METADATA_TYPE,
+    record_prefix="0H4",
+    provenance_salt="orglink-consumer-key",
+)
 
 
 # The inputs, as the Python program writes them (mirrors the schema below; a test keeps them equal).
-class ConnectedAppArgs(TypedDict, total=False):
-    org: pulumi.Input[str]
-    api_name: pulumi.Input[str]
-    label: pulumi.Input[str]
-    contact_email: pulumi.Input[str]
-    description: pulumi.Input[str]
-    callback_urls: pulumi.Input[list[str]]
-    certificate: pulumi.Input[str]
-    scopes: pulumi.Input[list[str]]
+class ConnectedAppArgs(OAuthAppArgs, total=False):
     consumer_key: pulumi.Input[str]
     consumer_secret: pulumi.Input[str]
-    require_secret_for_web_server_flow: pulumi.Input[bool]
-    require_secret_for_refresh_token: pulumi.Input[bool]
-    require_secret_for_token_exchange: pulumi.Input[bool]
-    token_exchange_enabled: pulumi.Input[bool]
-    refresh_token_rotation: pulumi.Input[bool]
-    pkce_required: pulumi.Input[bool]
-    code_credential_enabled: pulumi.Input[bool]
-    code_credential_post_only: pulumi.Input[bool]
-    introspect_all_tokens: pulumi.Input[bool]
-    named_user_jwt_enabled: pulumi.Input[bool]
     adopt: pulumi.Input[bool]
     delete_on_destroy: pulumi.Input[bool]
-    owner: pulumi.Input[str]
 
 
-def _callback_urls_to_salesforce(urls: list[str]) -> str:
-    return "\n".join(urls)  # Salesforce keeps several callback URLs one per line
-
-
-def _callback_urls_from_salesforce(wire: Any) -> list[str]:
-    return values.string_list(str(wire))
-
+# Where the connected app keeps the OAuth flow switches both models have.
+FLOW_FLAG_PATHS = {
+    "require_secret_for_web_server_flow": "oauthConfig.isConsumerSecretOptional",
+    "require_secret_for_refresh_token": "oauthConfig.isSecretRequiredForRefreshToken",
+    "require_secret_for_token_exchange": "oauthConfig.isSecretRequiredForTokenExchange",
+    "token_exchange_enabled": "oauthConfig.isTokenExchangeEnabled",
+    "refresh_token_rotation": "oauthConfig.isRefreshTokenRotationEnabled",
+    "pkce_required": "oauthConfig.isPkceRequired",
+    "code_credential_enabled": "oauthConfig.isCodeCredentialEnabled",
+    "code_credential_post_only": "oauthConfig.isCodeCredentialPostOnly",
+    "introspect_all_tokens": "oauthConfig.isIntrospectAllTokens",
+    "named_user_jwt_enabled": "oauthConfig.isNamedUserJwtEnabled",
+}
 
 SCHEMA = Schema(
     kind="ConnectedApp",
@@ -87,56 +92,18 @@ SCHEMA = Schema(
             required=True,
             validate=values.api_name,
         ),
-        Field(
-            "label",
-            "string",
-            "Name shown in Setup (default: the API name with spaces).",
-            path="label",
-            validate=values.non_empty_text,
-        ),
-        Field(
-            "contact_email",
-            "string",
-            "Contact e-mail of the app.",
-            path="contactEmail",
-            required=True,
-            validate=values.email,
-        ),
+        label_field("label", shown_as="Name shown in Setup"),
+        contact_email_field("contactEmail"),
         Field(
             "description", "string", "Description shown in Setup.", path="description", validate=values.text
         ),
-        Field(
-            "callback_urls",
-            "list[string]",
-            "OAuth callback URLs (use http://localhost when no flow redirects).",
-            path="oauthConfig.callbackUrl",
-            required=True,
-            validate=values.url_list,
-            to_salesforce=_callback_urls_to_salesforce,
-            from_salesforce=_callback_urls_from_salesforce,
-        ),
-        Field(
-            "certificate",
-            "string",
+        callback_urls_field("oauthConfig.callbackUrl"),
+        certificate_field(
+            "oauthConfig.certificate",
             "X.509 certificate (PEM or base64 body) that turns on 'Use digital signatures' "
             "for the JWT bearer flow.",
-            path="oauthConfig.certificate",
-            validate=values.certificate,
-            to_salesforce=values.certificate_body,
-            from_salesforce=values.certificate_from_salesforce,
-            compare_key=values.certificate_body,
         ),
-        Field(
-            "scopes",
-            "list[string]",
-            "OAuth scopes: enum names (Api), OAuth names (api, refresh_token) or Setup labels.",
-            path="oauthConfig.scopes",
-            required=True,
-            validate=values.scope_list,
-            from_salesforce=values.scope_list,
-            compare_key=values.scopes_as_read_back,
-            docs_values="Api, RefreshToken, Basic, Web, Full, OpenID, ... (any ConnectedAppOauthAccessScope)",
-        ),
+        scopes_field("oauthConfig.scopes"),
         Field(
             "consumer_key",
             "string",
@@ -159,51 +126,7 @@ SCHEMA = Schema(
             write_only=True,
             validate=values.consumer_credential("secret"),
         ),
-        inverted_flag(
-            "require_secret_for_web_server_flow",
-            "oauthConfig.isConsumerSecretOptional",
-            "Require Secret for Web Server Flow.",
-            default=True,
-        ),
-        flag(
-            "require_secret_for_refresh_token",
-            "oauthConfig.isSecretRequiredForRefreshToken",
-            "Require Secret for Refresh Token Flow.",
-            default=True,
-        ),
-        flag(
-            "require_secret_for_token_exchange",
-            "oauthConfig.isSecretRequiredForTokenExchange",
-            "Require Secret for Token Exchange Flow.",
-        ),
-        flag("token_exchange_enabled", "oauthConfig.isTokenExchangeEnabled", "Enable Token Exchange Flow."),
-        flag(
-            "refresh_token_rotation",
-            "oauthConfig.isRefreshTokenRotationEnabled",
-            "Enable Refresh Token Rotation.",
-        ),
-        flag(
-            "pkce_required",
-            "oauthConfig.isPkceRequired",
-            "Require Proof Key for Code Exchange (PKCE) for supported authorization flows.",
-            default=True,
-        ),
-        flag(
-            "code_credential_enabled",
-            "oauthConfig.isCodeCredentialEnabled",
-            "Enable Authorization Code and Credentials Flow.",
-        ),
-        flag(
-            "code_credential_post_only",
-            "oauthConfig.isCodeCredentialPostOnly",
-            "Require user credentials in the POST body for the Authorization Code and Credentials Flow.",
-        ),
-        flag("introspect_all_tokens", "oauthConfig.isIntrospectAllTokens", "Introspect All Tokens."),
-        flag(
-            "named_user_jwt_enabled",
-            "oauthConfig.isNamedUserJwtEnabled",
-            "Issue JSON Web Token (JWT)-based access tokens for named users.",
-        ),
+        *flow_flags(FLOW_FLAG_PATHS),
         Field(
             "adopt",
             "boolean",
@@ -219,30 +142,18 @@ SCHEMA = Schema(
             default=False,
             validate=values.boolean,
         ),
-        Field(
-            "owner",
-            "string",
-            "Who creates the app, `<project>/<stack>/<resource name>` (set by the resource class; "
-            "never changes the app). A generated consumer key starts with a tag derived from it, so "
-            "an app left behind by an interrupted `pulumi up` is recognised as this resource's own.",
-            validate=values.text,
+        owner_field(
+            "A generated consumer key starts with a tag derived from it, so an app left behind by an "
+            "interrupted `pulumi up` is recognised as this resource's own."
         ),
-        Field(
-            "app_id",
-            "string",
-            "Id of the ConnectedApplication record (also the resource id).",
-            output_only=True,
-        ),
+        app_id_output_field(RECORD_TYPE),
     ),
 )
 
 # Inputs that describe the provider's behaviour, not the app: changing them makes no API call.
 BEHAVIOUR_FIELDS = ("adopt", "delete_on_destroy")
 CREDENTIAL_FIELDS = ("consumer_key", "consumer_secret")
-# Provenance only: used when creating, never a reason to change the app (state written before it
-# existed has none, and a renamed stack must not update anything).
-PROVENANCE_FIELDS = ("owner",)
-OWNER_TAG_LENGTH = 24
+OWNER_TAG_LENGTH = PROVENANCE_TAG_LENGTH
 GENERATED_KEY_LENGTH = 64
 
 
@@ -253,8 +164,7 @@ def owner_tag(owner: str, api_name: str) -> str:
     next create recomputes it and knows the app it finds is its own. Another stack, another
     resource or a person in Setup never produces it (their keys are random or their own).
     """
-    digest = hashlib.sha256(f"orglink-consumer-key\n{owner}\n{api_name.lower()}".encode()).hexdigest()
-    return "OL" + digest[: OWNER_TAG_LENGTH - 2]
+    return MODEL.provenance_tag(owner, api_name)
 
 
 def default_owner(resource_name: str) -> str:
@@ -262,7 +172,7 @@ def default_owner(resource_name: str) -> str:
 
     The integration's Preflight computes it too, to tell this resource's own leftover app from an
     unrelated one of the same name."""
-    return f"{pulumi.get_project()}/{pulumi.get_stack()}/ConnectedApp/{resource_name}"
+    return MODEL.default_owner(resource_name)
 
 
 def is_own_app(existing: dict[str, Any], api_name: str, owner: str | None, consumer_key: str | None) -> bool:
@@ -297,14 +207,6 @@ CREATION_BAN_HINT = (
 )
 
 
-def find_app_id(client: salesforce.OrgClient, api_name: str) -> str | None:
-    """The ConnectedApplication record Id of an app, from listMetadata (its FileProperties id)."""
-    for props in client.list_metadata(METADATA_TYPE):
-        if str(props.get("fullName", "")).lower() == api_name.lower() and props.get("id"):
-            return str(props["id"])
-    return None
-
-
 class ConnectedAppProvider(OrglinkProvider):
     schema = SCHEMA
 
@@ -334,8 +236,7 @@ class ConnectedAppProvider(OrglinkProvider):
         return failures
 
     def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> Changes:
-        found = super().changes(olds, news)
-        return Changes(tuple(n for n in found.changed if n not in PROVENANCE_FIELDS), found.replaces)
+        return without_provenance(super().changes(olds, news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         found = self.changes(olds, news)
@@ -506,7 +407,7 @@ class ConnectedAppProvider(OrglinkProvider):
         if secret:
             outs["consumer_secret"] = secret
         # The record Id survives renames and label changes: look it up only once.
-        outs["app_id"] = state.get("app_id") or find_app_id(client, outs["api_name"]) or ""
+        outs["app_id"] = state.get("app_id") or MODEL.find_record_id(client, outs["api_name"]) or ""
         return outs
 
     # -- update --------------------------------------------------------------------------------------

@@ -4,32 +4,22 @@ Access is a ``SetupEntityAccess`` record whose parent is the profile's own permi
 permission set itself) and whose SetupEntityId is the app's ``ConnectedApplication`` record. This
 resource creates and deletes exactly that record and nothing else. An access that already existed
 is adopted and left in place on delete (``pre_existing``), so a destroy leaves the org as it was.
+The behaviour is the model-neutral ``providers.org_b.profile_assignment``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypedDict
-
 import pulumi
-from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
-from providers import salesforce
-from providers.framework import values
-from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Field, Schema, org_field
-from providers.org_b.app_part import app_field, app_id_field
-from providers.org_b.connected_app.app import METADATA_TYPE, find_app_id
-from providers.salesforce.records import find_permission_set, find_row, insert_row, lookup_one, quoted
-
-SOBJECT = "SetupEntityAccess"
+from providers.framework.provider import OrglinkResource
+from providers.framework.schema import Schema
+from providers.org_b.connected_app.app import MODEL, RECORD_TYPE
+from providers.org_b.profile_assignment import ProfileAssignmentProvider, profile_assignment_fields
+from providers.org_b.shared_fields import ProfileAssignmentArgs
 
 
-class ConnectedAppProfileAssignmentArgs(TypedDict, total=False):
-    org: pulumi.Input[str]
-    app: pulumi.Input[str]
-    app_id: pulumi.Input[str]
-    profile: pulumi.Input[str]
-    permission_set: pulumi.Input[str]
+class ConnectedAppProfileAssignmentArgs(ProfileAssignmentArgs, total=False):
+    """The inputs of a connected app's profile access."""
 
 
 SCHEMA = Schema(
@@ -42,156 +32,13 @@ SCHEMA = Schema(
         "pre-authorize users: make this resource depend on the policy.",
         "An access that already existed is adopted and left in place on delete.",
     ),
-    fields=(
-        org_field(),
-        app_field(),
-        app_id_field(),
-        Field(
-            "profile",
-            "string",
-            "Profile name as shown in Setup, e.g. System Administrator.",
-            validate=values.non_empty_text,
-        ),
-        Field(
-            "permission_set",
-            "string",
-            "API name of a permission set (instead of a profile).",
-            validate=values.api_name,
-        ),
-        Field(
-            "access_id",
-            "string",
-            "Id of the SetupEntityAccess record (also the resource id).",
-            output_only=True,
-        ),
-        Field("parent_id", "string", "Id of the permission set that holds the access.", output_only=True),
-        Field("setup_entity_id", "string", "Id of the app's ConnectedApplication record.", output_only=True),
-        Field("pre_existing", "boolean", "The access existed before; delete leaves it.", output_only=True),
-    ),
+    fields=profile_assignment_fields(MODEL, RECORD_TYPE),
 )
 
 
-class ConnectedAppProfileAssignmentProvider(OrglinkProvider):
+class ConnectedAppProfileAssignmentProvider(ProfileAssignmentProvider):
     schema = SCHEMA
-    app_metadata_type: ClassVar[str] = METADATA_TYPE  # the app's type, whose lock an assignment holds
-
-    def describe(self, props: dict[str, Any]) -> str:
-        holder = props.get("profile") or props.get("permission_set") or "?"
-        return f"ConnectedAppProfileAssignment '{holder}' on '{props.get('app', '?')}'"
-
-    def check_more(self, _olds: dict[str, Any], inputs: dict[str, Any]) -> list[CheckFailure]:
-        has_profile, has_set = "profile" in inputs, "permission_set" in inputs
-        if has_profile == has_set:
-            reason = "profile: set exactly one of `profile` (e.g. System Administrator) and `permission_set`"
-            return [CheckFailure("profile", reason)]
-        return []
-
-    # -- lookups ---------------------------------------------------------------------------------
-
-    def _parent_id(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
-        if inputs.get("profile"):
-            name = inputs["profile"]
-            row = lookup_one(
-                client,
-                f"Profile {name.lower()}",
-                "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                f"AND Profile.Name = {quoted(name)}",
-                "profile",
-                f"there is no profile '{name}'; use the name shown in Setup > Profiles "
-                "(e.g. System Administrator)",
-            )
-            return str(row["Id"])
-        return find_permission_set(client, inputs["permission_set"], " (Setup > Permission Sets shows it)")
-
-    @staticmethod
-    def _app_record_id(client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
-        app_id = inputs.get("app_id")
-        if isinstance(app_id, str) and app_id.startswith("0H4"):
-            return app_id
-        found = find_app_id(client, inputs["app"])
-        if not found:
-            raise salesforce.SalesforceError(
-                client.alias, None, "app", "NOT_FOUND",
-                f"there is no connected app '{inputs['app']}' (pass the ConnectedApp resource's api_name)",
-            )  # fmt: skip
-        return found
-
-    @staticmethod
-    def _find_access(client: salesforce.OrgClient, parent_id: str, entity_id: str) -> str | None:
-        return find_row(client, SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id})
-
-    # -- create / read / update / delete ---------------------------------------------------------
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        inputs = self.plain(props)
-        with self.reporting(inputs):
-            outs = self._grant(inputs)
-        return CreateResult(outs["access_id"], outs)
-
-    def _grant(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        client = salesforce.org(inputs["org"])
-        parent_id = self._parent_id(client, inputs)
-        # Hold the app's lock: a concurrent whole-component write of the app must not race this.
-        with salesforce.component_lock(client.alias, self.app_metadata_type, inputs["app"]):
-            entity_id = self._app_record_id(client, inputs)
-            # An app this operation created has no access rows to look for: insert at once.
-            new_app = client.created_here(self.app_metadata_type, inputs["app"])
-            access_id = None if new_app else self._find_access(client, parent_id, entity_id)
-            if access_id is not None:
-                self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
-                return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=True)
-            self.log(f"{client.alias}: granting {self.describe(inputs)}")
-            access_id, was_there = insert_row(
-                client, SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id}
-            )
-        # A row the insert found: on an app we just searched, our own retried insert; on a new app,
-        # somebody's grant, which we never take (it goes with the app anyway).
-        return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=was_there and new_app)
-
-    @staticmethod
-    def _outputs(
-        inputs: dict[str, Any], access_id: str, parent_id: str, entity_id: str, pre_existing: bool
-    ) -> dict[str, Any]:
-        outs = {k: inputs[k] for k in ("org", "app", "app_id", "profile", "permission_set") if inputs.get(k)}
-        outs.update(
-            access_id=access_id, parent_id=parent_id, setup_entity_id=entity_id, pre_existing=pre_existing
-        )
-        return outs
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        state = self.plain(props)
-        with self.reporting(state):
-            client = salesforce.org(state["org"])
-            rows = client.query(f"SELECT Id, ParentId, SetupEntityId FROM {SOBJECT} WHERE Id = {quoted(id_)}")
-        if not rows:
-            return ReadResult("", {})
-        row = rows[0]
-        outs = self._outputs(state, id_, str(row["ParentId"]), str(row["SetupEntityId"]),
-                             bool(state.get("pre_existing")))  # fmt: skip
-        return ReadResult(id_, outs)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        old, new = self.plain(olds), self.plain(news)
-        with self.reporting(new):
-            outs = self._grant(new)
-            if outs["access_id"] != old.get("access_id"):
-                self._revoke(old)
-            elif old.get("pre_existing"):
-                outs["pre_existing"] = True
-        return UpdateResult(outs)
-
-    def _revoke(self, state: dict[str, Any]) -> None:
-        if state.get("pre_existing") or not state.get("access_id"):
-            self.log(f"{state['org']}: leaving {self.describe(state)} (it existed before)")
-            return
-        client = salesforce.org(state["org"])
-        self.log(f"{client.alias}: removing {self.describe(state)}")
-        client.delete_record(SOBJECT, state["access_id"])
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        state = self.plain(props)
-        with self.reporting(state):
-            self._revoke(state)
+    model = MODEL
 
 
 class ConnectedAppProfileAssignment(

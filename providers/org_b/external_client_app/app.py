@@ -41,12 +41,11 @@ Quirks handled here (reference section 3):
 from __future__ import annotations
 
 import copy
-import hashlib
 import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, UpdateResult
@@ -54,13 +53,32 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Changes, Field, Schema, flag, inverted_flag, org_field
+from providers.framework.schema import Changes, Field, Schema, flag, label_field, org_field
+from providers.org_b.app_model import AppModel, without_provenance
+from providers.org_b.shared_fields import (
+    OAuthAppArgs,
+    app_id_output_field,
+    callback_urls_field,
+    certificate_field,
+    contact_email_field,
+    flow_flags,
+    owner_field,
+    scopes_field,
+)
 
 HEADER_TYPE = "ExternalClientApplication"
 GLOBAL_TYPE = "ExtlClntAppGlobalOauthSettings"
 OAUTH_TYPE = "ExtlClntAppOauthSettings"
 POLICY_TYPE = "ExtlClntAppOauthConfigurablePolicies"
 PLUGIN_POLICY_TYPE = "ExtlClntAppConfigurablePolicies"
+RECORD_TYPE = "ExternalClientApplication"
+MODEL = AppModel(
+    kind="ExternalClientApp",
+    noun="External Client App",
+    metadata_type=HEADER_TYPE,
+    record_prefix="0xI",
+    provenance_salt="orglink-external-client-app",
+)
 SETTINGS_TYPE = "ExternalClientAppSettings"
 SETTINGS_NAME = "ExternalClientApp"
 SECRET_SETTING = "enableClientSecretInRestApiAccess"
@@ -81,39 +99,16 @@ SECRET_SETTING_HINT = (
 )
 
 
-class ExternalClientAppArgs(TypedDict, total=False):
-    org: pulumi.Input[str]
-    api_name: pulumi.Input[str]
-    label: pulumi.Input[str]
-    contact_email: pulumi.Input[str]
-    description: pulumi.Input[str]
-    callback_urls: pulumi.Input[list[str]]
-    certificate: pulumi.Input[str]
-    scopes: pulumi.Input[list[str]]
+class ExternalClientAppArgs(OAuthAppArgs, total=False):
     trusted_ip_ranges: pulumi.Input[list[str]]
-    require_secret_for_web_server_flow: pulumi.Input[bool]
-    require_secret_for_refresh_token: pulumi.Input[bool]
-    require_secret_for_token_exchange: pulumi.Input[bool]
-    token_exchange_enabled: pulumi.Input[bool]
-    refresh_token_rotation: pulumi.Input[bool]
-    pkce_required: pulumi.Input[bool]
-    code_credential_enabled: pulumi.Input[bool]
-    code_credential_post_only: pulumi.Input[bool]
-    introspect_all_tokens: pulumi.Input[bool]
-    named_user_jwt_enabled: pulumi.Input[bool]
     device_flow_enabled: pulumi.Input[bool]
     credential_generation: pulumi.Input[int]
     enable_secret_in_rest_api: pulumi.Input[bool]
-    owner: pulumi.Input[str]
 
 
 # ---------------------------------------------------------------------------------------------
 # Value conversions
 # ---------------------------------------------------------------------------------------------
-
-
-def _callback_urls_from_salesforce(wire: Any) -> list[str]:
-    return values.string_list(str(wire))
 
 
 def _scopes_to_salesforce(scopes: list[str]) -> str:
@@ -187,8 +182,7 @@ class Provenance:
 def provenance_tag(owner: str, api_name: str) -> str:
     """A hash of who creates which app: stable across runs, never produced by another stack,
     another resource or a person in Setup. Not a secret."""
-    digest = hashlib.sha256(f"orglink-external-client-app\n{owner}\n{api_name.lower()}".encode()).hexdigest()
-    return "OL" + digest[:22]
+    return MODEL.provenance_tag(owner, api_name)
 
 
 def marker(owner: str, api_name: str, turned_on_setting: bool) -> str:
@@ -219,7 +213,7 @@ def is_own_app(header: dict[str, Any], api_name: str, owner: str | None) -> bool
 
 def default_owner(resource_name: str) -> str:
     """The `owner` an ExternalClientApp named ``resource_name`` gives itself (what its URN says)."""
-    return f"{pulumi.get_project()}/{pulumi.get_stack()}/ExternalClientApp/{resource_name}"
+    return MODEL.default_owner(resource_name)
 
 
 def _description(value: Any) -> str | None:
@@ -230,6 +224,20 @@ def _description(value: Any) -> str | None:
 # The schema. Paths are into a composite document {"header": ..., "global": ..., "oauth": ...},
 # one key per component, so one field table describes all three.
 # ---------------------------------------------------------------------------------------------
+
+# Where the global OAuth settings keep the OAuth flow switches both models have.
+FLOW_FLAG_PATHS = {
+    "require_secret_for_web_server_flow": "global.isConsumerSecretOptional",
+    "require_secret_for_refresh_token": "global.isSecretRequiredForRefreshToken",
+    "require_secret_for_token_exchange": "global.isSecretRequiredForTokenExchange",
+    "token_exchange_enabled": "global.isTokenExchangeEnabled",
+    "refresh_token_rotation": "global.isRefreshTokenRotationEnabled",
+    "pkce_required": "global.isPkceRequired",
+    "code_credential_enabled": "global.isCodeCredFlowEnabled",
+    "code_credential_post_only": "global.isCodeCredPostOnly",
+    "introspect_all_tokens": "global.isIntrospectAllTokens",
+    "named_user_jwt_enabled": "global.isNamedUserJwtEnabled",
+}
 
 SCHEMA = Schema(
     kind="ExternalClientApp",
@@ -264,21 +272,8 @@ SCHEMA = Schema(
             replaces=True,
             validate=values.api_name,
         ),
-        Field(
-            "label",
-            "string",
-            "Name shown in Setup (default: the API name with spaces).",
-            path="header.label",
-            validate=values.non_empty_text,
-        ),
-        Field(
-            "contact_email",
-            "string",
-            "Contact e-mail of the app.",
-            path="header.contactEmail",
-            required=True,
-            validate=values.email,
-        ),
+        label_field("header.label", shown_as="Name shown in Setup"),
+        contact_email_field("header.contactEmail"),
         Field(
             "description",
             "string",
@@ -287,38 +282,12 @@ SCHEMA = Schema(
             validate=_description,
             from_salesforce=without_marker,
         ),
-        Field(
-            "callback_urls",
-            "list[string]",
-            "OAuth callback URLs (use http://localhost when no flow redirects).",
-            path="global.callbackUrl",
-            required=True,
-            validate=values.url_list,
-            to_salesforce="\n".join,
-            from_salesforce=_callback_urls_from_salesforce,
-        ),
-        Field(
-            "certificate",
-            "string",
+        callback_urls_field("global.callbackUrl"),
+        certificate_field(
+            "global.certificate",
             "X.509 certificate (PEM or base64 body) for the JWT bearer flow. Sent on every deploy.",
-            path="global.certificate",
-            validate=values.certificate,
-            to_salesforce=values.certificate_body,
-            from_salesforce=values.certificate_from_salesforce,
-            compare_key=values.certificate_body,
         ),
-        Field(
-            "scopes",
-            "list[string]",
-            "OAuth scopes: enum names (Api), OAuth names (api, refresh_token) or Setup labels.",
-            path="oauth.commaSeparatedOauthScopes",
-            required=True,
-            validate=values.scope_list,
-            to_salesforce=_scopes_to_salesforce,
-            from_salesforce=values.scope_list,
-            compare_key=values.scopes_as_read_back,
-            docs_values="Api, RefreshToken, Basic, Web, Full, OpenID, ... (any ConnectedAppOauthAccessScope)",
-        ),
+        scopes_field("oauth.commaSeparatedOauthScopes", to_salesforce=_scopes_to_salesforce),
         Field(
             "trusted_ip_ranges",
             "list[string]",
@@ -328,49 +297,7 @@ SCHEMA = Schema(
             to_salesforce=_ip_ranges_to_salesforce,
             from_salesforce=_ip_ranges_from_salesforce,
         ),
-        inverted_flag(
-            "require_secret_for_web_server_flow",
-            "global.isConsumerSecretOptional",
-            "Require Secret for Web Server Flow.",
-            default=True,
-        ),
-        flag(
-            "require_secret_for_refresh_token",
-            "global.isSecretRequiredForRefreshToken",
-            "Require Secret for Refresh Token Flow.",
-            default=True,
-        ),
-        flag(
-            "require_secret_for_token_exchange",
-            "global.isSecretRequiredForTokenExchange",
-            "Require Secret for Token Exchange Flow.",
-        ),
-        flag("token_exchange_enabled", "global.isTokenExchangeEnabled", "Enable Token Exchange Flow."),
-        flag(
-            "refresh_token_rotation", "global.isRefreshTokenRotationEnabled", "Enable Refresh Token Rotation."
-        ),
-        flag(
-            "pkce_required",
-            "global.isPkceRequired",
-            "Require Proof Key for Code Exchange (PKCE) for supported authorization flows.",
-            default=True,
-        ),
-        flag(
-            "code_credential_enabled",
-            "global.isCodeCredFlowEnabled",
-            "Enable Authorization Code and Credentials Flow.",
-        ),
-        flag(
-            "code_credential_post_only",
-            "global.isCodeCredPostOnly",
-            "Require user credentials in the POST body for the Authorization Code and Credentials Flow.",
-        ),
-        flag("introspect_all_tokens", "global.isIntrospectAllTokens", "Introspect All Tokens."),
-        flag(
-            "named_user_jwt_enabled",
-            "global.isNamedUserJwtEnabled",
-            "Issue JSON Web Token (JWT)-based access tokens for named users.",
-        ),
+        *flow_flags(FLOW_FLAG_PATHS),
         flag("device_flow_enabled", "global.isDeviceFlowEnabled", "Enable Device Flow (ECA only)."),
         Field(
             "credential_generation",
@@ -388,14 +315,10 @@ SCHEMA = Schema(
             default=False,
             validate=values.boolean,
         ),
-        Field(
-            "owner",
-            "string",
-            "Who creates the app, `<project>/<stack>/<resource name>` (set by the resource class; "
-            "never changes the app). The header's description ends with a marker derived from it, "
-            "`[orglink:OL<22 hex>]`, so an app left behind by an interrupted `pulumi up` is recognised "
-            "as this resource's own and taken over; any other app of the name is refused.",
-            validate=values.text,
+        owner_field(
+            "The header's description ends with a marker derived from it, `[orglink:OL<22 hex>]`, so an "
+            "app left behind by an interrupted `pulumi up` is recognised as this resource's own and taken "
+            "over; any other app of the name is refused."
         ),
         Field("consumer_key", "string", "Consumer key, generated by Salesforce.", output_only=True),
         Field(
@@ -405,12 +328,7 @@ SCHEMA = Schema(
             output_only=True,
             secret=True,
         ),
-        Field(
-            "app_id",
-            "string",
-            "Id of the ExternalClientApplication record (also the resource id).",
-            output_only=True,
-        ),
+        app_id_output_field(RECORD_TYPE),
         Field(
             "secret_setting_enabled",
             "boolean",
@@ -422,9 +340,6 @@ SCHEMA = Schema(
 
 # Inputs that describe the provider's behaviour, not a component: they never need a part written.
 BEHAVIOUR_FIELDS = ("enable_secret_in_rest_api", "credential_generation")
-# Provenance only: used when writing the header's marker, never a reason to change the app (state
-# written before it existed has none, and a renamed stack must not update anything).
-PROVENANCE_FIELDS = ("owner",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,14 +349,6 @@ PROVENANCE_FIELDS = ("owner",)
 
 def part_name(part: str, app: str) -> str:
     return PARTS[part][1].format(app=app)
-
-
-def find_app_id(client: salesforce.OrgClient, api_name: str) -> str | None:
-    """The ExternalClientApplication record Id, from listMetadata (its FileProperties id)."""
-    for props in client.list_metadata(HEADER_TYPE):
-        if str(props.get("fullName", "")).lower() == api_name.lower() and props.get("id"):
-            return str(props["id"])
-    return None
 
 
 def find_part_name(client: salesforce.OrgClient, mtype: str, app: str) -> str | None:
@@ -542,8 +449,7 @@ class ExternalClientAppProvider(OrglinkProvider):
         return []
 
     def changes(self, olds: dict[str, Any], news: dict[str, Any]) -> Changes:
-        found = super().changes(olds, news)
-        return Changes(tuple(n for n in found.changed if n not in PROVENANCE_FIELDS), found.replaces)
+        return without_provenance(super().changes(olds, news))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         found = self.changes(olds, news)
@@ -607,7 +513,7 @@ class ExternalClientAppProvider(OrglinkProvider):
             self._write_parts(
                 client, inputs, ("global", "oauth"), rotate=False, turned_on_setting=enabled_setting
             )
-            app_id = find_app_id(client, name)
+            app_id = MODEL.find_record_id(client, name)
             if not app_id:
                 raise salesforce.SalesforceError(
                     client.alias,
@@ -750,7 +656,7 @@ class ExternalClientAppProvider(OrglinkProvider):
         outs["secret_setting_enabled"] = bool(state.get("secret_setting_enabled"))
         if state.get("owner"):
             outs["owner"] = state["owner"]
-        outs["app_id"] = state.get("app_id") or find_app_id(client, name) or ""
+        outs["app_id"] = state.get("app_id") or MODEL.find_record_id(client, name) or ""
         if key:
             outs["consumer_key"] = key
         if secret:

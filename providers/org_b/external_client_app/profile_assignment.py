@@ -15,33 +15,17 @@ Users are pre-authorized by it once the policy says ``permitted_users: AdminAppr
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
-
 import pulumi
 
-from providers import salesforce
-from providers.framework import values
 from providers.framework.provider import OrglinkResource
-from providers.framework.schema import Field, Schema, org_field
-from providers.org_b.app_part import app_field, app_id_field
-from providers.org_b.connected_app.profile_assignment import SCHEMA as CONNECTED_APP_SCHEMA
-from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
-from providers.org_b.external_client_app.app import HEADER_TYPE, find_app_id
-
-# The ExternalClientApplication key prefix (ConnectedApplication is 0H4).
-ECA_RECORD_PREFIX = "0xI"
+from providers.framework.schema import Schema
+from providers.org_b.external_client_app.app import MODEL, RECORD_TYPE
+from providers.org_b.profile_assignment import ProfileAssignmentProvider, profile_assignment_fields
+from providers.org_b.shared_fields import ProfileAssignmentArgs
 
 
-class ExternalClientAppProfileAssignmentArgs(TypedDict, total=False):
-    org: pulumi.Input[str]
-    app: pulumi.Input[str]
-    app_id: pulumi.Input[str]
-    profile: pulumi.Input[str]
-    permission_set: pulumi.Input[str]
-
-
-def _same_field(name: str) -> Field:
-    return CONNECTED_APP_SCHEMA.field(name)
+class ExternalClientAppProfileAssignmentArgs(ProfileAssignmentArgs, total=False):
+    """The inputs of an External Client App's profile access."""
 
 
 SCHEMA = Schema(
@@ -55,49 +39,15 @@ SCHEMA = Schema(
         "pre-authorize users: make this resource depend on the policy.",
         "An access that already existed is adopted and left in place on delete.",
     ),
-    fields=(
-        org_field(),
-        app_field("External Client App"),
-        app_id_field(),
-        _same_field("profile"),
-        _same_field("permission_set"),
-        _same_field("access_id"),
-        _same_field("parent_id"),
-        Field(
-            "setup_entity_id",
-            "string",
-            "Id of the app's ExternalClientApplication record.",
-            output_only=True,
-            validate=values.text,
-        ),
-        _same_field("pre_existing"),
-    ),
+    fields=profile_assignment_fields(MODEL, RECORD_TYPE),
 )
 
 
-class ExternalClientAppProfileAssignmentProvider(ConnectedAppProfileAssignmentProvider):
-    """The connected-app assignment, pointed at the ECA's record."""
+class ExternalClientAppProfileAssignmentProvider(ProfileAssignmentProvider):
+    """Profile access pointed at the ECA's record."""
 
     schema = SCHEMA
-    app_metadata_type = HEADER_TYPE
-
-    def describe(self, props: dict[str, Any]) -> str:
-        holder = props.get("profile") or props.get("permission_set") or "?"
-        return f"ExternalClientAppProfileAssignment '{holder}' on '{props.get('app', '?')}'"
-
-    @staticmethod
-    def _app_record_id(client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
-        app_id = inputs.get("app_id")
-        if isinstance(app_id, str) and app_id.startswith(ECA_RECORD_PREFIX):
-            return app_id
-        found = find_app_id(client, inputs["app"])
-        if not found:
-            raise salesforce.SalesforceError(
-                client.alias, None, "app", "NOT_FOUND",
-                f"there is no External Client App '{inputs['app']}' "
-                "(pass the ExternalClientApp resource's api_name)",
-            )  # fmt: skip
-        return found
+    model = MODEL
 
 
 class ExternalClientAppProfileAssignment(

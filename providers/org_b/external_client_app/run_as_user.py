@@ -11,34 +11,28 @@ and outputs this mirrors.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkResource
-from providers.framework.schema import Field, Schema, flag, org_field
+from providers.framework.schema import Field, Schema, org_field
 from providers.org_b.app_part import app_field, app_id_field, previous_values_field
-from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
 from providers.org_b.external_client_app.app import GLOBAL_TYPE, POLICY_TYPE, find_part_name, part_name
 from providers.org_b.external_client_app.policy import EcaPolicyPart, policy_name_field
+from providers.org_b.run_as_user import RunAsUserPart
+from providers.org_b.shared_fields import RunAsUserArgs, run_as_enabled_flag, username_field
 
 
-class ExternalClientAppRunAsUserArgs(TypedDict, total=False):
-    org: pulumi.Input[str]
-    app: pulumi.Input[str]
-    app_id: pulumi.Input[str]
-    username: pulumi.Input[str]
-    enabled: pulumi.Input[bool]
+class ExternalClientAppRunAsUserArgs(RunAsUserArgs, total=False):
     app_certificate: pulumi.Input[str]
 
 
 GLOBAL_FLAG = "isClientCredentialsFlowEnabled"
 # previous_values key of the global settings' flag (the schema's fields are the policy's).
 GLOBAL_PREVIOUS = "global_enabled"
-
-_CONNECTED_APP_USERNAME = ClientCredentialsRunAsUserProvider.schema.field("username")
 
 SCHEMA = Schema(
     kind="ExternalClientAppRunAsUser",
@@ -55,20 +49,8 @@ SCHEMA = Schema(
         org_field(),
         app_field("External Client App"),
         app_id_field(),
-        Field(
-            "username",
-            "string",
-            "Username of the active user the client credentials flow runs as (ideally API Only).",
-            path="clientCredentialsFlowUser",
-            required=True,
-            validate=_CONNECTED_APP_USERNAME.validate,
-        ),
-        flag(
-            "enabled",
-            GLOBAL_FLAG,
-            "Enable Client Credentials Flow (false keeps the user but turns the flow off).",
-            default=True,
-        ),
+        username_field("clientCredentialsFlowUser"),
+        run_as_enabled_flag(GLOBAL_FLAG),
         Field(
             "app_certificate",
             "string",
@@ -83,12 +65,10 @@ SCHEMA = Schema(
 )
 
 
-class ExternalClientAppRunAsUserProvider(EcaPolicyPart):
-    schema = SCHEMA
+class ExternalClientAppRunAsUserProvider(EcaPolicyPart, RunAsUserPart):
+    """The policies' run-as user (the user checked as for a connected app) and the global switch."""
 
-    def validate_live(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> None:
-        # The same checks as for a connected app: the user exists, is active, warn without API Only.
-        ClientCredentialsRunAsUserProvider().validate_live(client, inputs)
+    schema = SCHEMA
 
     def _apply(self, inputs: dict[str, Any], doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
         # Global switch first: with only the policy on, the flow still fails, never half-works.
