@@ -16,10 +16,10 @@ from tests.engine import ROOT, change_counts
 
 PROGRAM = """
 import pulumi
-from providers.eca_app import ExternalClientApp
-from providers.eca_policy import ExternalClientAppPolicy
-from providers.eca_profile_assignment import ExternalClientAppProfileAssignment
-from providers.eca_run_as_user import ExternalClientAppRunAsUser
+from providers.org_b.external_client_app.app import ExternalClientApp
+from providers.org_b.external_client_app.policy import ExternalClientAppPolicy
+from providers.org_b.external_client_app.profile_assignment import ExternalClientAppProfileAssignment
+from providers.org_b.external_client_app.run_as_user import ExternalClientAppRunAsUser
 
 config = pulumi.Config("eca")
 app = ExternalClientApp("app", {
