@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, TypedDict
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, UpdateResult
@@ -25,23 +25,23 @@ from pulumi.dynamic import CreateResult, UpdateResult
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkResource
-from providers.framework.schema import Field, Schema, flag, org_field, set_path
+from providers.framework.schema import Field, Schema, org_field, set_path
 from providers.org_b.app_part import AppPartProvider, app_field, app_id_field, previous_values_field
 from providers.org_b.external_client_app.app import POLICY_TYPE, find_part_name
+from providers.org_b.shared_fields import (
+    PolicyArgs,
+    ip_relaxation_field,
+    permitted_users_field,
+    policy_action_field,
+    refresh_token_policy_field,
+    session_timeout_field,
+    single_logout_url_field,
+    token_exchange_policy_field,
+)
 
 
-class ExternalClientAppPolicyArgs(TypedDict, total=False):
-    org: pulumi.Input[str]
-    app: pulumi.Input[str]
-    app_id: pulumi.Input[str]
-    permitted_users: pulumi.Input[str]
-    ip_relaxation: pulumi.Input[str]
-    refresh_token_policy: pulumi.Input[str | dict[str, Any]]
-    session_timeout: pulumi.Input[int | str]
-    session_level: pulumi.Input[str]
-    policy_action: pulumi.Input[str]
-    single_logout_url: pulumi.Input[str]
-    token_exchange_policy: pulumi.Input[bool]
+class ExternalClientAppPolicyArgs(PolicyArgs, total=False):
+    """The inputs of an External Client App's policies (those of a connected app's)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,60 +180,18 @@ SCHEMA = PolicySchema(
         org_field(),
         app_field("External Client App"),
         app_id_field(),
-        Field(
-            "permitted_users",
-            "string",
-            "Who may use the app: AdminApprovedPreAuthorized (admin approved users are pre-authorized) "
-            "or AllSelfAuthorized (all users may self-authorize).",
-            path="permittedUsersPolicyType",
-            default="AllSelfAuthorized",
-            validate=permitted_users,
-            absent_value="AllSelfAuthorized",
-            docs_values=", ".join(values.PERMITTED_USERS),
-        ),
-        Field(
-            "ip_relaxation",
-            "string",
-            "IP Relaxation: ENFORCE, BYPASS_2FACTOR, BYPASS (Relax IP restrictions) or ENFORCE_RELAXREFRESH.",
-            path="ipRelaxationPolicyType",
-            default="ENFORCE",
+        permitted_users_field("permittedUsersPolicyType", validate=permitted_users),
+        ip_relaxation_field(
+            "ipRelaxationPolicyType",
             validate=ip_relaxation,
             to_salesforce=IP_RELAXATION_TO_ECA.__getitem__,
             from_salesforce=_ip_relaxation_from_salesforce,
-            absent_value="ENFORCE",
-            docs_values=", ".join(IP_RELAXATION_TO_ECA),
         ),
-        Field(
-            "refresh_token_policy",
-            "string",
-            "Refresh Token Policy: infinite (valid until revoked), zero (expire immediately), "
-            "specific_lifetime:N:UNIT or specific_inactivity:N:UNIT (UNIT: HOURS, DAYS, MONTHS); "
-            'also {"policy": "specific_lifetime", "value": 12, "unit": "HOURS"}.',
-            default="infinite",
-            validate=values.refresh_token_policy,
-            absent_value="infinite",
-        ),
-        flag(
-            "token_exchange_policy",
-            "isTokenExchangeFlowEnabled",
-            "Allow the token exchange flow by policy (the app's `token_exchange_enabled` turns the flow on).",
-        ),
-        Field(
-            "single_logout_url",
-            "string",
-            "Single Logout URL of the OAuth policy.",
-            path="singleLogoutUrl",
-            validate=values.https_url,
-        ),
-        Field(
-            "session_timeout",
-            "integer",
-            "Timeout Value in minutes: 15, 30, 60, 90, 120, 240, 480, 720 or 1440 (24h); "
-            "'24h' and '30m' work too. Left out: the user's profile decides.",
-            path="sessionTimeoutInMinutes",
-            validate=values.session_timeout,
-            from_salesforce=values.integer,
-        ),
+        # Three elements of the component: PolicySchema writes and reads it.
+        refresh_token_policy_field(None),
+        token_exchange_policy_field("isTokenExchangeFlowEnabled"),
+        single_logout_url_field("singleLogoutUrl"),
+        session_timeout_field("sessionTimeoutInMinutes"),
         Field(
             "session_level",
             "string",
@@ -242,14 +200,7 @@ SCHEMA = PolicySchema(
             validate=values.one_of(("LOW", *values.SESSION_LEVELS)),
             docs_values="LOW, " + ", ".join(values.SESSION_LEVELS),
         ),
-        Field(
-            "policy_action",
-            "string",
-            "What happens when the session level is too low: Block or RaiseSessionLevel.",
-            path="policyAction",
-            validate=values.one_of(values.POLICY_ACTIONS),
-            docs_values=", ".join(values.POLICY_ACTIONS),
-        ),
+        policy_action_field("policyAction"),
         previous_values_field(),
         policy_name_field(),
     ),
