@@ -15,6 +15,11 @@ def quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def quoted_list(values: list[str]) -> str:
+    """A SOQL list of string literals, for IN."""
+    return "(" + ", ".join(quoted(value) for value in values) + ")"
+
+
 def user_rows(client: OrgClient, username: str) -> list[dict[str, Any]]:
     """The user of this username (none or one row), asked once per operation. Every resource that
     looks a user up asks for the same fields under the same key, since whichever asks first answers

@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from providers import salesforce
-from providers.integration import preflight
+from providers.org_b import checks as org_b_checks
+from providers.org_b.connected_app import checks as connected_app_checks
 from providers.org_b.external_client_app import app as eca_app
 from providers.org_b.run_as_user import check_run_as_user
 
@@ -188,7 +189,7 @@ def _ca_bundle(client: salesforce.OrgClient) -> str | None:
 
 
 def _creation(client: salesforce.OrgClient, probe: str, found: OrgFacts) -> tuple[str, str]:
-    verdict = preflight.creation_verdict(client, probe)
+    verdict = connected_app_checks.creation_verdict(client, probe)
     found.creation_words = verdict.words
     if verdict.allowed:
         return PASS, f"allowed: a checkOnly deploy of connected app '{probe}' succeeded (nothing written)"
@@ -213,8 +214,8 @@ def _eca_secrets(client: salesforce.OrgClient, found: OrgFacts) -> tuple[str, st
 
 
 def _profiles(client: salesforce.OrgClient, profiles: list[str]) -> tuple[str, str]:
-    rows = client.query(preflight.permission_set_query(profiles, []))
-    missing, _ = preflight.missing_holders(rows, profiles, [])
+    rows = client.query(org_b_checks.permission_set_query(profiles, []))
+    missing, _ = org_b_checks.missing_holders(rows, profiles, [])
     if missing:
         return FAIL, f"missing: {', '.join(missing)}"
     return PASS, f"found {', '.join(profiles)} (its profile-owned permission set)"

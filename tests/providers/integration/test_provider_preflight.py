@@ -21,14 +21,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pulumi.dynamic import Config, ConfigureRequest
 
 from providers import salesforce
-from providers.integration.preflight import (
-    PreflightProvider,
-    certificate_problem,
-    missing_holders,
-    permission_set_query,
-    probe_name,
-    probe_package,
-)
+from providers.integration.preflight import PreflightProvider
+from providers.org_a.checks import certificate_problem
+from providers.org_b.checks import missing_holders, permission_set_query
+from providers.org_b.connected_app.checks import probe_name, probe_package
 from providers.org_b.external_client_app.app import provenance_tag
 from tests.stack_project import write_counts
 from tests.support import providers_on_emulator
