@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 
 from providers import salesforce
+from providers.framework.provider import ArgsT, OrglinkResource
 from providers.framework.schema import Changes
 
 # Inputs that say who creates an app, never a reason to change it (state written before they
@@ -68,3 +69,24 @@ class AppModel:
 
 def without_provenance(found: Changes) -> Changes:
     return Changes(tuple(n for n in found.changed if n not in PROVENANCE_FIELDS), found.replaces)
+
+
+class AppResource(OrglinkResource[ArgsT]):
+    """An app resource of either model: the outputs both have, and the `owner` its URN gives it."""
+
+    org: pulumi.Output[str]
+    api_name: pulumi.Output[str]
+    label: pulumi.Output[str]
+    consumer_key: pulumi.Output[str]
+    consumer_secret: pulumi.Output[str]
+    app_id: pulumi.Output[str]
+    certificate: pulumi.Output[str]
+    scopes: pulumi.Output[list[str]]
+    callback_urls: pulumi.Output[list[str]]
+
+    model: ClassVar[AppModel]
+
+    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
+        if props.get("owner") is None:
+            # What a Pulumi URN says, known here and not in the provider (which gets no URN).
+            props["owner"] = self.model.default_owner(resource_name)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkProvider
+from providers.framework.provider import ArgsT, OrglinkProvider, OrglinkResource
 from providers.framework.schema import Field, as_declared, set_path
 
 
@@ -175,3 +176,10 @@ class AppPartProvider(OrglinkProvider):
             self.log(f"{state['org']}: restoring {self.describe(state)}")
             if not self._restore(state):
                 self.log(f"{state['org']}: '{state['app']}' no longer exists; nothing to restore")
+
+
+class AppPartResource(OrglinkResource[ArgsT]):
+    """A resource owning part of an app: the outputs every part has."""
+
+    org: pulumi.Output[str]
+    app: pulumi.Output[str]

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pulumi
 from pulumi.dynamic import CheckFailure, CreateResult, ReadResult, UpdateResult
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkProvider
-from providers.framework.schema import Field, org_field
+from providers.framework.provider import ArgsT, OrglinkProvider, OrglinkResource
+from providers.framework.schema import Field, Schema, org_field
 from providers.org_b.app_model import AppModel
 from providers.org_b.app_part import app_field, app_id_field
 from providers.salesforce.records import find_permission_set, find_row, insert_row, lookup_one, quoted
@@ -25,7 +26,26 @@ from providers.salesforce.records import find_permission_set, find_row, insert_r
 SOBJECT = "SetupEntityAccess"
 
 
-def profile_assignment_fields(model: AppModel, record_type: str) -> tuple[Field, ...]:
+def profile_assignment_schema(
+    kind: str, description: str, model: AppModel, record_type: str, where: tuple[str, ...] = ()
+) -> Schema:
+    """The schema of an app model's profile access; ``where`` adds notes on where access is kept."""
+    return Schema(
+        kind=kind,
+        component_type=None,
+        description=description,
+        notes=(
+            "Set exactly one of `profile` and `permission_set`.",
+            *where,
+            "The app's policy should say `permitted_users: AdminApprovedPreAuthorized` for the access to "
+            "pre-authorize users: make this resource depend on the policy.",
+            "An access that already existed is adopted and left in place on delete.",
+        ),
+        fields=_fields(model, record_type),
+    )
+
+
+def _fields(model: AppModel, record_type: str) -> tuple[Field, ...]:
     return (
         org_field(),
         app_field(model.noun),
@@ -165,3 +185,14 @@ class ProfileAssignmentProvider(OrglinkProvider):
         state = self.plain(props)
         with self.reporting(state):
             self._revoke(state)
+
+
+class ProfileAssignmentResource(OrglinkResource[ArgsT]):
+    """Profile access to an app of either model: the outputs both have."""
+
+    org: pulumi.Output[str]
+    app: pulumi.Output[str]
+    access_id: pulumi.Output[str]
+    parent_id: pulumi.Output[str]
+    setup_entity_id: pulumi.Output[str]
+    pre_existing: pulumi.Output[bool]

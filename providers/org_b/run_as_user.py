@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
+
 from providers import salesforce
-from providers.org_b.app_part import AppPartProvider
+from providers.framework.provider import ArgsT
+from providers.org_b.app_part import AppPartProvider, AppPartResource
 from providers.salesforce.records import quoted, user_rows
 
 
@@ -58,3 +61,10 @@ class RunAsUserPart(AppPartProvider):
 
     def validate_live(self, client: salesforce.OrgClient, inputs: dict[str, Any]) -> None:
         check_run_as_user(client, inputs["username"], lambda message: self.log(message, warning=True))
+
+
+class RunAsUserResource(AppPartResource[ArgsT]):
+    """The run-as user of an app of either model: the outputs both have."""
+
+    username: pulumi.Output[str]
+    enabled: pulumi.Output[bool]

@@ -156,12 +156,17 @@ def app_id_output_field(record_type: str) -> Field:
 # -- the policies -------------------------------------------------------------------------------
 
 
-class PolicyArgs(TypedDict, total=False):
-    """The inputs of an app's policies, the same for both models."""
+class AppPartArgs(TypedDict, total=False):
+    """The inputs every resource owning part of an app takes."""
 
     org: pulumi.Input[str]
     app: pulumi.Input[str]
     app_id: pulumi.Input[str]
+
+
+class PolicyArgs(AppPartArgs, total=False):
+    """The inputs of an app's policies, the same for both models."""
+
     permitted_users: pulumi.Input[str]
     ip_relaxation: pulumi.Input[str]
     refresh_token_policy: pulumi.Input[str | dict[str, Any]]
@@ -266,12 +271,9 @@ def policy_action_field(path: str) -> Field:
 # -- profile access -----------------------------------------------------------------------------
 
 
-class ProfileAssignmentArgs(TypedDict, total=False):
+class ProfileAssignmentArgs(AppPartArgs, total=False):
     """The inputs of an app's profile (or permission set) access, the same for both models."""
 
-    org: pulumi.Input[str]
-    app: pulumi.Input[str]
-    app_id: pulumi.Input[str]
     profile: pulumi.Input[str]
     permission_set: pulumi.Input[str]
 
@@ -279,12 +281,9 @@ class ProfileAssignmentArgs(TypedDict, total=False):
 # -- the client credentials run-as user ---------------------------------------------------------
 
 
-class RunAsUserArgs(TypedDict, total=False):
+class RunAsUserArgs(AppPartArgs, total=False):
     """The inputs of an app's client credentials run-as user that both models take."""
 
-    org: pulumi.Input[str]
-    app: pulumi.Input[str]
-    app_id: pulumi.Input[str]
     username: pulumi.Input[str]
     enabled: pulumi.Input[bool]
 

@@ -21,9 +21,9 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.provider import OrglinkProvider
 from providers.framework.schema import Changes, Field, Schema, label_field, org_field
-from providers.org_b.app_model import PROVENANCE_TAG_LENGTH, AppModel, without_provenance
+from providers.org_b.app_model import PROVENANCE_TAG_LENGTH, AppModel, AppResource, without_provenance
 from providers.org_b.shared_fields import (
     OAuthAppArgs,
     app_id_output_field,
@@ -455,22 +455,8 @@ class ConnectedAppProvider(OrglinkProvider):
                 client.delete_component(METADATA_TYPE, name)
 
 
-class ConnectedApp(OrglinkResource[ConnectedAppArgs], module="salesforce", name="ConnectedApp"):
+class ConnectedApp(AppResource[ConnectedAppArgs], module="salesforce", name="ConnectedApp"):
     """A connected app in a Salesforce org. Type token: ``pulumi-python:dynamic/salesforce:ConnectedApp``."""
 
-    org: pulumi.Output[str]
-    api_name: pulumi.Output[str]
-    label: pulumi.Output[str]
-    consumer_key: pulumi.Output[str]
-    consumer_secret: pulumi.Output[str]
-    app_id: pulumi.Output[str]
-    certificate: pulumi.Output[str]
-    scopes: pulumi.Output[list[str]]
-    callback_urls: pulumi.Output[list[str]]
-
     provider_class = ConnectedAppProvider
-
-    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
-        if props.get("owner") is None:
-            # What a Pulumi URN says, known here and not in the provider (which gets no URN).
-            props["owner"] = default_owner(resource_name)
+    model = MODEL

@@ -13,9 +13,14 @@ from typing import Any
 import pulumi
 
 from providers.framework import values
-from providers.framework.provider import OrglinkResource
 from providers.framework.schema import Field, Schema, org_field
-from providers.org_b.app_part import AppPartProvider, app_field, app_id_field, previous_values_field
+from providers.org_b.app_part import (
+    AppPartProvider,
+    AppPartResource,
+    app_field,
+    app_id_field,
+    previous_values_field,
+)
 from providers.org_b.connected_app.app import METADATA_TYPE
 from providers.org_b.shared_fields import (
     PolicyArgs,
@@ -87,12 +92,10 @@ class ConnectedAppPolicyProvider(AppPartProvider):
 
 
 class ConnectedAppPolicy(
-    OrglinkResource[ConnectedAppPolicyArgs], module="salesforce", name="ConnectedAppPolicy"
+    AppPartResource[ConnectedAppPolicyArgs], module="salesforce", name="ConnectedAppPolicy"
 ):
     """Policies of a connected app. Type token: ``pulumi-python:dynamic/salesforce:ConnectedAppPolicy``."""
 
-    org: pulumi.Output[str]
-    app: pulumi.Output[str]
     permitted_users: pulumi.Output[str]
     ip_relaxation: pulumi.Output[str]
     refresh_token_policy: pulumi.Output[str]

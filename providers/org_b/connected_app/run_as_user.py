@@ -8,13 +8,10 @@ checks are the model-neutral ``providers.org_b.run_as_user``.
 
 from __future__ import annotations
 
-import pulumi
-
-from providers.framework.provider import OrglinkResource
 from providers.framework.schema import Schema, org_field
 from providers.org_b.app_part import app_field, app_id_field, previous_values_field
 from providers.org_b.connected_app.app import METADATA_TYPE
-from providers.org_b.run_as_user import RunAsUserPart
+from providers.org_b.run_as_user import RunAsUserPart, RunAsUserResource
 from providers.org_b.shared_fields import RunAsUserArgs, run_as_enabled_flag, username_field
 
 
@@ -43,16 +40,11 @@ class ClientCredentialsRunAsUserProvider(RunAsUserPart):
 
 
 class ClientCredentialsRunAsUser(
-    OrglinkResource[ClientCredentialsRunAsUserArgs], module="salesforce", name="ClientCredentialsRunAsUser"
+    RunAsUserResource[ClientCredentialsRunAsUserArgs], module="salesforce", name="ClientCredentialsRunAsUser"
 ):
     """Client credentials run-as user.
 
     Type token: ``pulumi-python:dynamic/salesforce:ClientCredentialsRunAsUser``.
     """
-
-    org: pulumi.Output[str]
-    app: pulumi.Output[str]
-    username: pulumi.Output[str]
-    enabled: pulumi.Output[bool]
 
     provider_class = ClientCredentialsRunAsUserProvider

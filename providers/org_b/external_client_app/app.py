@@ -52,9 +52,9 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkProvider, OrglinkResource
+from providers.framework.provider import OrglinkProvider
 from providers.framework.schema import Changes, Field, Schema, flag, label_field, org_field
-from providers.org_b.app_model import AppModel, without_provenance
+from providers.org_b.app_model import AppModel, AppResource, without_provenance
 from providers.org_b.shared_fields import (
     OAuthAppArgs,
     app_id_output_field,
@@ -753,24 +753,8 @@ class ExternalClientAppProvider(OrglinkProvider):
         return f"ExternalClientApp '{props.get('api_name') or '?'}'"
 
 
-class ExternalClientApp(
-    OrglinkResource[ExternalClientAppArgs], module="salesforce", name="ExternalClientApp"
-):
+class ExternalClientApp(AppResource[ExternalClientAppArgs], module="salesforce", name="ExternalClientApp"):
     """An External Client App. Type token: ``pulumi-python:dynamic/salesforce:ExternalClientApp``."""
 
-    org: pulumi.Output[str]
-    api_name: pulumi.Output[str]
-    label: pulumi.Output[str]
-    consumer_key: pulumi.Output[str]
-    consumer_secret: pulumi.Output[str]
-    app_id: pulumi.Output[str]
-    certificate: pulumi.Output[str]
-    scopes: pulumi.Output[list[str]]
-    callback_urls: pulumi.Output[list[str]]
-
     provider_class = ExternalClientAppProvider
-
-    def prepare(self, resource_name: str, props: dict[str, Any]) -> None:
-        if props.get("owner") is None:
-            # What a Pulumi URN says, known here and not in the provider (which gets no URN).
-            props["owner"] = default_owner(resource_name)
+    model = MODEL

@@ -24,9 +24,14 @@ from pulumi.dynamic import CreateResult, UpdateResult
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkResource
 from providers.framework.schema import Field, Schema, org_field, set_path
-from providers.org_b.app_part import AppPartProvider, app_field, app_id_field, previous_values_field
+from providers.org_b.app_part import (
+    AppPartProvider,
+    AppPartResource,
+    app_field,
+    app_id_field,
+    previous_values_field,
+)
 from providers.org_b.external_client_app.app import POLICY_TYPE, find_part_name
 from providers.org_b.shared_fields import (
     PolicyArgs,
@@ -289,15 +294,13 @@ class ExternalClientAppPolicyProvider(EcaPolicyPart):
 
 
 class ExternalClientAppPolicy(
-    OrglinkResource[ExternalClientAppPolicyArgs], module="salesforce", name="ExternalClientAppPolicy"
+    AppPartResource[ExternalClientAppPolicyArgs], module="salesforce", name="ExternalClientAppPolicy"
 ):
     """OAuth policies of an External Client App.
 
     Type token: ``pulumi-python:dynamic/salesforce:ExternalClientAppPolicy``.
     """
 
-    org: pulumi.Output[str]
-    app: pulumi.Output[str]
     permitted_users: pulumi.Output[str]
     ip_relaxation: pulumi.Output[str]
     refresh_token_policy: pulumi.Output[str]

@@ -15,12 +15,12 @@ Users are pre-authorized by it once the policy says ``permitted_users: AdminAppr
 
 from __future__ import annotations
 
-import pulumi
-
-from providers.framework.provider import OrglinkResource
-from providers.framework.schema import Schema
 from providers.org_b.external_client_app.app import MODEL, RECORD_TYPE
-from providers.org_b.profile_assignment import ProfileAssignmentProvider, profile_assignment_fields
+from providers.org_b.profile_assignment import (
+    ProfileAssignmentProvider,
+    ProfileAssignmentResource,
+    profile_assignment_schema,
+)
 from providers.org_b.shared_fields import ProfileAssignmentArgs
 
 
@@ -28,18 +28,12 @@ class ExternalClientAppProfileAssignmentArgs(ProfileAssignmentArgs, total=False)
     """The inputs of an External Client App's profile access."""
 
 
-SCHEMA = Schema(
-    kind="ExternalClientAppProfileAssignment",
-    component_type=None,
-    description="Access to an External Client App for one profile or permission set.",
-    notes=(
-        "Set exactly one of `profile` and `permission_set`.",
-        "Access is a SetupEntityAccess record on the app's ExternalClientApplication record.",
-        "The app's policy should say `permitted_users: AdminApprovedPreAuthorized` for the access to "
-        "pre-authorize users: make this resource depend on the policy.",
-        "An access that already existed is adopted and left in place on delete.",
-    ),
-    fields=profile_assignment_fields(MODEL, RECORD_TYPE),
+SCHEMA = profile_assignment_schema(
+    "ExternalClientAppProfileAssignment",
+    "Access to an External Client App for one profile or permission set.",
+    MODEL,
+    RECORD_TYPE,
+    where=("Access is a SetupEntityAccess record on the app's ExternalClientApplication record.",),
 )
 
 
@@ -51,7 +45,7 @@ class ExternalClientAppProfileAssignmentProvider(ProfileAssignmentProvider):
 
 
 class ExternalClientAppProfileAssignment(
-    OrglinkResource[ExternalClientAppProfileAssignmentArgs],
+    ProfileAssignmentResource[ExternalClientAppProfileAssignmentArgs],
     module="salesforce",
     name="ExternalClientAppProfileAssignment",
 ):
@@ -59,12 +53,5 @@ class ExternalClientAppProfileAssignment(
 
     Type token: ``pulumi-python:dynamic/salesforce:ExternalClientAppProfileAssignment``.
     """
-
-    org: pulumi.Output[str]
-    app: pulumi.Output[str]
-    access_id: pulumi.Output[str]
-    parent_id: pulumi.Output[str]
-    setup_entity_id: pulumi.Output[str]
-    pre_existing: pulumi.Output[bool]
 
     provider_class = ExternalClientAppProfileAssignmentProvider

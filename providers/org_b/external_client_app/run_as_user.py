@@ -17,12 +17,11 @@ import pulumi
 
 from providers import salesforce
 from providers.framework import values
-from providers.framework.provider import OrglinkResource
 from providers.framework.schema import Field, Schema, org_field
 from providers.org_b.app_part import app_field, app_id_field, previous_values_field
 from providers.org_b.external_client_app.app import GLOBAL_TYPE, POLICY_TYPE, find_part_name, part_name
 from providers.org_b.external_client_app.policy import EcaPolicyPart, policy_name_field
-from providers.org_b.run_as_user import RunAsUserPart
+from providers.org_b.run_as_user import RunAsUserPart, RunAsUserResource
 from providers.org_b.shared_fields import RunAsUserArgs, run_as_enabled_flag, username_field
 
 
@@ -129,16 +128,11 @@ class ExternalClientAppRunAsUserProvider(EcaPolicyPart, RunAsUserPart):
 
 
 class ExternalClientAppRunAsUser(
-    OrglinkResource[ExternalClientAppRunAsUserArgs], module="salesforce", name="ExternalClientAppRunAsUser"
+    RunAsUserResource[ExternalClientAppRunAsUserArgs], module="salesforce", name="ExternalClientAppRunAsUser"
 ):
     """Client credentials run-as user of an External Client App.
 
     Type token: ``pulumi-python:dynamic/salesforce:ExternalClientAppRunAsUser``.
     """
-
-    org: pulumi.Output[str]
-    app: pulumi.Output[str]
-    username: pulumi.Output[str]
-    enabled: pulumi.Output[bool]
 
     provider_class = ExternalClientAppRunAsUserProvider
