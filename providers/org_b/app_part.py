@@ -7,7 +7,7 @@ the same time never lose each other's changes. It remembers the values its field
 took them over (output ``previous_values``) and puts those back on delete: for an app orglink
 created these are Salesforce's defaults; for an adopted app, what the app had before.
 
-ECA resources (issue 7) can reuse this with another ``component_type`` and ``component_name``.
+The External Client App parts reuse this with their own ``component_type`` and ``component_name``.
 """
 
 from __future__ import annotations
