@@ -17,12 +17,14 @@ Each module holds one concern, and imports only the ones listed before it:
 - ``batching``: Coalescer, which joins resources' metadata calls into one request.
 - ``client``: OrgClient, one logged-in org, and ``org()``, one per alias and process.
 - ``components``: component locks and ``modify_component`` (grouped read-modify-write).
+- ``concurrency``: ``together`` and ``all_at_once``, independent requests sent at once.
 - ``records``: the SOQL quoting helper ``quoted`` and user, permission set and junction row lookups.
 - ``metadata_wsdl``: the trimmed Metadata WSDL.
 """
 
 from providers.salesforce.client import OrgClient, org
 from providers.salesforce.components import Change, component_lock, modify_component
+from providers.salesforce.concurrency import all_at_once, together
 from providers.salesforce.connections import (
     CONFIG_KEY,
     Connection,
@@ -55,6 +57,7 @@ __all__ = [
     "TRANSIENT_CODES",
     "_metadata_wsdl",
     "_soap_login",
+    "all_at_once",
     "component_lock",
     "configure_orgs",
     "configured_aliases",
@@ -67,5 +70,6 @@ __all__ = [
     "orgs_value",
     "pulumi_log",
     "reset",
+    "together",
     "warn_legacy_auth",
 ]

@@ -14,6 +14,7 @@ an External Client App.
 from __future__ import annotations
 
 import copy
+from functools import partial
 from typing import Any, NoReturn
 
 import pulumi
@@ -394,8 +395,16 @@ class ConnectedAppProvider(OrglinkProvider):
     def _outputs(
         self, client: salesforce.OrgClient, state: dict[str, Any], secret: str | None
     ) -> dict[str, Any]:
-        """Live state of the app as outputs; {} when the app does not exist."""
-        component = client.read_component(METADATA_TYPE, state["api_name"])
+        """Live state of the app as outputs; {} when the app does not exist.
+
+        The record Id survives renames and label changes, so it is looked up only once, at the same
+        time as the read (after a create both wait on the org).
+        """
+        name = state["api_name"]
+        component, found_id = salesforce.together(
+            partial(client.read_component, METADATA_TYPE, name),
+            lambda: state.get("app_id") or MODEL.find_record_id(client, name) or "",
+        )
         if component is None:
             return {}
         outs = SCHEMA.read(component)
@@ -406,8 +415,7 @@ class ConnectedAppProvider(OrglinkProvider):
             outs["owner"] = state["owner"]
         if secret:
             outs["consumer_secret"] = secret
-        # The record Id survives renames and label changes: look it up only once.
-        outs["app_id"] = state.get("app_id") or MODEL.find_record_id(client, outs["api_name"]) or ""
+        outs["app_id"] = found_id
         return outs
 
     # -- update --------------------------------------------------------------------------------------

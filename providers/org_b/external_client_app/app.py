@@ -45,6 +45,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -513,30 +514,38 @@ class ExternalClientAppProvider(OrglinkProvider):
             self._write_parts(
                 client, inputs, ("global", "oauth"), rotate=False, turned_on_setting=enabled_setting
             )
-            app_id = MODEL.find_record_id(client, name)
-            if not app_id:
-                raise salesforce.SalesforceError(
-                    client.alias,
-                    None,
-                    "api_name",
-                    "NOT_FOUND",
-                    f"the app '{name}' was saved but is not listed",
-                )
-            key, secret = read_credentials(client, app_id)
+            # The read-back needs neither the Id nor the credentials: all three wait on the org at once.
+            (app_id, key, secret), document = salesforce.together(
+                partial(self._id_and_credentials, client, name), partial(self._read_back, client, name)
+            )
         except salesforce.SalesforceError:
             self._roll_back(client, name, enabled_setting)
             raise
         state = {**inputs, "app_id": app_id, "secret_setting_enabled": enabled_setting}
-        try:
-            outs = self._outputs(client, state, key, secret)
-        except salesforce.SalesforceError as err:
-            outs = {}
-            self.log(
-                f"{client.alias}: reading back ExternalClientApp {name} failed ({err.status_code})", True
-            )
+        outs = self._outputs_of(client, state, document, key, secret) if document else {}
         # The app exists now: failing here would make Pulumi forget it. Outputs from the inputs
         # instead; the next refresh reads the live values.
         return outs or self._outputs_from_inputs(client, state, key, secret)
+
+    @staticmethod
+    def _id_and_credentials(client: salesforce.OrgClient, name: str) -> tuple[str, str, str]:
+        app_id = MODEL.find_record_id(client, name)
+        if not app_id:
+            raise salesforce.SalesforceError(
+                client.alias, None, "api_name", "NOT_FOUND", f"the app '{name}' was saved but is not listed"
+            )
+        key, secret = read_credentials(client, app_id)
+        return app_id, key, secret
+
+    def _read_back(self, client: salesforce.OrgClient, name: str) -> dict[str, Any] | None:
+        """The saved app as the org holds it, or None: a failed read-back must not fail the create."""
+        try:
+            return self._read_document(client, name)
+        except salesforce.SalesforceError as err:
+            self.log(
+                f"{client.alias}: reading back ExternalClientApp {name} failed ({err.status_code})", True
+            )
+            return None
 
     def _outputs_from_inputs(
         self, client: salesforce.OrgClient, state: dict[str, Any], key: str, secret: str
@@ -637,13 +646,31 @@ class ExternalClientAppProvider(OrglinkProvider):
         self, client: salesforce.OrgClient, state: dict[str, Any], key: str | None, secret: str | None
     ) -> dict[str, Any]:
         """Live state of the app as outputs; {} when the header does not exist."""
-        name = state["api_name"]
-        header = client.read_component(HEADER_TYPE, name)
+        return self._outputs_of(client, state, self._read_document(client, state["api_name"]), key, secret)
+
+    @staticmethod
+    def _read_document(client: salesforce.OrgClient, name: str) -> dict[str, Any] | None:
+        """The header and every part, asked at once (each is its own Metadata type, so its own call);
+        None when the header does not exist."""
+        names = [(HEADER_TYPE, name)] + [
+            (mtype, template.format(app=name)) for mtype, template in PARTS.values()
+        ]
+        header, *parts = salesforce.all_at_once([partial(client.read_component, *item) for item in names])
         if header is None:
+            return None
+        return {"header": header, **{part: found or {} for part, found in zip(PARTS, parts, strict=True)}}
+
+    def _outputs_of(
+        self,
+        client: salesforce.OrgClient,
+        state: dict[str, Any],
+        document: dict[str, Any] | None,
+        key: str | None,
+        secret: str | None,
+    ) -> dict[str, Any]:
+        if document is None:
             return {}
-        document = {"header": header}
-        for part, (mtype, template) in PARTS.items():
-            document[part] = client.read_component(mtype, template.format(app=name)) or {}
+        name = state["api_name"]
         outs = SCHEMA.read(document)
         if "certificate" not in outs and state.get("certificate"):
             # Some orgs never return the global settings' certificate: keep the one written (every
