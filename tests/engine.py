@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from tools.pulumi_env import TOOLS_BIN, pulumi_env
+
 ROOT = Path(__file__).resolve().parent.parent
-TOOLS_BIN = ROOT / ".tools" / "bin"
 TEST_PASSPHRASE = "orglink-tests-only"
 
 
@@ -33,16 +33,7 @@ class Pulumi:
     unset_env: tuple[str, ...] = ()
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
-            PULUMI_BACKEND_URL=f"file://{self.state_dir / 'backend'}",
-            PULUMI_HOME=str(self.state_dir / "home"),
-            PULUMI_CONFIG_PASSPHRASE=TEST_PASSPHRASE,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_SKIP_CONFIRMATIONS="true",
-        )
+        env = pulumi_env(self.state_dir, TEST_PASSPHRASE)
         env.update(self.extra_env)
         for name in self.unset_env:
             env.pop(name, None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,12 +25,12 @@ import yaml
 from providers import salesforce
 from providers.org_b.external_client_app import app as eca_app
 from providers.org_b.external_client_app.app import ExternalClientAppProvider
+from tools.pulumi_env import pulumi_env
 
 from .connections import SECRET_FIELDS
 from .report import FAIL, PASS, Check, Redactor, RequestLine, RequestLog
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TOOLS_BIN = ROOT / ".tools" / "bin"
 SUFFIX_MARK = "orglink_contract_"  # in every API name of every contract run
 ECA_API_NAME = "CarrierAPI_App"
 CA_API_NAME = "CarrierAPI_CA"
@@ -72,16 +71,7 @@ class Cli:
         self, log: Path, *args: str, timeout: float = 1800, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """One command; ``stdin`` feeds a value (a secret never goes on a command line)."""
-        env = dict(os.environ)
-        env.update(
-            PATH=f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}",
-            PULUMI_BACKEND_URL=f"file://{self.work / 'backend'}",
-            PULUMI_HOME=str(self.work / "pulumi-home"),
-            PULUMI_CONFIG_PASSPHRASE=self.passphrase,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_SKIP_CONFIRMATIONS="true",
-        )
+        env = pulumi_env(self.work, self.passphrase)
         env.update(self.extra_env)
         env[salesforce.REQUEST_LOG_ENV] = str(log)
         env.pop("PULUMI_ACCESS_TOKEN", None)  # the contract's state stays local
