@@ -100,6 +100,7 @@ class App:
     profiles: list[str] = field(default_factory=list)
     permission_sets: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
+    callback_urls: list[str] = field(default_factory=list)  # where /authorize may send a code
 
 
 def _as_list(value: Any) -> list[str]:
@@ -112,6 +113,11 @@ def _as_list(value: Any) -> list[str]:
 
 def _csv(value: Any) -> list[str]:
     return [p.strip() for p in str(value or "").split(",") if p.strip()]
+
+
+def _url_lines(value: Any) -> list[str]:
+    """An app's callback URLs: one a line in Setup, or separated by commas."""
+    return [u.strip() for u in str(value or "").replace(",", "\n").splitlines() if u.strip()]
 
 
 def _flag(value: Any, default: bool = False) -> bool:
@@ -140,6 +146,7 @@ def _connected_app(org: OrgStore, comp: dict) -> App:
         profiles=_as_list(comp.get("profileName")),
         permission_sets=_as_list(comp.get("permissionSetName")),
         scopes=_as_list(cfg.get("scopes")),
+        callback_urls=_url_lines(cfg.get("callbackUrl")),
     )
 
 
@@ -169,6 +176,7 @@ def _external_client_app(org: OrgStore, glob: dict) -> App:
         profiles=_csv(policy.get("commaSeparatedProfile")),
         permission_sets=_csv(policy.get("commaSeparatedPermissionSet")),
         scopes=_csv(settings.get("commaSeparatedOauthScopes")),
+        callback_urls=_url_lines(glob.get("callbackUrl")),
     )
 
 
@@ -199,6 +207,7 @@ def platform_cli_app(org: OrgStore) -> App:
         cc_user=None,
         admin_approved=False,
         scopes=["Web", "Api", "RefreshToken"],
+        callback_urls=[PLATFORM_CLI_CALLBACK],
     )
 
 
@@ -566,19 +575,6 @@ def _take(table: dict[str, Authorization], key: str) -> Authorization | None:
     return auth if auth is not None and auth.expires >= time.time() else None
 
 
-def _callback_urls(ctx: Ctx, app: App) -> list[str]:
-    if app.consumer_key == PLATFORM_CLI_KEY:
-        return [PLATFORM_CLI_CALLBACK]
-    found = ctx.app.emulator.find_app_by_key(app.consumer_key)
-    comp = found[2] if found else {}
-    raw = (
-        (comp.get("oauthConfig") or {}).get("callbackUrl")
-        if app.mtype == "ConnectedApp"
-        else comp.get("callbackUrl")
-    )
-    return [u.strip() for u in str(raw or "").replace(",", "\n").splitlines() if u.strip()]
-
-
 def _page(title: str, body: str, status: int = 200) -> Response:
     document = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
@@ -639,19 +635,21 @@ def _redirect(auth: Authorization, params: dict[str, str]) -> Response:
     return Response(302, b"", {"Location": auth.redirect_uri + separator + urlencode(params)})
 
 
-def _requested(ctx: Ctx, values: dict[str, str]) -> Authorization:
-    """Check an /authorize request (client, redirect URI, response type, PKCE method)."""
+def _requested(ctx: Ctx, values: dict[str, str]) -> tuple[Authorization, App]:
+    """Check an /authorize request (client, redirect URI, response type, PKCE method); the app it
+    names comes with it (one lookup per request: finding an app scans every org's apps)."""
     client_id = values.get("client_id", "")
     app = find_app(ctx, client_id, ctx.org or next(iter(ctx.app.emulator.orgs.values())))
     redirect_uri = values.get("redirect_uri", "")
-    if redirect_uri not in _callback_urls(ctx, app):
+    if redirect_uri not in app.callback_urls:
         raise OAuthError("redirect_uri_mismatch", "redirect_uri must match configuration")
     if values.get("response_type") != "code":
         raise OAuthError("unsupported_response_type", "response type not supported")
     challenge = values.get("code_challenge") or None
     if challenge is not None and values.get("code_challenge_method", "S256") != "S256":
         raise OAuthError("invalid_request", "code_challenge_method must be S256")
-    return Authorization(client_id, redirect_uri, values.get("state"), values.get("scope", ""), challenge)
+    auth = Authorization(client_id, redirect_uri, values.get("state"), values.get("scope", ""), challenge)
+    return auth, app
 
 
 def authorize(ctx: Ctx) -> Response:
@@ -661,7 +659,7 @@ def authorize(ctx: Ctx) -> Response:
     if "ticket" in values:
         return _approved(ctx, values)
     try:
-        auth = _requested(ctx, values)
+        auth, app = _requested(ctx, values)
     except OAuthError as err:
         return _error_page(err)
     if ctx.req.method != "POST":
@@ -674,8 +672,9 @@ def authorize(ctx: Ctx) -> Response:
             "Salesforce administrator.",
         )
     org, user = found
-    app = find_app(ctx, auth.client_id, org)
-    if app.org is not org:
+    if app.consumer_key == PLATFORM_CLI_KEY:
+        app = platform_cli_app(org)  # the CLI's global app is in every org: here the user's
+    elif app.org is not org:
         return _error_page(OAuthError("invalid_client_id", "client identifier invalid"))
     auth.org_alias, auth.user_id = org.alias, str(user["Id"])
     return _approve_page(app, _remember(_tickets, auth, TICKET_TTL_S), auth)

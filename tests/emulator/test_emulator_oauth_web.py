@@ -194,3 +194,44 @@ def test_on_the_shared_login_host_the_user_decides_the_org(emulator) -> None:
     ).json()
     assert tokens["instance_url"] == org["instance_url"]
     assert tokens["id"].startswith(f"{base}/id/{org['org_id']}/")
+
+
+def test_an_org_app_sends_the_code_to_its_callback_urls_and_only_to_its_own_org_users(
+    emulator, connected_app
+) -> None:
+    """A connected app's callback URLs (one a line, or comma-separated) are where its code may go;
+    on the shared login host a user of another org cannot log in to it."""
+    app = connected_app("orgB", callbackUrl="https://one.example/cb,\nhttps://two.example/cb")
+    base = emulator.generic_login_url
+
+    def login_as(alias: str, redirect_uri: str) -> requests.Response:
+        page = requests.get(
+            base + "/services/oauth2/authorize",
+            params={"response_type": "code", "client_id": app.consumer_key, "redirect_uri": redirect_uri},
+            verify=emulator.ca_bundle,
+            timeout=10,
+        )
+        if page.status_code != 200:
+            return page
+        login, org = read_form(page), emulator.org(alias)
+        return requests.post(
+            base + str(login.action),
+            data={**login.fields, "username": org["admin_username"], "pw": org["admin_password"]},
+            verify=emulator.ca_bundle,
+            timeout=10,
+        )
+
+    assert "error=redirect_uri_mismatch" in login_as("orgB", CLI_CALLBACK).text
+    refused = login_as("orgA", "https://two.example/cb")
+    assert refused.status_code == 400 and "error=invalid_client_id" in refused.text
+    approval = login_as("orgB", "https://two.example/cb")
+    assert app.name in approval.text
+    form = read_form(approval)
+    answer = requests.post(
+        base + str(form.action),
+        data={**form.fields, "approve": "Allow"},
+        verify=emulator.ca_bundle,
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert answer.headers["Location"].startswith("https://two.example/cb?code=")
