@@ -7,6 +7,7 @@ stored hash (never needing the old plaintext).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -261,10 +262,15 @@ def test_principal_credential_moving_to_another_principal_replaces() -> None:
     assert diff.replaces == ["principal_name"] and diff.delete_before_replace
 
 
-def test_credentials_hash_never_contains_the_secret() -> None:
+def test_credentials_hash_is_keyed_by_the_salt_and_covers_key_and_secret() -> None:
     digest = credentials_hash("salt", "KEY12345678", "SECRET12345678")
-    assert "SECRET" not in digest and len(digest) == 64
+    # HMAC-SHA256 under the salt of "<key>\0<secret>": pinned, so a weaker hash fails here.
+    assert digest == "50e985d6bde1618700468c0f63ce0a88db9af7521bb342ab4d9a0f04eca37fe0"
+    # Not the bare hash of the secret, which anyone could look up in a table of hashes.
+    assert digest != hashlib.sha256(b"SECRET12345678").hexdigest()
     assert credentials_hash("other", "KEY12345678", "SECRET12345678") != digest
+    assert credentials_hash("salt", "KEY12345678", "SECRET12345679") != digest
+    assert credentials_hash("salt", "KEY12345679", "SECRET12345678") != digest
 
 
 # -- PrincipalAccess -----------------------------------------------------------------------------------

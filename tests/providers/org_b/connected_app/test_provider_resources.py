@@ -285,6 +285,7 @@ def test_policy_lifecycle_restores_defaults(env: Any, made_app: tuple[str, dict[
     app_id, app_outs = made_app
     name = app_outs["api_name"]
     policy = ConnectedAppPolicyProvider()
+    assert "oauthPolicy" not in (live(env, name) or {})  # so Salesforce's defaults come back on delete
     news = {
         "org": ORG,
         "app": name,
@@ -311,11 +312,13 @@ def test_policy_lifecycle_restores_defaults(env: Any, made_app: tuple[str, dict[
         and (live(env, name) or {})["oauthPolicy"]["refreshTokenPolicy"] == "specific_lifetime:12:HOURS"
     )
 
+    # A change in Setup shows on refresh; delete still puts back the default from before create, so
+    # the Setup value differs from it for the restore to show.
     body = live(env, name) or {}
-    body["oauthPolicy"]["ipRelaxation"] = "ENFORCE"
+    body["oauthPolicy"]["ipRelaxation"] = "BYPASS_2FACTOR"
     env.admin.put_component(ORG, "ConnectedApp", name, body)
     refreshed = policy.read(id_, outs)
-    assert refreshed.outs is not None and refreshed.outs["ip_relaxation"] == "ENFORCE"
+    assert refreshed.outs is not None and refreshed.outs["ip_relaxation"] == "BYPASS_2FACTOR"
 
     policy.delete(id_, refreshed.outs)
     component = live(env, name) or {}
