@@ -6,6 +6,8 @@ import base64
 import datetime as dt
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -13,7 +15,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.emulator_fixtures import API_VERSION, AppInfo, EmulatorHandle
 from tests.support import self_signed_certificate
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -69,41 +71,6 @@ def test_password_flow_token_works_with_simple_salesforce(emulator, connected_ap
     assert sf.query("SELECT Id FROM Organization")["totalSize"] == 1
 
 
-def test_unknown_client_id_is_invalid_client_id(emulator) -> None:
-    resp = _token(
-        emulator,
-        emulator.orgs["orgB"]["token_url"],
-        {"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"},
-    )
-    assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
-
-
-def test_wrong_secret_is_invalid_client(emulator, connected_app) -> None:
-    app = connected_app(
-        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
-    )
-    resp = _token(
-        emulator,
-        emulator.orgs["orgB"]["token_url"],
-        {"grant_type": "client_credentials", "client_id": app.consumer_key, "client_secret": "wrong"},
-    )
-    assert _error(resp) == (400, "invalid_client", "invalid client credentials")
-
-
-def test_app_of_another_org_is_unknown_on_this_org(emulator, connected_app) -> None:
-    app = connected_app("orgA")
-    resp = _token(
-        emulator,
-        emulator.orgs["orgB"]["token_url"],
-        {
-            "grant_type": "client_credentials",
-            "client_id": app.consumer_key,
-            "client_secret": app.consumer_secret,
-        },
-    )
-    assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
-
-
 # -- client credentials ---------------------------------------------------------------------------
 def test_client_credentials_with_secret_in_body(emulator, connected_app) -> None:
     app = connected_app(
@@ -140,44 +107,6 @@ def test_client_credentials_with_http_basic(emulator, connected_app) -> None:
         auth=(app.consumer_key, app.consumer_secret),
     )
     assert resp.status_code == 200, resp.text
-
-
-def test_client_credentials_refused_on_the_login_domain(emulator, connected_app) -> None:
-    app = connected_app(
-        "orgB", isClientCredentialEnabled=True, oauthClientCredentialUser="integration@orgb.orglink.test"
-    )
-    resp = _token(
-        emulator,
-        emulator.generic_login_url + "/services/oauth2/token",
-        {
-            "grant_type": "client_credentials",
-            "client_id": app.consumer_key,
-            "client_secret": app.consumer_secret,
-        },
-    )
-    assert _error(resp) == (400, "invalid_grant", "request not supported on this domain")
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        {},  # flow not enabled
-        {"isClientCredentialEnabled": True},  # no run-as user
-        {"isClientCredentialEnabled": True, "oauthClientCredentialUser": "inactive@orgb.orglink.test"},
-    ],
-)
-def test_client_credentials_needs_flow_and_active_run_as_user(emulator, connected_app, config) -> None:
-    app = connected_app("orgB", **config)
-    resp = _token(
-        emulator,
-        emulator.orgs["orgB"]["token_url"],
-        {
-            "grant_type": "client_credentials",
-            "client_id": app.consumer_key,
-            "client_secret": app.consumer_secret,
-        },
-    )
-    assert _error(resp) == (400, "invalid_grant", "no client credentials user enabled")
 
 
 def _eca(emulator: EmulatorHandle, org: str, global_cc: bool, policy_cc: bool) -> tuple[str, str]:
@@ -280,77 +209,6 @@ def test_jwt_audience_may_be_login_salesforce_com(emulator, connected_app, key_p
         },
     )
     assert resp.status_code == 200, resp.text
-
-
-def test_jwt_signed_with_another_key_is_invalid_client(emulator, connected_app, key_pair) -> None:
-    _key, cert = key_pair
-    other_key, _ = _key_and_cert()
-    app = _jwt_app(connected_app, cert)
-    org = emulator.orgs["orgB"]
-    resp = _token(
-        emulator,
-        org["token_url"],
-        {
-            "grant_type": JWT_GRANT,
-            "assertion": _assertion(other_key, app.consumer_key, org["admin_username"], org["login_url"]),
-        },
-    )
-    assert _error(resp) == (400, "invalid_client", "invalid client credentials")
-
-
-def test_jwt_wrong_audience(emulator, connected_app, key_pair) -> None:
-    key, cert = key_pair
-    app = _jwt_app(connected_app, cert)
-    org = emulator.orgs["orgB"]
-    resp = _token(
-        emulator,
-        org["token_url"],
-        {
-            "grant_type": JWT_GRANT,
-            "assertion": _assertion(key, app.consumer_key, org["admin_username"], "https://example.com"),
-        },
-    )
-    assert _error(resp) == (400, "invalid_grant", "audience is invalid")
-
-
-def test_jwt_expired_assertion(emulator, connected_app, key_pair) -> None:
-    key, cert = key_pair
-    app = _jwt_app(connected_app, cert)
-    org = emulator.orgs["orgB"]
-    resp = _token(
-        emulator,
-        org["token_url"],
-        {
-            "grant_type": JWT_GRANT,
-            "assertion": _assertion(
-                key, app.consumer_key, org["admin_username"], org["login_url"], int(time.time() - 600)
-            ),
-        },
-    )
-    assert _error(resp) == (400, "invalid_grant", "invalid assertion")
-
-
-@pytest.mark.parametrize("case", ["not-admin-approved", "profile-not-listed", "no-refresh-scope"])
-def test_jwt_needs_pre_authorization_and_refresh_token_scope(emulator, connected_app, key_pair, case) -> None:
-    key, cert = key_pair
-    if case == "not-admin-approved":
-        app = connected_app("orgB", certificate=cert)
-    elif case == "profile-not-listed":
-        app = connected_app(
-            "orgB", extra={"profileName": ["Standard User"]}, certificate=cert, isAdminApproved=True
-        )
-    else:
-        app = _jwt_app(connected_app, cert, scopes=["Api"])
-    org = emulator.orgs["orgB"]
-    resp = _token(
-        emulator,
-        org["token_url"],
-        {
-            "grant_type": JWT_GRANT,
-            "assertion": _assertion(key, app.consumer_key, org["admin_username"], org["login_url"]),
-        },
-    )
-    assert _error(resp) == (400, "invalid_grant", "user hasn't approved this consumer")
 
 
 def test_jwt_pre_authorized_through_setup_entity_access(emulator, connected_app, key_pair, sf_login) -> None:
@@ -472,22 +330,6 @@ def test_userinfo_describes_the_session_user(emulator, sf_login) -> None:
     assert body["organization_id"] == emulator.orgs["orgA"]["org_id"]
 
 
-def test_unsupported_grant_type(emulator) -> None:
-    resp = _token(emulator, emulator.orgs["orgA"]["token_url"], {"grant_type": "magic"})
-    assert _error(resp) == (400, "unsupported_grant_type", "grant type not supported")
-
-
-def test_basic_auth_header_is_base64(emulator) -> None:
-    # A malformed Basic header is a client error, not a server crash.
-    resp = _token(
-        emulator,
-        emulator.orgs["orgB"]["token_url"],
-        {"grant_type": "client_credentials"},
-        headers={"Authorization": "Basic " + base64.b64encode(b"only-an-id").decode()},
-    )
-    assert _error(resp) == (400, "invalid_client_id", "client identifier invalid")
-
-
 def test_a_changed_app_is_unknown_until_it_propagates(emulator, connected_app) -> None:
     # Opt-in: a real org's token endpoint refuses a new or changed app for minutes.
     def now_stamp(seconds_ago: float = 0.0) -> dict[str, str]:
@@ -514,3 +356,114 @@ def test_a_changed_app_is_unknown_until_it_propagates(emulator, connected_app) -
         emulator.admin.set_setting("orgB", "app-propagation-seconds", 0)
     emulator.admin.put_component("orgB", "ConnectedApp", app.name, {**app.body, "_audit": now_stamp()})
     assert _token(emulator, url, form).status_code == 200  # off (the default): at once
+
+
+# -- refusals: one bad token request each, and Salesforce's answer ---------------------------------
+CC_USER = "integration@orgb.orglink.test"
+CC_APP: dict[str, Any] = {"isClientCredentialEnabled": True, "oauthClientCredentialUser": CC_USER}
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a refused request is built from: the emulator, the app made for it (None: no app),
+    the private key of the module's certificate and the Org B entry of orgs.json."""
+
+    emulator: EmulatorHandle
+    app: AppInfo | None
+    key: bytes
+    org: dict[str, Any]
+
+    @property
+    def consumer_key(self) -> str:
+        assert self.app is not None
+        return self.app.consumer_key
+
+
+# A request: (URL, form, extra keyword arguments of requests.post).
+Sent = tuple[str, dict[str, str], dict[str, Any]]
+
+
+def cc_app(made_app: Any, _cert: str, **oauth: Any) -> AppInfo:
+    return made_app("orgB", **{**CC_APP, **oauth})
+
+
+def client_credentials(secret: str | None = None, client_id: str | None = None,
+                       login_host: bool = False) -> Callable[[Made], Sent]:  # fmt: skip
+    def sent(made: Made) -> Sent:
+        app = made.app
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id or (app.consumer_key if app else ""),
+            "client_secret": secret or (app.consumer_secret if app else ""),
+        }
+        login = made.emulator.generic_login_url + "/services/oauth2/token"
+        return (login if login_host else made.org["token_url"]), form, {}
+
+    return sent
+
+
+def jwt_bearer(audience: str | None = None, exp: int | None = None,
+               other_key: bool = False) -> Callable[[Made], Sent]:  # fmt: skip
+    def sent(made: Made) -> Sent:
+        key = _key_and_cert()[0] if other_key else made.key
+        aud = audience or made.org["login_url"]
+        assertion = _assertion(key, made.consumer_key, made.org["admin_username"], aud, exp)
+        return made.org["token_url"], {"grant_type": JWT_GRANT, "assertion": assertion}, {}
+
+    return sent
+
+
+def raw(form: dict[str, str], headers: dict[str, str] | None = None) -> Callable[[Made], Sent]:
+    return lambda made: (made.org["token_url"], form, {"headers": headers} if headers else {})
+
+
+NOT_APPROVED = (400, "invalid_grant", "user hasn't approved this consumer")
+NO_CC_USER = (400, "invalid_grant", "no client credentials user enabled")
+UNKNOWN_CLIENT = (400, "invalid_client_id", "client identifier invalid")
+BAD_CLIENT = (400, "invalid_client", "invalid client credentials")
+
+REFUSALS = [
+    # case, app (connected_app fixture, certificate -> app; None: no app), request, answer
+    ("unknown client id", None, client_credentials("x", client_id="nope"), UNKNOWN_CLIENT),
+    ("wrong secret", cc_app, client_credentials("wrong"), BAD_CLIENT),
+    ("app of another org", lambda made_app, _c: made_app("orgA"), client_credentials(), UNKNOWN_CLIENT),
+    ("client credentials on the login domain", cc_app, client_credentials(login_host=True),
+     (400, "invalid_grant", "request not supported on this domain")),
+    ("client credentials flow not enabled", lambda made_app, _c: made_app("orgB"), client_credentials(),
+     NO_CC_USER),
+    ("client credentials without a run-as user",
+     lambda made_app, _c: made_app("orgB", isClientCredentialEnabled=True), client_credentials(), NO_CC_USER),
+    ("client credentials with an inactive run-as user",
+     lambda made_app, c: cc_app(made_app, c, oauthClientCredentialUser="inactive@orgb.orglink.test"),
+     client_credentials(), NO_CC_USER),
+    ("jwt signed with another key", _jwt_app, jwt_bearer(other_key=True), BAD_CLIENT),
+    ("jwt for another audience", _jwt_app, jwt_bearer(audience="https://example.com"),
+     (400, "invalid_grant", "audience is invalid")),
+    ("jwt expired", _jwt_app, jwt_bearer(exp=int(time.time() - 600)),
+     (400, "invalid_grant", "invalid assertion")),
+    ("jwt to an app not admin approved", lambda made_app, c: made_app("orgB", certificate=c),
+     jwt_bearer(), NOT_APPROVED),
+    ("jwt of a profile the app does not list",
+     lambda made_app, c: made_app("orgB", extra={"profileName": ["Standard User"]}, certificate=c,
+                                  isAdminApproved=True),
+     jwt_bearer(), NOT_APPROVED),
+    ("jwt to an app without the refresh token scope",
+     lambda made_app, c: _jwt_app(made_app, c, scopes=["Api"]), jwt_bearer(), NOT_APPROVED),
+    ("unsupported grant type", None, raw({"grant_type": "magic"}),
+     (400, "unsupported_grant_type", "grant type not supported")),
+    # A malformed Basic header is a client error, not a server crash.
+    ("basic header without a secret", None,
+     raw({"grant_type": "client_credentials"},
+         {"Authorization": "Basic " + base64.b64encode(b"only-an-id").decode()}),
+     UNKNOWN_CLIENT),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "make_app", "sent", "answer"), REFUSALS, ids=[row[0] for row in REFUSALS])
+def test_bad_token_requests_get_salesforces_error(
+    emulator, connected_app, key_pair, case, make_app, sent, answer
+) -> None:
+    key, cert = key_pair
+    app = make_app(connected_app, cert) if make_app else None
+    url, form, extra = sent(Made(emulator, app, key, emulator.orgs["orgB"]))
+    assert _error(_token(emulator, url, form, **extra)) == answer, case
