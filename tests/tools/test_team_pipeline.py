@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.emulator_fixtures import EmulatorHandle, connected_app_body
@@ -103,11 +104,15 @@ def run_job(name: str, job: dict[str, Any], context: dict[str, dict[str, str]], 
     return results
 
 
+def jwt_app_name(alias: str) -> str:
+    return f"Orglink_CI_{alias}"
+
+
 def jwt_login_app(emu: EmulatorHandle, alias: str) -> tuple[str, str]:
     """A connected app for orglink's deploy user with JWT bearer, as README's CI setup makes once per
     org: its certificate, admin approved and pre-authorized for System Administrator."""
     cert = self_signed_certificate(f"orglink-ci-{alias}")
-    name, key = f"Orglink_CI_{alias}", "3MVG9ci" + secrets.token_hex(20)
+    name, key = jwt_app_name(alias), "3MVG9ci" + secrets.token_hex(20)
     body = connected_app_body(name, key, secrets.token_hex(16), certificate=cert.pem, isAdminApproved=True)
     body["profileName"] = ["System Administrator"]
     emu.admin.put_component(alias, "ConnectedApp", name, body)
@@ -170,6 +175,17 @@ def test_workflow_commands_preview_up_and_preview_again_on_the_emulator(tmp_path
         assert "to create" in first_pr["pulumi preview"].stdout
         assert changed_paths(before, org_snapshots(emu.admin)) == [], "a pull request's preview wrote"
 
+        # The up logs in through the team's JWT bearer apps: with Org B's app not pre-authorizing the
+        # deploy user's profile (what only the JWT bearer flow asks), Org B's token endpoint refuses it.
+        app_name = jwt_app_name("orgB")
+        app_body = emu.admin.get_component("orgB", "ConnectedApp", app_name)
+        assert app_body is not None
+        emu.admin.put_component("orgB", "ConnectedApp", app_name, {**app_body, "profileName": []})
+        with pytest.raises(AssertionError, match="user hasn't approved this consumer") as refused:
+            run("up", "merge-refused")
+        emu.admin.put_component("orgB", "ConnectedApp", app_name, app_body)
+        assert changed_paths(before, org_snapshots(emu.admin)) == [], "a refused up wrote"
+
         merge = run("up", "merge")
         verification = json.loads(merge["Verification"].stdout)
         assert verification["ok"] is True, verification
@@ -180,6 +196,7 @@ def test_workflow_commands_preview_up_and_preview_again_on_the_emulator(tmp_path
         assert not re.search(r"to (create|update|delete|replace)", summary), summary
 
         outputs = "".join(r.stdout + r.stderr for job in (first_pr, merge, second_pr) for r in job.values())
+        outputs += str(refused.value)
         shown = [name for name in ("ORG_A_JWT_KEY", "ORG_B_JWT_KEY", "PULUMI_CONFIG_PASSPHRASE")
                  if recognisable_part(ci_secrets[name]) in outputs]  # fmt: skip
         assert shown == [], f"secrets in the pipeline's output: {shown}"
