@@ -9,13 +9,14 @@ providers must trust the emulator through the connection's own CA bundle.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support import providers_on_emulator
+from providers.org_b.external_client_app.app import ExternalClientAppProvider
+from tests.emulator_fixtures import org_setting
+from tests.support import create, providers_on_emulator
 
 ORG = "orgB"
 SECRET_SETTING = "enable-client-secret-in-rest-api"
@@ -34,12 +35,19 @@ USERS = {
 @pytest.fixture
 def eca_env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """orgA and orgB configured in emulator mode; consumer secrets readable through REST in orgB."""
-    with providers_on_emulator(emulator, monkeypatch):
-        before = emulator.admin.settings(ORG).get(SECRET_SETTING)
-        emulator.admin.set_setting(ORG, SECRET_SETTING, True)
+    secrets_readable = org_setting(emulator.admin, ORG, SECRET_SETTING, True)
+    with providers_on_emulator(emulator, monkeypatch), secrets_readable:
         yield emulator
-        emulator.admin.set_setting(ORG, SECRET_SETTING, before)
-        emulator.admin.clear_faults(ORG)
+    emulator.admin.clear_faults(ORG)
+
+
+@pytest.fixture
+def made_app(eca_env: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """An ECA made by orglink for the test (its id and outputs), deleted after it."""
+    app = ExternalClientAppProvider()
+    id_, outs = create(app, app_inputs())
+    yield id_, outs
+    app.delete(id_, outs)
 
 
 def app_inputs(**overrides: Any) -> dict[str, Any]:
@@ -66,24 +74,3 @@ def access_rows(emulator: Any, app_id: str) -> list[dict[str, Any]]:
     return emulator.admin.query(
         ORG, f"SELECT Id, ParentId FROM SetupEntityAccess WHERE SetupEntityId = '{app_id}'"
     )["records"]
-
-
-def run_together(jobs: dict[str, Callable[[], Any]]) -> None:
-    """Run the callables at the same moment on threads (the engine uses 4); re-raise any failure."""
-    start = threading.Barrier(len(jobs))
-    errors: dict[str, BaseException] = {}
-
-    def run(key: str, job: Callable[[], Any]) -> None:
-        start.wait()
-        try:
-            job()
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors[key] = exc
-
-    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise AssertionError(errors)

@@ -10,6 +10,8 @@ Loaded from tests/conftest.py (`pytest_plugins = ["tests.emulator_fixtures", ...
   `password` asks for SOAP login() (which the org must have enabled: `soap-login-enabled`).
 - `connected_app` (function): factory that puts a ConnectedApp component into an org through the
   admin side and returns its name, consumer key and secret.
+- `org_setting` / `connected_app_creation`: an org setting changed for a block and put back after,
+  as every test must that changes one (the emulator is shared by the session).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ from emulator.admin import AdminClient
 
 API_VERSION = "63.0"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Off by default, as in orgs since Spring '26; Salesforce Support can turn it on for an org.
+CREATION_SETTING = "allow-connected-app-creation"
 
 
 def jwt_login(org: dict[str, Any], ca_bundle: str, username: str | None = None) -> dict[str, Any]:
@@ -124,6 +128,24 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorHandl
 @pytest.fixture
 def sf_login(emulator: EmulatorHandle) -> Callable[..., Salesforce]:
     return emulator.login
+
+
+@contextmanager
+def org_setting(admin: AdminClient, org: str, name: str, value: Any) -> Iterator[None]:
+    """The org setting holds `value` while the block runs, and what it held before after it."""
+    before = admin.settings(org).get(name)
+    admin.set_setting(org, name, value)
+    try:
+        yield
+    finally:
+        admin.set_setting(org, name, before)
+
+
+def connected_app_creation(
+    admin: AdminClient, allowed: bool = True, org: str = "orgB"
+) -> AbstractContextManager[None]:
+    """The org lets new connected apps be created (or not) while the block runs."""
+    return org_setting(admin, org, CREATION_SETTING, allowed)
 
 
 @dataclass

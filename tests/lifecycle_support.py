@@ -22,11 +22,12 @@ from typing import Any
 
 from emulator import control
 from emulator.admin import AdminClient
-from tests.emulator_fixtures import EmulatorHandle
+from tests.emulator_fixtures import EmulatorHandle, connected_app_creation
 from tests.engine import TOOLS_BIN, Pulumi
 from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings
 
-ALLOW = "allow-connected-app-creation"
+# The stacks whose Org B app is an External Client App: they must work where connected apps
+# cannot be created (the org setting stays off for them).
 ECA_STACKS = frozenset({"local-eca"})
 # Bookkeeping the emulator adds to every component (who/when): a write changes it, nobody reads it.
 AUDIT_KEY = "_audit"
@@ -106,12 +107,8 @@ def connected_apps_allowed(admin: Any, stack: str) -> Iterator[None]:
     if stack in ECA_STACKS:
         yield
         return
-    before = admin.settings("orgB").get(ALLOW)
-    admin.set_setting("orgB", ALLOW, True)
-    try:
+    with connected_app_creation(admin):
         yield
-    finally:
-        admin.set_setting("orgB", ALLOW, before)
 
 
 def base_name(stack: str) -> str:

@@ -11,17 +11,15 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from simple_salesforce import Salesforce
 
-from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.emulator_fixtures import API_VERSION, EmulatorHandle, connected_app_creation
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-CREATION_SETTING = "allow-connected-app-creation"
 
 
 ORG = "orgB"  # the org the metadata API tests deploy to and retrieve from
@@ -36,19 +34,8 @@ def sf(emulator: EmulatorHandle) -> Salesforce:
 @pytest.fixture
 def creation_allowed(emulator: EmulatorHandle) -> Iterator[None]:
     """The metadata tests' org may create connected apps while the test runs."""
-    with creation_allowed_in(emulator, ORG):
+    with connected_app_creation(emulator.admin, org=ORG):
         yield
-
-
-@contextmanager
-def creation_allowed_in(emulator: EmulatorHandle, org: str) -> Iterator[None]:
-    """The org lets new connected apps be created (as Support can enable), and bans them again
-    after: the `emulator` fixture is shared by the session."""
-    emulator.admin.set_setting(org, CREATION_SETTING, True)
-    try:
-        yield
-    finally:
-        emulator.admin.set_setting(org, CREATION_SETTING, False)
 
 
 def package(members: dict[str, list[str]] | None = None, version: str = API_VERSION) -> str:

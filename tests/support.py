@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -103,3 +104,24 @@ def providers_on_emulator(
         yield
     finally:
         salesforce.reset()
+
+
+def run_together(jobs: dict[str, Callable[[], Any]]) -> None:
+    """Run the callables at the same moment on threads (the engine uses 4); re-raise any failure."""
+    start = threading.Barrier(len(jobs))
+    errors: dict[str, BaseException] = {}
+
+    def run(key: str, job: Callable[[], Any]) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
+            errors[key] = exc
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise AssertionError(errors)

@@ -18,7 +18,7 @@ import pytest
 from lxml import etree
 
 from tests.clients.test_sf_cli import login_with_access_token
-from tests.emulator_fixtures import API_VERSION
+from tests.emulator_fixtures import API_VERSION, connected_app_creation
 from tests.sf_cli import SfCli
 
 ORG = "orgB"
@@ -54,11 +54,8 @@ def logged_in(sf_cli: SfCli, emulator: Any) -> str:
 
 @pytest.fixture
 def creation_allowed(emulator: Any) -> Iterator[None]:
-    emulator.admin.set_setting(ORG, "allow-connected-app-creation", True)
-    try:
+    with connected_app_creation(emulator.admin, org=ORG):
         yield
-    finally:
-        emulator.admin.set_setting(ORG, "allow-connected-app-creation", False)
 
 
 def _write(project: Path, relative: str, text: str) -> Path:

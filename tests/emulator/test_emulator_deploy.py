@@ -20,8 +20,8 @@ import requests
 from lxml import etree
 from simple_salesforce import Salesforce
 
-from tests.emulator_fixtures import API_VERSION, EmulatorHandle
-from tests.metadata_zip import CREATION_SETTING, MD_NS
+from tests.emulator_fixtures import API_VERSION, CREATION_SETTING, EmulatorHandle
+from tests.metadata_zip import MD_NS
 from tests.metadata_zip import app_xml as _app_xml
 from tests.metadata_zip import deploy as _deploy
 from tests.metadata_zip import package as _package

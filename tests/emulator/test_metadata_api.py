@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from simple_salesforce import Salesforce
 
+from tests.emulator_fixtures import CREATION_SETTING
+
 API_VERSION = "63.0"
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 
@@ -94,7 +96,7 @@ class Org:
         return self.md._session_header  # noqa: SLF001
 
     def allow_connected_apps(self, allowed: bool) -> None:
-        self.admin.set_setting(self.alias, "allow-connected-app-creation", allowed)
+        self.admin.set_setting(self.alias, CREATION_SETTING, allowed)
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.emulator_fixtures import CREATION_SETTING
 from tests.lifecycle_support import changed_paths, component_names, connected_apps_allowed, new_project
 from tests.stack_project import ORGS, StackProject, org_snapshots, shipped_stack_settings, write_counts
 
@@ -49,7 +50,7 @@ PASSWORD_B = "<orgB admin_password>"
 UNRELATED_APP, TAKEN_KEY = "Orglink_Unrelated_App", "OrglinkUnrelatedKey0001"
 UNRELATED_ECA = "Orglink_Unrelated_Eca"
 WRONG_PASSWORD = "Wrong-Password-4711"  # must never show in the CLI's output
-BAN_SETTING = "allow-connected-app-creation"
+
 # The password cases play established orgs, which still allow SOAP login(); one case plays a new org.
 SOAP_SETTING = "soap-login-enabled"
 # CLI runs at once: each is mostly process start-up; more than this only queues on 2 cores.
@@ -211,7 +212,7 @@ MISTAKES = [
     # enabled them. The Preflight's validate-only deploy finds it before Org A's certificate exists.
     # A new org has SOAP login() off: password mode gets Salesforce's refusal, with the modes to use.
     Mistake("password mode on a new org", org("orgA", auth="password", login_url=LOGIN_URL, ca_bundle=CA_BUNDLE, username="admin@orga.orglink.test", password=WRONG_PASSWORD), ("orglink:orgs.orgA", "INVALID_OPERATION", "SOAP API login() is disabled", "auth 'jwt'", "auth 'sfdx'"), "up", {"orgA": {SOAP_SETTING: False}}),
-    Mistake("Org B bans creating connected apps", lambda config: None, ("integrations[0].app_type", "does not allow creating connected apps", "can't be created", "app_type: external_client_app", "adopt: true", "Salesforce Support"), "up", {"orgB": {BAN_SETTING: False}}),
+    Mistake("Org B bans creating connected apps", lambda config: None, ("integrations[0].app_type", "does not allow creating connected apps", "can't be created", "app_type: external_client_app", "adopt: true", "Salesforce Support"), "up", {"orgB": {CREATION_SETTING: False}}),
 ]
 # fmt: on
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.emulator_fixtures import CREATION_SETTING
 from tests.engine import PulumiError, change_counts
 from tests.lifecycle_support import (
-    ALLOW,
     SessionExpirer,
     base_name,
     changed_paths,
@@ -163,7 +163,7 @@ def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Pat
 
     # Org B refuses new connected apps (as most orgs do since Spring '26): the Preflight's
     # validate-only deploy finds it before anything is written to either org.
-    admin.set_setting("orgB", ALLOW, False)
+    admin.set_setting("orgB", CREATION_SETTING, False)
     failed = project.pulumi.up(stack, check=False)
     assert failed.returncode != 0
     text = failed.stdout + failed.stderr
@@ -175,7 +175,7 @@ def test_permanent_errors_name_resource_org_and_code_then_converge(tmp_path: Pat
     }
 
     # Creation allowed again, but Org B's Metadata API keeps failing.
-    admin.set_setting("orgB", ALLOW, True)
+    admin.set_setting("orgB", CREATION_SETTING, True)
     admin.inject_fault("orgB", "metadata", "UNKNOWN_EXCEPTION", count=100_000)
     failed = project.pulumi.up(stack, check=False)
     assert failed.returncode != 0

@@ -10,14 +10,16 @@ their starting content.
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.engine import ROOT, Pulumi, change_counts
+from tests.emulator_fixtures import connected_app_creation
+from tests.engine import change_counts
+from tests.lifecycle_support import ECA_STACKS
+from tests.stack_project import StackProject, org_snapshots, shipped_stack_settings, write_counts
 
 OUTPUT_NAMES = {
     "consumer_key",
@@ -28,38 +30,6 @@ OUTPUT_NAMES = {
     "certificate_expires",
     "verification",
 }
-ALLOW = "allow-connected-app-creation"
-
-
-def copy_project(stack: str, target: Path, state_dir: Path) -> None:
-    target.mkdir()
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    project["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
-    (target / "Pulumi.yaml").write_text(yaml.safe_dump(project))
-    shutil.copy(ROOT / "__main__.py", target / "__main__.py")
-    shutil.copytree(ROOT / "providers", target / "providers", ignore=shutil.ignore_patterns("__pycache__"))
-    settings = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
-    # The shipped salt belongs to the demo's passphrase; the tests use their own.
-    settings.pop("encryptionsalt", None)
-    for connection in settings["config"]["orglink:orgs"].values():
-        connection["state_dir"] = str(state_dir)
-    (target / "stacks").mkdir()
-    (target / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(settings))
-
-
-def snapshots(emulator: Any) -> dict[str, Any]:
-    return {alias: emulator.admin.snapshot(alias) for alias in ("orgA", "orgB")}
-
-
-def writes(emulator: Any, alias: str) -> dict[str, int]:
-    return {k: n for k, n in emulator.admin.counters(alias).items() if k.endswith(".write") and n}
-
-
-# The stacks whose Org B app is an External Client App: they must work where connected apps
-# cannot be created (the org setting stays off for them).
-ECA_STACKS = {"local-eca"}
-
-
 def org_b_oauth(
     before: dict[str, Any], org_b: dict[str, Any], consumer_key: str, eca: bool
 ) -> dict[str, Any]:
@@ -78,23 +48,20 @@ def org_b_oauth(
 
 
 @pytest.fixture
-def org_b_for(emulator: Any, stack: str) -> Any:
-    """The emulator, with Org B allowing connected-app creation only for connected-app stacks."""
-    before = emulator.admin.settings("orgB").get(ALLOW)
-    emulator.admin.set_setting("orgB", ALLOW, stack not in ECA_STACKS)
-    yield emulator
-    emulator.admin.set_setting("orgB", ALLOW, before)
+def org_b_for(emulator: Any, stack: str) -> Iterator[Any]:
+    """The emulator, with Org B allowing connected-app creation only for connected-app stacks: the
+    External Client App stacks must work where connected apps cannot be created."""
+    with connected_app_creation(emulator.admin, allowed=stack not in ECA_STACKS):
+        yield emulator
 
 
 @pytest.mark.parametrize("stack", ["local", "local-assess", "local-eca"])
-def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, pulumi_factory: Any,
-                                      org_b_for: Any) -> None:  # fmt: skip
+def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, org_b_for: Any) -> None:
     emulator = org_b_for
-    project = tmp_path / "project"
-    copy_project(stack, project, emulator.state_dir)
-    pulumi: Pulumi = pulumi_factory(project)
-    pulumi.stack_init(stack)
-    before = snapshots(emulator)
+    project = StackProject(tmp_path / "project", emulator.state_dir, tmp_path / "pulumi-state")
+    project.init_stack(stack, shipped_stack_settings(stack))
+    pulumi = project.pulumi
+    before = org_snapshots(emulator.admin)
 
     up = pulumi.up(stack)
 
@@ -113,7 +80,7 @@ def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, pulumi_factory
     assert not (in_outputs or in_state or in_up), f"secret in outputs/state/up: {in_outputs, in_state, in_up}"
 
     # Org B's app is the one whose key Org A's principal holds, and Org A's credentials point at it.
-    live = snapshots(emulator)
+    live = org_snapshots(emulator.admin)
     oauth = org_b_oauth(before["orgB"], live["orgB"], outputs["consumer_key"], eca=stack in ECA_STACKS)
     assert oauth.get("isClientCredentialsFlowEnabled" if stack in ECA_STACKS else "isClientCredentialEnabled")
     named = live["orgA"]["components"]["NamedCredential"][outputs["named_credential"]]
@@ -123,7 +90,7 @@ def test_stack_up_verify_noop_destroy(stack: str, tmp_path: Path, pulumi_factory
     emulator.admin.mark("orgB")
     assert change_counts(pulumi.preview_json(stack)) == {}
     pulumi.up(stack)  # a no-op up: nothing to verify again, nothing written
-    assert writes(emulator, "orgA") == {} and writes(emulator, "orgB") == {}
+    assert write_counts(emulator.admin, "orgA") == {} and write_counts(emulator.admin, "orgB") == {}
 
     pulumi.run("destroy", "--yes", "--stack", stack)
-    assert snapshots(emulator) == before
+    assert org_snapshots(emulator.admin) == before

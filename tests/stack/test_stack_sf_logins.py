@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.clients.test_sf_cli import browser_for, wait_for_text
+from tests.emulator_fixtures import connected_app_creation
 from tests.sf_cli import SfCli
 from tests.stack_project import StackProject, org_snapshots, shipped_stack_settings
 
 STACK = "local"
 # What the providers' `sf` needs from the engine's environment (PATH: .tools/bin's sf first).
 SF_ENV_NAMES = {"HOME", "PATH", "NODE_EXTRA_CA_CERTS", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"}
-ALLOW = "allow-connected-app-creation"
 
 
 def web_login(sf_cli: SfCli, emulator: Any, tmp_path: Path, alias: str, sf_alias: str) -> None:
@@ -52,10 +52,8 @@ def test_stack_on_sf_logins_goes_up_verifies_and_is_destroyed(sf_cli: SfCli, emu
         "config", "set", "--secret", "--path", "orglink:orgs.orgB.sfdx_auth_url", auth_url, "--stack", STACK
     )
 
-    allowed_before = emulator.admin.settings("orgB").get(ALLOW)
-    emulator.admin.set_setting("orgB", ALLOW, True)
-    before = org_snapshots(emulator.admin)
-    try:
+    with connected_app_creation(emulator.admin):
+        before = org_snapshots(emulator.admin)
         up = pulumi.up(STACK)
         outputs = pulumi.outputs(STACK)
         assert outputs["verification"]["ok"] is True, outputs["verification"]
@@ -66,5 +64,3 @@ def test_stack_on_sf_logins_goes_up_verifies_and_is_destroyed(sf_cli: SfCli, emu
 
         pulumi.run("destroy", "--yes", "--stack", STACK)
         assert org_snapshots(emulator.admin) == before
-    finally:
-        emulator.admin.set_setting("orgB", ALLOW, allowed_before)

@@ -35,11 +35,11 @@ import pytest
 import requests
 
 from providers.framework.debug_log import SDK_DEBUG_ENV
+from tests.emulator_fixtures import CREATION_SETTING
 from tests.engine import change_counts
 from tests.stack_project import Settings, StackProject, org_snapshots, shipped_stack_settings
 
 STACK = "switch"
-ALLOW = "allow-connected-app-creation"
 PROPAGATION = "app-propagation-seconds"
 DYNAMIC = "pulumi-python:dynamic/salesforce:"
 CONNECTED_APP_TYPES = ("ConnectedApp", "ConnectedAppPolicy", "ClientCredentialsRunAsUser",
@@ -115,7 +115,7 @@ class Probe:
 
 @pytest.fixture(params=[0, 3], ids=["apps-usable-at-once", "apps-propagate-3s"])
 def connected_apps_allowed(emulator: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    settings = {ALLOW: True, PROPAGATION: request.param}
+    settings = {CREATION_SETTING: True, PROPAGATION: request.param}
     before = {name: emulator.admin.settings("orgB").get(name) for name in settings}
     for name, value in settings.items():
         emulator.admin.set_setting("orgB", name, value)

@@ -13,6 +13,7 @@ import pickletools
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ import pytest
 import yaml
 
 from providers import legacy
+from tests.emulator_fixtures import connected_app_creation
 from tests.engine import ROOT, Pulumi, change_counts
-from tests.stack.test_stack_local import ECA_STACKS, snapshots
+from tests.lifecycle_support import ECA_STACKS
+from tests.stack_project import org_snapshots
 
 # The last commit whose providers/ was one flat folder of modules.
 OLD_LAYOUT_COMMIT = "fb5e27114101872c346084ab50c023bd43ab956a"
-ALLOW = "allow-connected-app-creation"
 
 
 def _old_program(target: Path, stack: str, emulator_state: Path) -> None:
@@ -84,11 +86,9 @@ def _outputs_by_urn(state: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def org_b_allowing(emulator: Any, stack: str) -> Any:
-    before = emulator.admin.settings("orgB").get(ALLOW)
-    emulator.admin.set_setting("orgB", ALLOW, stack not in ECA_STACKS)
-    yield emulator
-    emulator.admin.set_setting("orgB", ALLOW, before)
+def org_b_allowing(emulator: Any, stack: str) -> Iterator[Any]:
+    with connected_app_creation(emulator.admin, allowed=stack not in ECA_STACKS):
+        yield emulator
 
 
 @pytest.mark.parametrize("stack", ["local", "local-eca"])
@@ -96,7 +96,7 @@ def test_a_stack_made_by_the_old_layout_refreshes_and_destroys(
     stack: str, tmp_path: Path, pulumi_factory: Any, org_b_allowing: Any
 ) -> None:
     emulator = org_b_allowing
-    before = snapshots(emulator)
+    before = org_snapshots(emulator.admin)
     old_dir, new_dir = tmp_path / "old", tmp_path / "new"
     _old_program(old_dir, stack, emulator.state_dir)
     old: Pulumi = pulumi_factory(old_dir)
@@ -114,7 +114,7 @@ def test_a_stack_made_by_the_old_layout_refreshes_and_destroys(
     assert _outputs_by_urn(refreshed) == _outputs_by_urn(exported), "refresh found what the old program made"
     assert change_counts(new.preview_json(stack)) == {}
     new.run("destroy", "--yes", "--stack", stack)
-    assert snapshots(emulator) == before
+    assert org_snapshots(emulator.admin) == before
 
 
 def test_every_old_provider_path_resolves_to_a_provider_class() -> None:

@@ -13,6 +13,7 @@ from bench import floor, model, script
 from bench.run import ORGS, STACK, change_one_setting, run_pulumi, stack_config
 from emulator import control
 from emulator.admin import AdminClient
+from tests.emulator_fixtures import CREATION_SETTING
 from tests.stack_project import StackProject
 
 # Fields each side generates for itself (ids, dates, key pairs, consumer keys and secrets, the
@@ -47,7 +48,7 @@ def fresh(
     orgs = control.start(state_dir, list(ORGS))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", orgs["orgA"]["ca_bundle"])
     admin = AdminClient(state_dir)
-    admin.set_setting("orgB", "allow-connected-app-creation", True)
+    admin.set_setting("orgB", CREATION_SETTING, True)
     try:
         yield state_dir, orgs, admin
     finally:

@@ -20,7 +20,7 @@ import yaml
 
 from providers import salesforce
 from providers.org_b.connected_app import app as connected_app
-from tests.emulator_fixtures import connected_app_body
+from tests.emulator_fixtures import CREATION_SETTING, connected_app_body
 from tests.engine import ROOT
 from tests.lifecycle_support import (
     changed_paths,
@@ -90,7 +90,7 @@ def orgs(tmp_path: Path) -> Iterator[Any]:
     """Its own emulator: Org B allows connected apps and REST access to ECA secrets (an org whose
     Support and admin enabled both), and a new app needs 2 s to reach the token endpoint."""
     with own_emulator(tmp_path / "emulator") as handle:
-        handle.admin.set_setting("orgB", "allow-connected-app-creation", True)
+        handle.admin.set_setting("orgB", CREATION_SETTING, True)
         handle.admin.set_setting("orgB", "enable-client-secret-in-rest-api", True)
         handle.admin.set_setting("orgB", "app-propagation-seconds", 2)
         yield handle

@@ -26,6 +26,7 @@ from providers.org_a.checks import certificate_problem
 from providers.org_b.checks import missing_holders, permission_set_query
 from providers.org_b.connected_app.checks import probe_name, probe_package
 from providers.org_b.external_client_app.app import provenance_tag
+from tests.emulator_fixtures import CREATION_SETTING, connected_app_creation
 from tests.stack_project import write_counts
 from tests.support import providers_on_emulator
 
@@ -245,17 +246,13 @@ def test_every_app_mistake_is_found_without_a_write(unrelated_app: Any) -> None:
 
 
 BAN = "New connected apps can't be created in this org."
-CREATION = "allow-connected-app-creation"
 
 
 @pytest.fixture
 def creation_allowed(unrelated_app: Any) -> Iterator[Any]:
     """Org B where Support enabled connected app creation (the default is Spring '26's ban)."""
-    unrelated_app.admin.set_setting("orgB", CREATION, True)
-    try:
+    with connected_app_creation(unrelated_app.admin):
         yield unrelated_app
-    finally:
-        unrelated_app.admin.set_setting("orgB", CREATION, False)
 
 
 def test_a_free_name_passes_with_a_read_and_a_validate_only_deploy(creation_allowed: Any) -> None:
@@ -279,7 +276,7 @@ def test_integrations_of_one_operation_share_one_creation_probe(creation_allowed
     first = metadata_reads(admin)
     PreflightProvider().create(app_inputs(app_api_name="Preflight_App_2"))
     assert metadata_reads(admin) - first == first - 2  # its own readMetadata, no second deploy
-    admin.set_setting("orgB", CREATION, False)  # the verdict holds for the operation
+    admin.set_setting("orgB", CREATION_SETTING, False)  # the verdict holds for the operation
     PreflightProvider().create(app_inputs(app_api_name="Preflight_App_3"))
 
 
@@ -292,7 +289,7 @@ def test_the_creation_ban_fails_every_integration_of_the_operation(unrelated_app
 
 
 def test_the_creation_ban_fails_before_any_write_naming_the_fixes(unrelated_app: Any) -> None:
-    assert unrelated_app.admin.settings("orgB")[CREATION] is False
+    assert unrelated_app.admin.settings("orgB")[CREATION_SETTING] is False
     before = {alias: unrelated_app.admin.snapshot(alias) for alias in ("orgA", "orgB")}
     mark(unrelated_app.admin)
     with pytest.raises(salesforce.SalesforceError) as caught:

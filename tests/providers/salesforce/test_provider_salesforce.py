@@ -24,10 +24,10 @@ from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
 from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
 from providers.salesforce import batching, components
+from tests.emulator_fixtures import connected_app_creation
 from tests.support import self_signed_certificate
 
 ORG = "orgB"
-BAN = "allow-connected-app-creation"
 # Every fault the emulator can inject but a delay, which is slowness, not a failure to retry.
 TRANSIENT = [fault for fault in FAULTS if fault != "delay"]
 
@@ -39,12 +39,10 @@ def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("ORGLINK_RETRY_BUDGET_S", "15")
     salesforce.reset()
     salesforce.configure_orgs({ORG: emulator_connection(emulator)})
-    allowed_before = emulator.admin.settings(ORG).get(BAN)
-    emulator.admin.set_setting(ORG, BAN, True)
-    yield emulator
+    with connected_app_creation(emulator.admin, org=ORG):
+        yield emulator
     emulator.admin.clear_faults(ORG)
     emulator.admin.clear_faults("login")
-    emulator.admin.set_setting(ORG, BAN, allowed_before)
     salesforce.reset()
 
 

@@ -8,7 +8,6 @@ connection's own CA bundle (emulator mode takes it from orgs.json).
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -21,21 +20,18 @@ from providers.org_b.connected_app.app import ConnectedAppProvider, owner_tag
 from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
 from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
-from tests.support import checked, create, providers_on_emulator, update
+from tests.emulator_fixtures import CREATION_SETTING, connected_app_creation
+from tests.support import checked, create, providers_on_emulator, run_together, update
 
 ORG = "orgB"
-BAN = "allow-connected-app-creation"
 
 
 @pytest.fixture
 def env(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Both orgs configured in emulator mode; connected app creation allowed in orgB."""
-    with providers_on_emulator(emulator, monkeypatch):
-        allowed_before = emulator.admin.settings(ORG).get(BAN)
-        emulator.admin.set_setting(ORG, BAN, True)
+    with providers_on_emulator(emulator, monkeypatch), connected_app_creation(emulator.admin, org=ORG):
         yield emulator
-        emulator.admin.set_setting(ORG, BAN, allowed_before)
-        emulator.admin.clear_faults(ORG)
+    emulator.admin.clear_faults(ORG)
 
 
 def app_inputs(**overrides: Any) -> dict[str, Any]:
@@ -158,7 +154,7 @@ def test_refresh_shows_setup_changes_and_deletion(env: Any) -> None:
 
 
 def test_creation_ban_names_both_ways_out_and_leaves_nothing(env: Any) -> None:
-    env.admin.set_setting(ORG, BAN, False)
+    env.admin.set_setting(ORG, CREATION_SETTING, False)
     app = ConnectedAppProvider()
     news = app_inputs()
     with pytest.raises(salesforce.SalesforceError) as err:
@@ -189,7 +185,7 @@ def put_existing_app(emulator: Any, name: str, **oauth: Any) -> dict[str, Any]:
 
 
 def test_adopt_takes_over_and_releases_an_existing_app(env: Any) -> None:
-    env.admin.set_setting(ORG, BAN, False)  # adoption must work where creation is banned
+    env.admin.set_setting(ORG, CREATION_SETTING, False)  # adoption must work where creation is banned
     app = ConnectedAppProvider()
     news = app_inputs(adopt=True)
     existing = put_existing_app(env, news["api_name"])
@@ -459,27 +455,6 @@ def test_concurrent_changes_to_one_app_lose_nothing(env: Any) -> None:
     assert not component["oauthConfig"].get("isClientCredentialEnabled")
     assert access_rows(env, app_id) == []
     app.delete(*states["app"])
-
-
-def run_together(jobs: dict[str, Any]) -> None:
-    """Run the callables at the same moment on threads (the engine uses 4); re-raise any failure."""
-    start = threading.Barrier(len(jobs))
-    errors: dict[str, BaseException] = {}
-
-    def run(key: str, job: Any) -> None:
-        start.wait()
-        try:
-            job()
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors[key] = exc
-
-    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise AssertionError(errors)
 
 
 def test_app_replacement_reapplies_dependents(env: Any) -> None:

@@ -3,32 +3,22 @@ connected-app style inputs mapped to the ECA enums, refresh, restore on delete, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from providers import salesforce
-from providers.org_b.external_client_app.app import ExternalClientAppProvider
 from providers.org_b.external_client_app.policy import ExternalClientAppPolicyProvider
 from tests.eca_support import (
     ORG,
     POLICY,
-    app_inputs,
     eca_env,
+    made_app,
     policy_of,
 )
 from tests.support import checked, create, update
 
-__all__ = ["eca_env"]
-
-
-@pytest.fixture
-def made_app(eca_env: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    app = ExternalClientAppProvider()
-    id_, outs = create(app, app_inputs())
-    yield id_, outs
-    app.delete(id_, outs)
+__all__ = ["eca_env", "made_app"]
 
 
 def test_policy_lifecycle_restores_defaults(eca_env: Any, made_app: tuple[str, dict[str, Any]]) -> None:

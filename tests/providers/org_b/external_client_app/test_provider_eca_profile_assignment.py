@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from providers import salesforce
-from providers.org_b.external_client_app.app import ExternalClientAppProvider
 from providers.org_b.external_client_app.profile_assignment import ExternalClientAppProfileAssignmentProvider
 from tests.eca_support import (
     ORG,
     access_rows,
-    app_inputs,
     eca_env,
+    made_app,
 )
 from tests.support import create, update
 
-__all__ = ["eca_env"]
-
-
-@pytest.fixture
-def made_app(eca_env: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    app = ExternalClientAppProvider()
-    id_, outs = create(app, app_inputs())
-    yield id_, outs
-    app.delete(id_, outs)
+__all__ = ["eca_env", "made_app"]
 
 
 def test_profile_and_permission_set_assignments(eca_env: Any, made_app: tuple[str, dict[str, Any]]) -> None:

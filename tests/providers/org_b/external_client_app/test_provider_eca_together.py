@@ -25,9 +25,8 @@ from tests.eca_support import (
     component,
     eca_env,
     policy_of,
-    run_together,
 )
-from tests.support import create, self_signed_certificate, update
+from tests.support import create, run_together, self_signed_certificate, update
 
 __all__ = ["eca_env"]
 
