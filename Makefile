@@ -1,11 +1,12 @@
-# The two commands of the README: `make demo` and `make test`. Both run `make setup` first.
+# The two commands of the README: `make demo` and `make test`. Both run `make setup` first, and so
+# does `make test-fast`, the tests left when those marked `slow` are taken out (tests/conftest.py).
 SHELL := /bin/bash
 ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv/bin
 ENV := . $(ROOT)/.tools/env.sh &&
 EMULATOR_STATE := $(ROOT)/.state/emulator
 
-.PHONY: setup setup-run test lint typecheck pytest demo demo-destroy bench contract emulator-start emulator-stop docs
+.PHONY: setup setup-run test test-fast pytest-fast lint typecheck pytest demo demo-destroy bench contract emulator-start emulator-stop docs
 
 setup:
 	@bash tools/setup.sh
@@ -27,6 +28,12 @@ pytest: setup
 	@$(ENV) $(VENV)/pytest -q
 
 test: setup lint typecheck pytest
+
+pytest-fast: setup
+	@echo "==> pytest -m 'not slow'"
+	@$(ENV) $(VENV)/pytest -q -m "not slow"
+
+test-fast: setup lint typecheck pytest-fast
 
 emulator-start: setup
 	@$(VENV)/python -m emulator start --state-dir $(EMULATOR_STATE) --orgs orgA,orgB
