@@ -53,7 +53,6 @@ on, a new `consumer_key`): once the app exists, it is this integration's own and
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypedDict
@@ -205,6 +204,10 @@ SCHEMA = Schema(
 # -- may Org B create a connected app? (validate-only deploy) --------------------------------------
 
 
+# One group of checks: asks one org in its own order, returns what is wrong.
+Checks = Callable[[], list[Problem]]
+
+
 class PreflightProvider(OrglinkProvider):
     schema = SCHEMA
 
@@ -262,32 +265,44 @@ class PreflightProvider(OrglinkProvider):
     ) -> list[Problem]:
         """Everything wrong, from both orgs, so one failed `up` shows every fix at once.
 
-        The groups of checks need nothing from each other, so they ask at the same time: on a real
-        org each answer takes hundreds of milliseconds, and everything else of the `up` waits for
-        the Preflight. Each group keeps its own order (the app's validate-only deploy depends on
-        the app's read), and the problems come out in the same order as asked one after another.
+        The groups of checks need nothing from each other, so they ask at the same time, each org's
+        as soon as its own login answers: on a real org each answer takes hundreds of milliseconds,
+        and everything else of the `up` waits for the Preflight. Each group keeps its own order (the
+        app's validate-only deploy depends on the app's read), and the problems come out in the same
+        order as asked one after another: the logins', then Org B's groups', then Org A's.
         """
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight-login") as pool:
-            logins = pool.map(self._login, (inputs["org_a"], inputs["org_b"]))
-            (client_a, login_a), (client_b, login_b) = logins
-        problems: list[Problem] = [*login_a, *login_b]
-        groups: list[Callable[[], list[Problem]]] = []
-        if client_b is not None:
-            groups.append(partial(org_b_problems, client_b, inputs, warn))
+
+        def org_b_groups(client: salesforce.OrgClient) -> list[Checks]:
+            groups: list[Checks] = [partial(org_b_problems, client, inputs, warn)]
             if app_checks.any:
-                groups.append(partial(app_problems, client_b, inputs, app_checks))
+                groups.append(partial(app_problems, client, inputs, app_checks))
             if eca_check:
-                groups.append(partial(eca_problems, client_b, inputs))
-        if client_a is not None and inputs.get("existing_certificate"):
-            groups.append(partial(certificate_problems, client_a, inputs))
-        if client_a is not None and inputs.get("callout_users"):
-            groups.append(partial(callout_user_problems, client_a, inputs))
-        if len(groups) == 1:
-            return problems + groups[0]()
-        with ThreadPoolExecutor(max_workers=max(1, len(groups)), thread_name_prefix="preflight") as pool:
-            for found in pool.map(lambda group: group(), groups):
-                problems += found
-        return problems
+                groups.append(partial(eca_problems, client, inputs))
+            return groups
+
+        def org_a_groups(client: salesforce.OrgClient) -> list[Checks]:
+            groups: list[Checks] = []
+            if inputs.get("existing_certificate"):
+                groups.append(partial(certificate_problems, client, inputs))
+            if inputs.get("callout_users"):
+                groups.append(partial(callout_user_problems, client, inputs))
+            return groups
+
+        (login_a, found_a), (login_b, found_b) = salesforce.together(
+            partial(self._checked_org, inputs["org_a"], org_a_groups),
+            partial(self._checked_org, inputs["org_b"], org_b_groups),
+        )
+        return [*login_a, *login_b, *found_b, *found_a]
+
+    def _checked_org(
+        self, alias: str, groups_for: Callable[[salesforce.OrgClient], list[Checks]]
+    ) -> tuple[list[Problem], list[Problem]]:
+        """(the login's problems, the problems of the org's groups of checks, asked at once)."""
+        client, login_problems = self._login(alias)
+        if client is None:
+            return login_problems, []
+        found = salesforce.all_at_once(groups_for(client))
+        return login_problems, [problem for group in found for problem in group]
 
     @staticmethod
     def _login(alias: str) -> tuple[salesforce.OrgClient | None, list[Problem]]:
