@@ -103,6 +103,10 @@ class AppModel:
     # The run-as user writes a component holding the app's certificate, which some orgs never
     # read back: it is handed the certificate so that its write keeps it.
     run_as_needs_certificate: bool = False
+    # An ECA's profile access is a list in the policy component, which the org refuses unless that
+    # component says AdminApprovedPreAuthorized: it waits for the policy. A connected app's access is
+    # a row of its own and is added while the policy is written.
+    access_waits_for_policy: bool = False
 
     def keys(self, part: str) -> frozenset[str]:
         return self.app_keys if part == "app" else self.policy_keys
@@ -121,7 +125,7 @@ APP_MODELS: dict[str, AppModel] = {
         ExternalClientApp, ExternalClientAppPolicy, ExternalClientAppRunAsUser,
         ExternalClientAppProfileAssignment,
         _inputs(ECA_SCHEMA, WIRED_APP_KEYS), _inputs(ECA_POLICY_SCHEMA, WIRED_POLICY_KEYS), "eca-",
-        run_as_needs_certificate=True,
+        run_as_needs_certificate=True, access_waits_for_policy=True,
     ),
 }  # fmt: skip
 APP_TYPES = tuple(APP_MODELS)
@@ -532,14 +536,14 @@ def build_org_b_app(
         if model.run_as_needs_certificate and certificate_pem is not None:
             run_as["app_certificate"] = app.certificate
         resources.append(model.run_as_user(f"{name}run-as", run_as, of_app))
-    # Access needs `permitted_users: AdminApprovedPreAuthorized`, which the policy sets.
-    after_policy = pulumi.ResourceOptions(parent=parent, depends_on=[*after, policy], deleted_with=with_app)
+    access_after = [*after, policy] if model.access_waits_for_policy else list(after)
+    of_access = pulumi.ResourceOptions(parent=parent, depends_on=access_after, deleted_with=with_app)
     for profile in options.profiles:
         access = _args({}, **part, profile=profile)
-        resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, after_policy))
+        resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, of_access))
     for permission_set in options.permission_sets:
         access = _args({}, **part, permission_set=permission_set)
-        resources.append(model.access(f"{name}permset-{permission_set}", access, after_policy))
+        resources.append(model.access(f"{name}permset-{permission_set}", access, of_access))
     return OrgBApp(app.consumer_key, app.consumer_secret, app.app_id, resources)
 
 
