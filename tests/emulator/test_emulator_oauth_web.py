@@ -73,6 +73,30 @@ def exchange(emulator: Any, alias: str, code: str, verifier: str, **extra: str) 
     return requests.post(emulator.org(alias)["token_url"], data=data, verify=emulator.ca_bundle, timeout=10)
 
 
+def log_in_at(emulator: Any, base: str, login_page: requests.Response, alias: str) -> requests.Response:
+    """The login page shown at ``base`` (an org's My Domain or the shared login host), posted with
+    the admin of ``alias``."""
+    login, org = read_form(login_page), emulator.org(alias)
+    return requests.post(
+        base + str(login.action),
+        data={**login.fields, "username": org["admin_username"], "pw": org["admin_password"]},
+        verify=emulator.ca_bundle,
+        timeout=10,
+    )
+
+
+def allow_at(emulator: Any, base: str, approval: requests.Response) -> requests.Response:
+    """The approval page answered Allow: the redirect to the callback, not followed."""
+    form = read_form(approval)
+    return requests.post(
+        base + str(form.action),
+        data={**form.fields, "approve": "Allow"},
+        verify=emulator.ca_bundle,
+        timeout=10,
+        allow_redirects=False,
+    )
+
+
 def test_code_with_pkce_gives_access_and_refresh_tokens_once(emulator) -> None:
     verifier = secrets.token_urlsafe(48)
     approval = log_in(
@@ -151,34 +175,19 @@ def test_on_the_shared_login_host_the_user_decides_the_org(emulator) -> None:
     the same host, and the answer points at that org's instance."""
     verifier = secrets.token_urlsafe(48)
     base = emulator.generic_login_url
-    login = read_form(
-        requests.get(
-            base + "/services/oauth2/authorize",
-            params={
-                "response_type": "code",
-                "client_id": "PlatformCLI",
-                "redirect_uri": CLI_CALLBACK,
-                "code_challenge": challenge_for(verifier),
-            },
-            verify=emulator.ca_bundle,
-            timeout=10,
-        )
+    login_page = requests.get(
+        base + "/services/oauth2/authorize",
+        params={
+            "response_type": "code",
+            "client_id": "PlatformCLI",
+            "redirect_uri": CLI_CALLBACK,
+            "code_challenge": challenge_for(verifier),
+        },
+        verify=emulator.ca_bundle,
+        timeout=10,
     )
     org = emulator.org("orgB")
-    approval = requests.post(
-        base + str(login.action),
-        data={**login.fields, "username": org["admin_username"], "pw": org["admin_password"]},
-        verify=emulator.ca_bundle,
-        timeout=10,
-    )
-    form = read_form(approval)
-    answer = requests.post(
-        base + str(form.action),
-        data={**form.fields, "approve": "Allow"},
-        verify=emulator.ca_bundle,
-        timeout=10,
-        allow_redirects=False,
-    )
+    answer = allow_at(emulator, base, log_in_at(emulator, base, login_page, "orgB"))
     code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
     tokens = requests.post(
         base + "/services/oauth2/token",
@@ -211,27 +220,12 @@ def test_an_org_app_sends_the_code_to_its_callback_urls_and_only_to_its_own_org_
             verify=emulator.ca_bundle,
             timeout=10,
         )
-        if page.status_code != 200:
-            return page
-        login, org = read_form(page), emulator.org(alias)
-        return requests.post(
-            base + str(login.action),
-            data={**login.fields, "username": org["admin_username"], "pw": org["admin_password"]},
-            verify=emulator.ca_bundle,
-            timeout=10,
-        )
+        return log_in_at(emulator, base, page, alias) if page.status_code == 200 else page
 
     assert "error=redirect_uri_mismatch" in login_as("orgB", CLI_CALLBACK).text
     refused = login_as("orgA", "https://two.example/cb")
     assert refused.status_code == 400 and "error=invalid_client_id" in refused.text
     approval = login_as("orgB", "https://two.example/cb")
     assert app.name in approval.text
-    form = read_form(approval)
-    answer = requests.post(
-        base + str(form.action),
-        data={**form.fields, "approve": "Allow"},
-        verify=emulator.ca_bundle,
-        timeout=10,
-        allow_redirects=False,
-    )
+    answer = allow_at(emulator, base, approval)
     assert answer.headers["Location"].startswith("https://two.example/cb?code=")
