@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from providers import salesforce
 from providers.framework.problems import Problem, problem_key
 from providers.org_a.certificate import METADATA_TYPE as CERTIFICATE_TYPE
 from providers.org_a.certificate import parse_content
-from providers.salesforce.records import quoted_list
+from providers.salesforce.records import users_rows
 
 
 def certificate_problem(component: dict[str, Any] | None, name: str, now: datetime) -> tuple[str, str] | None:
@@ -53,9 +52,9 @@ def callout_user_problems(client: salesforce.OrgClient, inputs: dict[str, Any]) 
     """Every callout user must be an active user of Org A: one query for all of them."""
     key = problem_key(inputs, "callout_users")
     usernames = [str(name) for name in inputs["callout_users"]]
-    soql = f"SELECT Username, IsActive FROM User WHERE Username IN {quoted_list(usernames)}"
     try:
-        rows = client.lookup(f"Preflight {soql}", partial(client.query, soql))
+        # The same query answers each callout user's assignment later in the operation.
+        rows = users_rows(client, usernames)
     except salesforce.SalesforceError as err:
         return [Problem(key, client.alias, "callout_users", err.status_code, err.message)]
     active = {str(row.get("Username") or "").lower(): bool(row.get("IsActive")) for row in rows}

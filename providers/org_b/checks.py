@@ -4,23 +4,12 @@ an integration gives access, and the client credentials run-as user."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from providers import salesforce
 from providers.framework.problems import Problem, problem_key
 from providers.org_b.run_as_user import check_run_as_user
-from providers.salesforce.records import quoted_list
-
-
-def permission_set_query(profiles: list[str], permission_sets: list[str]) -> str:
-    """One SOQL for every profile (through its profile-owned permission set) and permission set."""
-    wanted = []
-    if profiles:
-        wanted.append(f"(IsOwnedByProfile = true AND Profile.Name IN {quoted_list(profiles)})")
-    if permission_sets:
-        wanted.append(f"(IsOwnedByProfile = false AND Name IN {quoted_list(permission_sets)})")
-    return "SELECT Id, Name, IsOwnedByProfile, Profile.Name FROM PermissionSet WHERE " + " OR ".join(wanted)
+from providers.salesforce.records import permission_set_rows
 
 
 def missing_holders(
@@ -56,11 +45,11 @@ def holder_problems(client: salesforce.OrgClient, inputs: dict[str, Any]) -> lis
     profiles, permission_sets = inputs.get("profiles") or [], inputs.get("permission_sets") or []
     if not profiles and not permission_sets:
         return []
-    soql = permission_set_query(profiles, permission_sets)
     profiles_key, sets_key = problem_key(inputs, "profiles"), problem_key(inputs, "permission_sets")
     try:
-        # Integrations of one stack mostly name the same profiles: they share one answer.
-        rows = client.lookup(f"Preflight {soql}", partial(client.query, soql))
+        # Integrations of one stack mostly name the same profiles: they share one answer, which
+        # also answers the access resources' lookups later in the operation.
+        rows = permission_set_rows(client, profiles, permission_sets)
     except salesforce.SalesforceError as err:
         return [Problem(profiles_key, client.alias, "profiles", err.status_code, err.message)]
     no_profiles, no_sets = missing_holders(rows, profiles, permission_sets)

@@ -21,7 +21,13 @@ from providers.framework.provider import ArgsT, OrglinkProvider, OrglinkResource
 from providers.framework.schema import Field, Schema, org_field
 from providers.org_b.app_model import AppModel
 from providers.org_b.app_part import app_field, app_id_field
-from providers.salesforce.records import find_permission_set, find_row, insert_row, lookup_one, quoted
+from providers.salesforce.records import (
+    find_permission_set,
+    find_row,
+    insert_row,
+    profile_permission_set,
+    quoted,
+)
 
 SOBJECT = "SetupEntityAccess"
 
@@ -96,16 +102,12 @@ class ProfileAssignmentProvider(OrglinkProvider):
     def _parent_id(client: salesforce.OrgClient, inputs: dict[str, Any]) -> str:
         if inputs.get("profile"):
             name = inputs["profile"]
-            row = lookup_one(
+            return profile_permission_set(
                 client,
-                f"Profile {name.lower()}",
-                "SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = true "
-                f"AND Profile.Name = {quoted(name)}",
-                "profile",
+                name,
                 f"there is no profile '{name}'; use the name shown in Setup > Profiles "
                 "(e.g. System Administrator)",
             )
-            return str(row["Id"])
         return find_permission_set(client, inputs["permission_set"], " (Setup > Permission Sets shows it)")
 
     @staticmethod

@@ -141,6 +141,12 @@ class OrgClient:
                     self._lookups[key] = copy.deepcopy(answer)
         return answer
 
+    def remember(self, key: str, answer: Any) -> None:
+        """Record ``answer`` for ``lookup(key, ...)`` when nothing is known under ``key`` yet: a query
+        that answered for many facts at once (all callout users) answers each fact's own lookup."""
+        with self._known_lock:
+            self._lookups.setdefault(key, copy.deepcopy(answer))
+
     # -- session ---------------------------------------------------------------------------
 
     @property

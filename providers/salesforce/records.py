@@ -1,5 +1,6 @@
-"""What the assignment resources share: a permission set looked up by API name, and one junction row
-between two records (a user and a permission set, a permission set and an app) found or inserted.
+"""What the assignment resources and the checks share: users and permission sets looked up once per
+operation (a check's query of all of them answers each resource's lookup of one), and one junction
+row between two records (a user and a permission set, a permission set and an app) found or inserted.
 """
 
 from __future__ import annotations
@@ -20,17 +21,65 @@ def quoted_list(values: list[str]) -> str:
     return "(" + ", ".join(quoted(value) for value in values) + ")"
 
 
+USER_FIELDS = "Id, Username, IsActive, Profile.PermissionsApiUserOnly"
+PERMISSION_SET_FIELDS = "Id, Name, IsOwnedByProfile, Profile.Name"
+
+
+def _user_key(username: str) -> str:
+    return f"User {username.lower()}"
+
+
+def _profile_key(profile: str) -> str:
+    return f"Profile {profile.lower()}"
+
+
+def _permission_set_key(name: str) -> str:
+    return f"PermissionSet {name.lower()}"
+
+
 def user_rows(client: OrgClient, username: str) -> list[dict[str, Any]]:
     """The user of this username (none or one row), asked once per operation. Every resource that
     looks a user up asks for the same fields under the same key, since whichever asks first answers
     the others."""
     return list(client.lookup(
-        f"User {username.lower()}",
-        lambda: client.query(
-            "SELECT Id, Username, IsActive, Profile.PermissionsApiUserOnly FROM User "
-            f"WHERE Username = {quoted(username)}"
-        ),
+        _user_key(username),
+        lambda: client.query(f"SELECT {USER_FIELDS} FROM User WHERE Username = {quoted(username)}"),
     ))  # fmt: skip
+
+
+def users_rows(client: OrgClient, usernames: list[str]) -> list[dict[str, Any]]:
+    """The users of these usernames, in one query; each found one is then known to ``user_rows``
+    (the Preflight's check of all callout users answers each assignment's lookup)."""
+    soql = f"SELECT {USER_FIELDS} FROM User WHERE Username IN {quoted_list(usernames)}"
+    rows = client.lookup(f"Users {soql}", lambda: client.query(soql))
+    for row in rows:
+        client.remember(_user_key(str(row.get("Username") or "")), [row])
+    return rows
+
+
+def permission_set_query(profiles: list[str], permission_sets: list[str]) -> str:
+    """One SOQL for every profile (through its profile-owned permission set) and permission set."""
+    wanted = []
+    if profiles:
+        wanted.append(f"(IsOwnedByProfile = true AND Profile.Name IN {quoted_list(profiles)})")
+    if permission_sets:
+        wanted.append(f"(IsOwnedByProfile = false AND Name IN {quoted_list(permission_sets)})")
+    return f"SELECT {PERMISSION_SET_FIELDS} FROM PermissionSet WHERE " + " OR ".join(wanted)
+
+
+def permission_set_rows(
+    client: OrgClient, profiles: list[str], permission_sets: list[str]
+) -> list[dict[str, Any]]:
+    """One query for every profile (through its profile-owned permission set) and permission set;
+    each found one is then known to ``profile_permission_set`` and ``find_permission_set``."""
+    soql = permission_set_query(profiles, permission_sets)
+    rows = client.lookup(f"PermissionSets {soql}", lambda: client.query(soql))
+    for row in rows:
+        if row.get("IsOwnedByProfile"):
+            client.remember(_profile_key(str((row.get("Profile") or {}).get("Name") or "")), [row])
+        else:
+            client.remember(_permission_set_key(str(row.get("Name") or "")), [row])
+    return rows
 
 
 def lookup_one(client: OrgClient, key: str, soql: str, field: str, missing: str) -> dict[str, Any]:
@@ -47,10 +96,24 @@ def find_permission_set(client: OrgClient, name: str, missing_hint: str) -> str:
     error when there is none."""
     row = lookup_one(
         client,
-        f"PermissionSet {name.lower()}",
-        f"SELECT Id FROM PermissionSet WHERE IsOwnedByProfile = false AND Name = {quoted(name)}",
+        _permission_set_key(name),
+        f"SELECT {PERMISSION_SET_FIELDS} FROM PermissionSet WHERE IsOwnedByProfile = false "
+        f"AND Name = {quoted(name)}",
         "permission_set",
         f"there is no permission set with API name '{name}'{missing_hint}",
+    )
+    return str(row["Id"])
+
+
+def profile_permission_set(client: OrgClient, profile: str, missing: str) -> str:
+    """The Id of the permission set a profile owns (what access rows point at for a profile)."""
+    row = lookup_one(
+        client,
+        _profile_key(profile),
+        f"SELECT {PERMISSION_SET_FIELDS} FROM PermissionSet WHERE IsOwnedByProfile = true "
+        f"AND Profile.Name = {quoted(profile)}",
+        "profile",
+        missing,
     )
     return str(row["Id"])
 

@@ -21,6 +21,7 @@ from providers.org_b import checks as org_b_checks
 from providers.org_b.connected_app import checks as connected_app_checks
 from providers.org_b.external_client_app import app as eca_app
 from providers.org_b.run_as_user import check_run_as_user
+from providers.salesforce.records import permission_set_query
 
 from .report import FAIL, INFO, PASS, SKIP, Check, Redactor, RequestLog
 
@@ -214,7 +215,7 @@ def _eca_secrets(client: salesforce.OrgClient, found: OrgFacts) -> tuple[str, st
 
 
 def _profiles(client: salesforce.OrgClient, profiles: list[str]) -> tuple[str, str]:
-    rows = client.query(org_b_checks.permission_set_query(profiles, []))
+    rows = client.query(permission_set_query(profiles, []))
     missing, _ = org_b_checks.missing_holders(rows, profiles, [])
     if missing:
         return FAIL, f"missing: {', '.join(missing)}"

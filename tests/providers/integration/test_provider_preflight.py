@@ -23,9 +23,10 @@ from pulumi.dynamic import Config, ConfigureRequest
 from providers import salesforce
 from providers.integration.preflight import PreflightProvider
 from providers.org_a.checks import certificate_problem
-from providers.org_b.checks import missing_holders, permission_set_query
+from providers.org_b.checks import missing_holders
 from providers.org_b.connected_app.checks import probe_name, probe_package
 from providers.org_b.external_client_app.app import provenance_tag
+from providers.salesforce.records import permission_set_query
 from tests.emulator_fixtures import CREATION_SETTING, connected_app_creation
 from tests.stack_project import write_counts
 from tests.support import providers_on_emulator

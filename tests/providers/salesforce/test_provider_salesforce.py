@@ -23,7 +23,7 @@ from providers.org_b.connected_app.app import ConnectedAppProvider
 from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
 from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
-from providers.salesforce import batching, components
+from providers.salesforce import batching, components, records
 from tests.emulator_fixtures import connected_app_creation
 from tests.support import self_signed_certificate
 
@@ -565,3 +565,31 @@ def test_changed_configuration_drops_the_cached_client(env: Any) -> None:
     assert salesforce.org(ORG) is first  # same settings: same client
     salesforce.configure_orgs({ORG: {**emulator_connection(env), "api_version": "64.0"}})
     assert salesforce.org(ORG) is not first
+
+
+# -- facts asked once per operation -----------------------------------------------------------------
+
+
+def test_a_query_of_many_users_and_permission_sets_answers_each_ones_lookup(env: Any) -> None:
+    """The Preflight asks for every callout user and profile in one query each; the assignments that
+    follow in the same operation look each one up again and must not ask the org."""
+    client = salesforce.org(ORG)
+    users = ["admin@orgb.orglink.test", "integration@orgb.orglink.test"]
+    env.admin.mark(ORG)
+    listed = records.users_rows(client, users)
+    rows = records.permission_set_rows(client, ["System Administrator"], ["Orglink_Integration_Access"])
+    assert delta(env) == {"rest.read": 2}
+    assert {row["Username"] for row in listed} == set(users)
+
+    env.admin.mark(ORG)
+    admin = records.user_rows(client, "Admin@orgb.orglink.test")
+    profile_set = records.profile_permission_set(client, "system administrator", "no such profile")
+    plain_set = records.find_permission_set(client, "Orglink_Integration_Access", "")
+    assert delta(env) == {}, "each lookup was answered by the queries before"
+    assert admin == [row for row in listed if row["Username"] == "admin@orgb.orglink.test"]
+    assert {profile_set, plain_set} == {row["Id"] for row in rows}
+
+    # A fact the big query did not hold is still asked for.
+    env.admin.mark(ORG)
+    assert records.user_rows(client, "standard@orgb.orglink.test")[0]["IsActive"] is True
+    assert delta(env) == {"rest.read": 1}
