@@ -13,9 +13,9 @@ import pulumi
 
 from providers import salesforce
 from providers.framework.debug_log import filter_sdk_debug_log
-from providers.integration.component import (
+from providers.integration.component import OrgToOrgIntegration
+from providers.integration.config import (
     IntegrationConfigError,
-    OrgToOrgIntegration,
     integration_org_b_url,
     parse_integrations,
     with_callout_users,

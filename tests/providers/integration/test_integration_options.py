@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from providers.integration.component import (
-    APP_MODELS,
-    APP_TYPES,
-    ORG_B_BUILDERS,
+from providers.integration.app_models import APP_MODELS, APP_TYPES
+from providers.integration.component import ORG_B_BUILDERS
+from providers.integration.config import (
     IntegrationConfigError,
     api_name_from,
     integration_org_b_url,
