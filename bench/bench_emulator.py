@@ -1,7 +1,7 @@
 """Benchmark: emulator start-to-ready, and median metadata / REST read latency.
 
 Run: .venv/bin/python bench/bench_emulator.py [--rounds N]
-Targets (issue 4): start to ready under 2 s; a metadata read under 20 ms median.
+Targets: start to ready under 2 s; a metadata read under 20 ms median.
 Prints numbers only; never prints tokens or passwords.
 """
 

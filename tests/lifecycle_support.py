@@ -163,7 +163,7 @@ def new_project(base: Path, emulator_state_dir: Path) -> StackProject:
     return StackProject(base / "project", emulator_state_dir, base / "pulumi")
 
 
-# -- issue 8 items 5-7, shared by the lifecycle tests of each app type -----------------------------------
+# -- concurrency, interruption and faults, shared by the lifecycle tests of each app type ---------
 
 # Retries fast enough for a test, and a budget that gives up on a permanent fault in seconds.
 FAST_RETRIES = {"ORGLINK_RETRY_BASE_S": "0.05", "ORGLINK_RETRY_BUDGET_S": "8"}

@@ -40,8 +40,8 @@ OPERATIONS: tuple[str, ...] = (
     "upsertMetadata",
 )
 
-# Every component type a provider reads or writes (tests/test_metadata_wsdl.py checks that each
-# provider's type constant is here). readMetadata answers with xsi:type set to the type asked
+# Every component type a provider reads or writes (a test checks that each provider's type
+# constant is here). readMetadata answers with xsi:type set to the type asked
 # for, so a type missing here could not be read back either.
 COMPONENT_TYPES: tuple[str, ...] = (
     "ConnectedApp",

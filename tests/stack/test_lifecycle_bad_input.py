@@ -1,4 +1,4 @@
-"""Mistakes users make in a stack file, through the real Pulumi CLI (issue 8, item 8).
+"""Mistakes users make in a stack file, through the real Pulumi CLI.
 
 Each case takes the shipped `local` stack, makes one mistake, and runs `pulumi preview` (where the
 mistake can be known without the org) or `pulumi preview` then `pulumi up` (where only the org

@@ -1,5 +1,5 @@
 """When things go wrong on the External Client App path (`app_type: external_client_app`, the
-`local-eca` stack), through the real Pulumi CLI, checked in both orgs' content (issue 8):
+`local-eca` stack), through the real Pulumi CLI, checked in both orgs' content:
 5. two stacks applied at the same time on the same two orgs;
 6. a `pulumi up` killed mid-apply (SIGKILL) in each org, then the steps the README gives ("When an
    update is interrupted"): Org B's ECA that Pulumi never recorded is recognised by the marker at the

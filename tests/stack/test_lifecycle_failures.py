@@ -1,4 +1,4 @@
-"""When things go wrong, through the real Pulumi CLI, checked in both orgs' content (issue 8):
+"""When things go wrong, through the real Pulumi CLI, checked in both orgs' content:
 5. two stacks applied at the same time on the same two orgs;
 6. a `pulumi up` killed mid-apply, then the steps the README gives ("When an update is interrupted");
 7. transient faults (503, UNKNOWN_EXCEPTION, REQUEST_LIMIT_EXCEEDED, ALREADY_IN_PROCESS, connection

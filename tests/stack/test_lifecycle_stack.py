@@ -1,4 +1,4 @@
-"""The shipped stacks' lifecycle through the real Pulumi CLI, checked in both orgs' content (issue 8).
+"""The shipped stacks' lifecycle through the real Pulumi CLI, checked in both orgs' content.
 
 One project and stack per shipped stack (`local`: a connected app, `local-eca`: an External Client
 App), applied once and then taken through the steps users take, in order:

@@ -1,6 +1,6 @@
 """Switching a live stack from `app_type: connected_app` to `external_client_app`, through the real CLI.
 
-The promise (issue 7, README "Moving from a Connected App to an External Client App"): Org A never
+The promise (README "Moving from a Connected App to an External Client App"): Org A never
 holds credentials that Org B refuses. Pulumi gives it: the ECA's resources have other URNs (other
 type tokens and names), so the switch creates them; Org A's PrincipalCredential depends on all of
 them and is updated in place with the ECA's key and secret; the connected app's resources left the

@@ -1,4 +1,4 @@
-"""The stack program's filter on the Pulumi SDK's debug log (providers.debug_log)."""
+"""The stack program's filter on the Pulumi SDK's debug log (providers.framework.debug_log)."""
 
 from __future__ import annotations
 
