@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 SERVER = (
-    "import dill, grpc, pulumi.dynamic, pulumi.runtime.proto.provider_pb2_grpc; import providers.integration.component"
+    "import dill, grpc, pulumi.dynamic, pulumi.runtime.proto.provider_pb2_grpc; "
+    "import providers.integration.component"
 )
 ORG_CALL = SERVER + "; import simple_salesforce, providers.salesforce as s; s._metadata_wsdl()"
 TARGET_S = 1.5
