@@ -11,7 +11,7 @@ Salesforce component, and the reference documentation (``python -m providers.doc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pulumi.dynamic import CheckFailure, DiffResult
@@ -314,6 +314,17 @@ def org_field() -> Field:
     )
 
 
+def alias_field(name: str, which: str) -> Field:
+    """An input naming one of the two orgs of an integration (the resources that ask both orgs)."""
+    return Field(
+        name,
+        "string",
+        f"Alias of {which} in `{CONFIG_KEY}`.",
+        required=True,
+        validate=values.non_empty_text,
+    )
+
+
 def label_field(path: str | None = "label", shown_as: str = "Label shown in Setup") -> Field:
     """The optional label of a named component; check fills a missing one (values.default_label)."""
     return Field(
@@ -341,13 +352,8 @@ def flag(name: str, path: str, description: str, default: bool = False) -> Field
 
 def inverted_flag(name: str, path: str, description: str, default: bool) -> Field:
     """A boolean whose Salesforce element means the opposite (require_secret vs isConsumerSecretOptional)."""
-    return Field(
-        name,
-        "boolean",
-        description,
-        path=path,
-        default=default,
-        validate=values.boolean,
+    return replace(
+        flag(name, path, description, default),
         to_salesforce=lambda value: not value,
         from_salesforce=lambda wire: not values.boolean(wire),
         absent_value=True,

@@ -64,7 +64,7 @@ from providers import salesforce
 from providers.framework import values
 from providers.framework.problems import Problem
 from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Field, Schema, failures_for_org_pair
+from providers.framework.schema import Field, Schema, alias_field, failures_for_org_pair
 from providers.org_a.checks import callout_user_problems, certificate_problems
 from providers.org_b.checks import org_b_problems
 from providers.org_b.connected_app.checks import AppChecks, app_problems
@@ -90,16 +90,6 @@ class PreflightArgs(TypedDict, total=False):
     eca_api_name: pulumi.Input[str]
     eca_owner: pulumi.Input[str]
     eca_may_enable_secret_access: pulumi.Input[bool]
-
-
-def _alias_field(name: str, which: str) -> Field:
-    return Field(
-        name,
-        "string",
-        f"Alias of {which} in `{salesforce.CONFIG_KEY}`.",
-        required=True,
-        validate=values.non_empty_text,
-    )
 
 
 SCHEMA = Schema(
@@ -130,8 +120,8 @@ SCHEMA = Schema(
             default="orglink:integrations",
             validate=values.non_empty_text,
         ),
-        _alias_field("org_a", "the calling org (Org A)"),
-        _alias_field("org_b", "the called org (Org B)"),
+        alias_field("org_a", "the calling org (Org A)"),
+        alias_field("org_b", "the called org (Org B)"),
         Field("profiles", "list[string]", "Profiles Org B must have.", validate=values.string_list),
         Field(
             "permission_sets",

@@ -37,7 +37,14 @@ from pulumi.dynamic import CheckFailure, CreateResult, DiffResult, ReadResult, U
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
-from providers.framework.schema import Field, Schema, failures_for_org_pair, is_unknown, unwrap_secret
+from providers.framework.schema import (
+    Field,
+    Schema,
+    alias_field,
+    failures_for_org_pair,
+    is_unknown,
+    unwrap_secret,
+)
 from providers.org_a.principal_credential import credentials_hash
 
 FLOWS = ("client_credentials",)
@@ -71,16 +78,6 @@ class VerificationArgs(TypedDict, total=False):
     triggers: pulumi.Input[list[str]]
 
 
-def _alias_field(name: str, which: str) -> Field:
-    return Field(
-        name,
-        "string",
-        f"Alias of {which} in `{salesforce.CONFIG_KEY}`.",
-        required=True,
-        validate=values.non_empty_text,
-    )
-
-
 def _api_version(value: Any) -> str:
     text = values.non_empty_text(value).lstrip("vV")
     major, _, minor = text.partition(".")
@@ -96,8 +93,8 @@ SCHEMA = Schema(
     "named credential.",
     notes=("Runs again only when an input changes (or the last run failed).",),
     fields=(
-        _alias_field("org_a", "the calling org (Org A)"),
-        _alias_field("org_b", "the called org (Org B)"),
+        alias_field("org_a", "the calling org (Org A)"),
+        alias_field("org_b", "the called org (Org B)"),
         Field(
             "flow",
             "string",
