@@ -24,7 +24,7 @@ from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import OrglinkProvider, OrglinkResource
 from providers.framework.schema import Field, Schema, org_field
-from providers.salesforce.records import find_permission_set, find_row, insert_row, quoted, user_rows
+from providers.salesforce.records import active_user, find_permission_set, find_row, insert_row, quoted
 
 SOBJECT = "PermissionSetAssignment"
 
@@ -99,20 +99,14 @@ class PermissionSetAssignmentProvider(OrglinkProvider):
 
     @staticmethod
     def _user_id(client: salesforce.OrgClient, username: str) -> str:
-        users = user_rows(client, username)
-        if not users:
-            raise salesforce.SalesforceError(
-                client.alias, None, "username", "NOT_FOUND",
-                f"there is no user '{username}' in org '{client.alias}'; use the username shown in "
-                "Setup > Users",
-            )  # fmt: skip
-        user = users[0]
-        if not user.get("IsActive"):
-            raise salesforce.SalesforceError(
-                client.alias, None, "username", "INACTIVE_USER",
-                f"user '{username}' in org '{client.alias}' is inactive; activate it in Setup > Users "
-                "or choose another user",
-            )  # fmt: skip
+        user = active_user(
+            client,
+            username,
+            missing=f"there is no user '{username}' in org '{client.alias}'; use the username shown in "
+            "Setup > Users",
+            inactive=f"user '{username}' in org '{client.alias}' is inactive; activate it in Setup > Users "
+            "or choose another user",
+        )
         return str(user["Id"])
 
     @staticmethod

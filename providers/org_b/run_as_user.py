@@ -15,26 +15,20 @@ import pulumi
 from providers import salesforce
 from providers.framework.provider import ArgsT
 from providers.org_b.app_part import AppPartProvider, AppPartResource
-from providers.salesforce.records import quoted, user_rows
+from providers.salesforce.records import active_user, quoted
 
 
 def check_run_as_user(client: salesforce.OrgClient, username: str, warn: Callable[[str], None]) -> None:
     """Raise SalesforceError unless the org has an active user of this username; ``warn`` when it
     lacks API Only. Shared by the run-as user resources and the integration's Preflight, which asks
     before anything is written."""
-    users = user_rows(client, username)
-    if not users:
-        raise salesforce.SalesforceError(
-            client.alias, None, "username", "NOT_FOUND",
-            f"there is no user with username '{username}'; use the Username from the user's "
-            "detail page in Setup (it is not always the e-mail address)",
-        )  # fmt: skip
-    user = users[0]
-    if not user.get("IsActive"):
-        raise salesforce.SalesforceError(
-            client.alias, None, "username", "INACTIVE_USER",
-            f"user '{username}' is inactive: activate it in Setup or choose another run-as user",
-        )  # fmt: skip
+    user = active_user(
+        client,
+        username,
+        missing=f"there is no user with username '{username}'; use the Username from the user's "
+        "detail page in Setup (it is not always the e-mail address)",
+        inactive=f"user '{username}' is inactive: activate it in Setup or choose another run-as user",
+    )
     api_only = client.lookup(f"ApiOnly {user['Id']}", lambda: "yes" if _is_api_only(client, user) else "no")
     if api_only == "no":
         warn(

@@ -47,6 +47,17 @@ def user_rows(client: OrgClient, username: str) -> list[dict[str, Any]]:
     ))  # fmt: skip
 
 
+def active_user(client: OrgClient, username: str, *, missing: str, inactive: str) -> dict[str, Any]:
+    """The user row of this username; a SalesforceError on ``username`` (NOT_FOUND saying ``missing``,
+    INACTIVE_USER saying ``inactive``) unless the org has that user and it is active."""
+    users = user_rows(client, username)
+    if not users:
+        raise SalesforceError(client.alias, None, "username", "NOT_FOUND", missing)
+    if not users[0].get("IsActive"):
+        raise SalesforceError(client.alias, None, "username", "INACTIVE_USER", inactive)
+    return users[0]
+
+
 def users_rows(client: OrgClient, usernames: list[str]) -> list[dict[str, Any]]:
     """The users of these usernames, in one query; each found one is then known to ``user_rows``
     (the Preflight's check of all callout users answers each assignment's lookup)."""
