@@ -632,7 +632,7 @@ class ExternalClientAppProvider(OrglinkProvider):
         def change(component: dict[str, Any]) -> dict[str, Any]:
             # Every write sets all our fields, the certificate included: a deploy without it clears it.
             written = SCHEMA.write({part: component}, inputs).get(part, {})
-            written["label"] = inputs.get("label") or inputs["api_name"]
+            written["label"] = inputs.get("label") or values.label_from_api_name(inputs["api_name"])
             if rotate:
                 written["shouldRotateConsumerKey"] = True
                 written["shouldRotateConsumerSecret"] = True
