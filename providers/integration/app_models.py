@@ -47,10 +47,6 @@ class AppModel:
     # The run-as user writes a component holding the app's certificate, which some orgs never
     # read back: it is handed the certificate so that its write keeps it.
     run_as_needs_certificate: bool = False
-    # An ECA's profile access is a list in the policy component, which the org refuses unless that
-    # component says AdminApprovedPreAuthorized: it waits for the policy. A connected app's access is
-    # a row of its own and is added while the policy is written.
-    access_waits_for_policy: bool = False
 
     def keys(self, part: str) -> frozenset[str]:
         return self.app_keys if part == "app" else self.policy_keys
@@ -69,7 +65,7 @@ APP_MODELS: dict[str, AppModel] = {
         ExternalClientApp, ExternalClientAppPolicy, ExternalClientAppRunAsUser,
         ExternalClientAppProfileAssignment,
         _inputs(ECA_SCHEMA, WIRED_APP_KEYS), _inputs(ECA_POLICY_SCHEMA, WIRED_POLICY_KEYS), "eca-",
-        run_as_needs_certificate=True, access_waits_for_policy=True,
+        run_as_needs_certificate=True,
     ),
 }  # fmt: skip
 APP_TYPES = tuple(APP_MODELS)

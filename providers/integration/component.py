@@ -94,14 +94,15 @@ def build_org_b_app(
         if model.run_as_needs_certificate and certificate_pem is not None:
             run_as["app_certificate"] = app.certificate
         resources.append(model.run_as_user(f"{name}run-as", run_as, of_app))
-    access_after = [*after, policy] if model.access_waits_for_policy else list(after)
-    of_access = pulumi.ResourceOptions(parent=parent, depends_on=access_after, deleted_with=with_app)
+    # Access rows are records of their own (SetupEntityAccess), made while the policy is written:
+    # users are pre-authorized by them once the policy says AdminApprovedPreAuthorized, and the
+    # token gate waits for both.
     for profile in options.profiles:
         access = _args({}, **part, profile=profile)
-        resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, of_access))
+        resources.append(model.access(f"{name}profile-{api_name_from(profile)}", access, of_app))
     for permission_set in options.permission_sets:
         access = _args({}, **part, permission_set=permission_set)
-        resources.append(model.access(f"{name}permset-{permission_set}", access, of_access))
+        resources.append(model.access(f"{name}permset-{permission_set}", access, of_app))
     return OrgBApp(app.consumer_key, app.consumer_secret, app.app_id, resources)
 
 

@@ -126,19 +126,19 @@ class ProfileAssignmentProvider(OrglinkProvider):
         client = salesforce.org(inputs["org"])
         parent_id = self._parent_id(client, inputs)
         app_type = self.model.metadata_type
-        # Hold the app's lock: a concurrent whole-component write of the app must not race this.
-        with salesforce.component_lock(client.alias, app_type, inputs["app"]):
-            entity_id = self.model.record_id(client, inputs["app"], inputs.get("app_id"))
-            # An app this operation created has no access rows to look for: insert at once.
-            new_app = client.created_here(app_type, inputs["app"])
-            access_id = None if new_app else self._find_access(client, parent_id, entity_id)
-            if access_id is not None:
-                self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
-                return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=True)
-            self.log(f"{client.alias}: granting {self.describe(inputs)}")
-            access_id, was_there = insert_row(
-                client, SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id}
-            )
+        # No lock on the app: an access row is a record of its own, which the app's component writes
+        # (its policy, run-as user) neither read nor replace, so it is inserted while they are made.
+        entity_id = self.model.record_id(client, inputs["app"], inputs.get("app_id"))
+        # An app this operation created has no access rows to look for: insert at once.
+        new_app = client.created_here(app_type, inputs["app"])
+        access_id = None if new_app else self._find_access(client, parent_id, entity_id)
+        if access_id is not None:
+            self.log(f"{client.alias}: {self.describe(inputs)} already exists; adopting it")
+            return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=True)
+        self.log(f"{client.alias}: granting {self.describe(inputs)}")
+        access_id, was_there = insert_row(
+            client, SOBJECT, {"ParentId": parent_id, "SetupEntityId": entity_id}
+        )
         # A row the insert found: on an app we just searched, our own retried insert; on a new app,
         # somebody's grant, which we never take (it goes with the app anyway).
         return self._outputs(inputs, access_id, parent_id, entity_id, pre_existing=was_there and new_app)
