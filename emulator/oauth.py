@@ -2,7 +2,7 @@
 
 Apps are found by consumer key among the org's ConnectedApp components and External Client App
 global OAuth settings; each flow enforces the app's configuration with Salesforce's error codes
-and texts (reference section 6). Errors are HTTP 400 JSON `{"error", "error_description"}`.
+and texts. Errors are HTTP 400 JSON `{"error", "error_description"}`.
 
 External Client Apps are known only on their org's My Domain: on the shared login port (the
 login.salesforce.com / test.salesforce.com stand-in) every flow of one answers `app_not_found`, a
@@ -310,7 +310,7 @@ def _token_payload(ctx: Ctx, app: App, org: OrgStore, user: dict, access: str) -
         "access_token": access,
         "signature": signature,
         "scope": wire_scope(app),
-        # simple-salesforce keeps host:port of instance_url; no trailing slash (reference section 9).
+        # simple-salesforce keeps host:port of instance_url; no trailing slash.
         "instance_url": ctx.app.instance_url(org.alias),
         "id": ident,
         "token_type": "Bearer",

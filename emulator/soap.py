@@ -5,8 +5,8 @@ Requests are read by namespace, never by text: clients use any prefix (`soapenv:
 empty one, or none), and put the operation element in a default namespace or under a prefix.
 `SOAPAction` is not read: clients send it empty, quoted, named or not at all.
 
-simple-salesforce parses login faults with minidom and expects the detail children prefixed `sf:`
-(reference section 9); zeep maps a `soapenv:Fault` to `zeep.exceptions.Fault`.
+simple-salesforce parses login faults with minidom and expects the detail children prefixed `sf:`;
+zeep maps a `soapenv:Fault` to `zeep.exceptions.Fault`.
 """
 
 from __future__ import annotations

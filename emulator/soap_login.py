@@ -2,7 +2,7 @@
 
 simple-salesforce reads `sessionId` and `serverUrl` with minidom by literal tag name, so the
 LoginResult elements are unprefixed in the default namespace `urn:partner.soap.sforce.com` and carry
-no attributes (reference section 9). The rest of a real LoginResult is there for other clients.
+no attributes. The rest of a real LoginResult is there for other clients.
 """
 
 from __future__ import annotations

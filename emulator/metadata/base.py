@@ -231,7 +231,7 @@ def apply_consumer_credentials(
     holder["consumerSecret"] = secret
 
 
-# Read-side aliases: Salesforce folds these scopes into their parents (reference section 2).
+# Read-side aliases: Salesforce folds these scopes into their parents.
 SCOPE_ALIASES = {
     "Profile": "Basic",
     "Email": "Basic",

@@ -7,8 +7,8 @@ Protocol ``Oauth`` in one of two variants:
 - JWT bearer (``JwtBearer``): also a ``SigningCertificate`` (Org A's certificate, whose public half
   Org B's app trusts) and the ``JwtBodyClaim`` parameters iss, sub and aud.
 
-The exact XML of these parameters is not documented by Salesforce (reference section 5: found from
-deploy errors); it is built in one place, ``build_component``, to keep it easy to change.
+The exact XML of these parameters is not documented by Salesforce (found from deploy
+errors); it is built in one place, ``build_component``, to keep it easy to change.
 This resource owns the whole component.
 """
 

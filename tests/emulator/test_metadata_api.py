@@ -1,10 +1,10 @@
 """Metadata API of the emulator, driven through unmodified simple-salesforce (and zeep) over HTTPS.
 
-Each test names one documented behaviour (reference sections 2, 3, 5, 7, 9). The `emulator`
+Each test names one documented behaviour. The `emulator`
 fixture is session-scoped and shared, so every test uses names of its own (`_name`) and puts back
 any org setting it changes.
 
-How simple-salesforce reports failures (reference section 8), asserted in `test_error_surface`:
+How simple-salesforce reports failures, asserted in `test_error_surface`:
 - a per-component failure raises a bare `Exception` whose text is
   "\\n<fullName>: (<statusCode>, <message>), ";
 - a SOAP fault raises `zeep.exceptions.Fault` with `.message` (the faultstring) and `.code`.

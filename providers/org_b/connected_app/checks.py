@@ -24,7 +24,7 @@ from providers.org_b.connected_app.app import is_own_app
 from providers.salesforce.soap_probe import DEPLOY_DONE, DEPLOY_WAIT_S, check_only_deploy, wait_for_deploy
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
-# The probe app: what a ConnectedApp needs to be valid (reference section 2). Nothing is stored.
+# The probe app: what a ConnectedApp needs to be valid. Nothing is stored.
 PROBE_CONTACT_EMAIL = "orglink-preflight@example.com"
 PROBE_CALLBACK_URL = "https://login.salesforce.com/services/oauth2/success"
 

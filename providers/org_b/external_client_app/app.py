@@ -26,7 +26,7 @@ delete). The description is a plain text element every deploy and retrieve round
 Setup. ``create`` takes over an app of its name only when it carries this resource's marker (what an
 interrupted ``pulumi up`` leaves); reads strip the marker, so it never shows up as a change.
 
-Quirks handled here (reference section 3):
+Quirks handled here:
 - the consumer key and secret come from the Connect REST credentials resource, which needs the org
   setting ``ExternalClientAppSettings.enableClientSecretInRestApiAccess``;
 - a deploy of the global settings without ``certificate`` clears it: every write carries it;

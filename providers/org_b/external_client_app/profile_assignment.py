@@ -1,7 +1,7 @@
 """ExternalClientAppProfileAssignment: gives one profile (or permission set) access to an ECA.
 
-Decision: access is a ``SetupEntityAccess`` record on the app's ``ExternalClientApplication`` record
-(reference section 4), exactly as ``ConnectedAppProfileAssignment`` does for a connected app, not an
+Decision: access is a ``SetupEntityAccess`` record on the app's ``ExternalClientApplication`` record,
+exactly as ``ConnectedAppProfileAssignment`` does for a connected app, not an
 entry in the policies' ``commaSeparatedProfile`` / ``commaSeparatedPermissionSet``. Why:
 - one record per profile is owned by one resource outright: no shared list to merge, so concurrent
   assignments cannot lose each other's entries and a delete removes exactly its own access;

@@ -1,6 +1,6 @@
 """ExternalClientAppRunAsUser: turns on an External Client App's client-credentials flow for one user.
 
-On an ECA the flow needs two switches (reference section 3): ``isClientCredentialsFlowEnabled`` in
+On an ECA the flow needs two switches: ``isClientCredentialsFlowEnabled`` in
 the global OAuth settings **and** in the OAuth policies, plus the policies'
 ``clientCredentialsFlowUser`` (a username). This resource owns exactly those three elements; each
 component is changed by read, merge, write under its lock, so the app and policy resources editing
