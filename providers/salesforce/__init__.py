@@ -18,7 +18,9 @@ Each module holds one concern, and imports only the ones listed before it:
 - ``client``: OrgClient, one logged-in org, and ``org()``, one per alias and process.
 - ``components``: component locks and ``modify_component`` (grouped read-modify-write).
 - ``concurrency``: ``together`` and ``all_at_once``, independent requests sent at once.
-- ``records``: the SOQL quoting helper ``quoted`` and user, permission set and junction row lookups.
+- ``records``: the SOQL quoting helper ``quoted``; users and permission sets looked up once per
+  operation (``remember``-ed from a query of many); junction rows found or inserted.
+- ``soap_probe``: validate-only deploys through simple-salesforce (the Preflight's creation probe).
 - ``metadata_wsdl``: the trimmed Metadata WSDL.
 """
 
