@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from emulator import control
 from providers import salesforce
 from providers.org_b.connected_app import app as connected_app
 from tests.emulator_fixtures import CREATION_SETTING, connected_app_body
@@ -404,3 +405,34 @@ def test_adopting_a_connected_app_runs_the_lifecycle_on_it_and_leaves_it_in_org_
         after["orgB"]["components"]["ConnectedApp"][name]["oauthConfig"]["consumerKey"]
         == (body["oauthConfig"]["consumerKey"])
     )
+
+
+def test_a_stopped_emulator_rehearsal_stops_its_emulator_and_removes_its_temp_dir(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "tools.contract", "--emulator", "--out", str(tmp_path / "report")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    state_dir: Path | None = None
+    try:
+        assert run.stdout is not None
+        lines = [run.stdout.readline(), run.stdout.readline()]  # the emulator start, then the next step
+        state_dir = Path(re.findall(r"orgA, orgB in (\S+)", lines[0])[0])
+        emulator_pid = json.loads((state_dir / "emulator.json").read_text())["pid"]
+        run.terminate()  # SIGTERM, as a cancelled CI job or `kill` sends
+        assert run.wait(timeout=120) == 128 + 15
+        assert not state_dir.parent.exists(), "the rehearsal's temp dir was left behind"
+        wait_until(lambda: not _alive(emulator_pid), 30, "the rehearsal's emulator to stop")
+    finally:
+        kill_tree(run.pid)
+        if state_dir is not None and state_dir.exists():
+            control.stop(state_dir)  # what the rehearsal should have done itself
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it has stopped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

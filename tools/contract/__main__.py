@@ -11,6 +11,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -85,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     started_emulator: Path | None = None
     try:
         if args.emulator:
+            # Stopped (Ctrl-C, a CI job cancelled), a rehearsal still stops its emulator and removes
+            # its temp dir. Against real orgs a stop keeps the temp dir: its Pulumi state is what
+            # tells which objects the run had made.
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
             started_emulator = work / "emulator"
             orgs = start_emulator(started_emulator)
         elif args.stack_file:
@@ -108,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     md, js = report.write(args.out, redact)
     progress(f"{'PASSED' if report.ok else 'FAILED'}: reports in {md} and {js}")
     return 0 if report.ok else 1
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def start_emulator(state_dir: Path) -> conns.Orgs:
