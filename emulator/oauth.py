@@ -380,6 +380,9 @@ def _client_auth(ctx: Ctx, form: dict[str, str]) -> tuple[str, str | None]:
     return form.get("client_id", ""), form.get("client_secret")
 
 
+PASSWORD_FLOW_SETTING = "oauth-username-password-enabled"
+
+
 def grant_password(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     cid, secret = _client_auth(ctx, form)
     app = find_app(ctx, cid)
@@ -388,6 +391,10 @@ def grant_password(ctx: Ctx, form: dict[str, str]) -> dict[str, Any]:
     check_secret(app, secret, required=not app.secret_optional)
     found = _active_user(ctx, app.org, form.get("username"))
     if found is None or not password_ok(found[0], found[1], form.get("password", "")):
+        raise OAuthError("invalid_grant", "authentication failure")
+    if not found[0].setting(PASSWORD_FLOW_SETTING):
+        # The blocked flow says nothing more than a wrong password does; only the user's login
+        # history in Setup tells the reason.
         raise OAuthError("invalid_grant", "authentication failure")
     org, user = found
     if app.admin_approved and not pre_authorized(app, user):

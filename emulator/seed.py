@@ -121,11 +121,12 @@ def seed_org(org: OrgStore, profile: str = DEFAULT_PROFILE) -> None:
 
 def _upgrade(org: OrgStore) -> None:
     """A state dir from before SOAP login was off: add the CI login app. Such an org keeps SOAP
-    login (it is an established org)."""
+    login and the OAuth username-password flow (it is an established org)."""
     if org.meta(LOGIN_APP_KEY_META) is not None:
         return
     with org.transaction():  # its secret meta values were sealed when the store opened it
         org.set_setting("soap-login-enabled", True)
+        org.set_setting("oauth-username-password-enabled", True)
         _seed_login_app(org)
 
 

@@ -40,6 +40,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # SOAP API login() at API 31.0-64.0: off, as in every org created since Salesforce began
     # shipping it disabled (an admin must turn it on); API 65.0 and later never have it.
     "soap-login-enabled": False,
+    # The OAuth username-password flow ("Allow OAuth Username-Password Flows"): blocked by default
+    # in orgs created since Summer '23, where it answers invalid_grant "authentication failure".
+    "oauth-username-password-enabled": False,
     # How Connect REST answers for principal credentials where real orgs' answers are unknown
     # (emulator/connect_api.py): the less convenient answer by default.
     "principal-credential-missing": "not-configured",
@@ -54,7 +57,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 # was shipped disabled, which still allows it until its retirement.
 ORG_PROFILES: dict[str, dict[str, Any]] = {
     "new": {},
-    "established": {"soap-login-enabled": True},
+    "established": {"soap-login-enabled": True, "oauth-username-password-enabled": True},
 }
 DEFAULT_PROFILE = "new"
 

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from tests.emulator_fixtures import API_VERSION, EmulatorHandle
+from tests.emulator_fixtures import API_VERSION, EmulatorHandle, org_setting
 
 PARTNER_LOGIN = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -109,15 +109,16 @@ def test_chunked_oauth_token_request(emulator: EmulatorHandle, connected_app) ->
         f"grant_type=password&client_id={quote(app.consumer_key)}&client_secret={quote(app.consumer_secret)}"
         f"&username={quote(org['admin_username'])}&password={quote(org['admin_password'])}"
     ).encode()
-    resp = requests.post(
-        org["token_url"],
-        data=_pieces(form, 16),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        verify=emulator.ca_bundle,
-    )
-    assert resp.request.headers.get("Transfer-Encoding") == "chunked"
-    assert resp.status_code == 200, resp.text
-    assert resp.json()["instance_url"] == org["instance_url"]
+    with org_setting(emulator.admin, "orgB", "oauth-username-password-enabled", True):
+        resp = requests.post(
+            org["token_url"],
+            data=_pieces(form, 16),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            verify=emulator.ca_bundle,
+        )
+        assert resp.request.headers.get("Transfer-Encoding") == "chunked"
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["instance_url"] == org["instance_url"]
 
 
 # -- keep-alive ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from tests.emulator_fixtures import API_VERSION, AppInfo, EmulatorHandle
+from tests.emulator_fixtures import API_VERSION, AppInfo, EmulatorHandle, org_setting
 from tests.support import self_signed_certificate
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -48,20 +48,21 @@ def _assertion(key: bytes, iss: str, sub: str, aud: str, exp: Any = None) -> str
 
 
 # -- password -------------------------------------------------------------------------------------
+PASSWORD_FLOW = "oauth-username-password-enabled"
+
+
+def _password_grant(emulator: EmulatorHandle, app: AppInfo, password: str | None = None) -> requests.Response:
+    org = emulator.orgs[app.org]
+    form = {"grant_type": "password", "client_id": app.consumer_key, "client_secret": app.consumer_secret,
+            "username": org["admin_username"], "password": password or org["admin_password"]}  # fmt: skip
+    return _token(emulator, org["token_url"], form)
+
+
 def test_password_flow_token_works_with_simple_salesforce(emulator, connected_app) -> None:
     app = connected_app("orgB")
     org = emulator.orgs["orgB"]
-    resp = _token(
-        emulator,
-        org["token_url"],
-        {
-            "grant_type": "password",
-            "client_id": app.consumer_key,
-            "client_secret": app.consumer_secret,
-            "username": org["admin_username"],
-            "password": org["admin_password"],
-        },
-    )
+    with org_setting(emulator.admin, "orgB", PASSWORD_FLOW, True):  # an org that allows the flow
+        resp = _password_grant(emulator, app)
     assert resp.status_code == 200
     body = resp.json()
     assert body["instance_url"] == org["instance_url"]
@@ -69,6 +70,19 @@ def test_password_flow_token_works_with_simple_salesforce(emulator, connected_ap
     assert body["id"].endswith(f"/id/{org['org_id']}/" + body["id"].rsplit("/", 1)[1])
     sf = Salesforce(instance_url=body["instance_url"], session_id=body["access_token"], version=API_VERSION)
     assert sf.query("SELECT Id FROM Organization")["totalSize"] == 1
+
+
+def test_a_new_org_blocks_the_password_flow_as_a_failed_login(emulator, connected_app) -> None:
+    """Orgs created since Summer '23 block the flow by default; the answer is a wrong password's."""
+    app = connected_app("orgB")
+    assert emulator.admin.settings("orgB")[PASSWORD_FLOW] is False
+    blocked, wrong = _password_grant(emulator, app), _password_grant(emulator, app, "not-the-password")
+    assert blocked.status_code == wrong.status_code == 400
+    assert (
+        blocked.json()
+        == wrong.json()
+        == {"error": "invalid_grant", "error_description": "authentication failure"}
+    )
 
 
 # -- client credentials ---------------------------------------------------------------------------
