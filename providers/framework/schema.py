@@ -236,6 +236,16 @@ class Schema:
                 )
         return component
 
+    def put_back(self, component: dict[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
+        """Write remembered values (``read``'s form) into the fields ``previous`` names; None writes
+        the element's absence (it had none)."""
+        for spec in self.component_fields:
+            if spec.name in previous:
+                value = previous[spec.name]
+                wire = None if value is None else spec.to_salesforce(as_declared(spec, value))
+                set_path(component, spec.path or "", wire)
+        return component
+
     def read(self, component: Mapping[str, Any]) -> dict[str, Any]:
         """This resource's fields from a component, in canonical form."""
         out: dict[str, Any] = {}

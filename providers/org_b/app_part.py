@@ -20,7 +20,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from providers import salesforce
 from providers.framework import values
 from providers.framework.provider import ArgsT, OrglinkProvider, OrglinkResource
-from providers.framework.schema import Field, as_declared, set_path
+from providers.framework.schema import Field
 
 
 def app_field(kind: str = "connected app") -> Field:
@@ -96,19 +96,11 @@ class AppPartProvider(OrglinkProvider):
     def _restore(self, state: dict[str, Any]) -> bool:
         """Put the remembered values back; False when the component no longer exists."""
         previous = state.get("previous_values") or {}
-        fields = {f.name for f in self.schema.component_fields}
-        restore = {name: previous.get(name) for name in fields}
+        # A field not remembered had no element: its absence is written, not the schema default.
+        restore = {f.name: previous.get(f.name) for f in self.schema.component_fields}
 
         def put_back(component: dict[str, Any]) -> dict[str, Any]:
-            for spec in self.schema.component_fields:
-                # None means the element was absent: write its absence, not the schema default.
-                value = restore.get(spec.name)
-                set_path(
-                    component,
-                    spec.path or "",
-                    None if value is None else spec.to_salesforce(as_declared(spec, value)),
-                )
-            return component
+            return self.schema.put_back(component, restore)
 
         try:
             salesforce.modify_component(

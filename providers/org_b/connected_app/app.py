@@ -148,6 +148,13 @@ SCHEMA = Schema(
             "interrupted `pulumi up` is recognised as this resource's own."
         ),
         app_id_output_field(RECORD_TYPE),
+        Field(
+            "previous_values",
+            "object",
+            "For an adopted app: what the fields orglink changed held before, put back when destroy "
+            "releases the app (`had`: field -> value; `absent`: the fields the app had no element for).",
+            output_only=True,
+        ),
     ),
 )
 
@@ -206,6 +213,20 @@ CREATION_BAN_HINT = (
     "Support enables it). Either take over an existing app with `adopt: true` (same api_name), or use "
     "an External Client App (`app_type: external_client_app`)"
 )
+
+
+def remembered(previous: dict[str, Any]) -> dict[str, Any]:
+    """``previous_values`` as kept in the state: the engine drops None from an object, so the
+    fields that had no element are listed apart."""
+    return {
+        "had": {name: value for name, value in previous.items() if value is not None},
+        "absent": sorted(name for name, value in previous.items() if value is None),
+    }
+
+
+def recalled(kept: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``remembered``: field -> value, None for a field that had no element."""
+    return {**dict.fromkeys(kept.get("absent") or []), **(kept.get("had") or {})}
 
 
 class ConnectedAppProvider(OrglinkProvider):
@@ -365,21 +386,24 @@ class ConnectedAppProvider(OrglinkProvider):
                 "the existing app has another consumer key and Salesforce cannot change it; "
                 "remove consumer_key",
             )
-        self._write_own_fields(client, existing, inputs, "adopting")
+        inputs["previous_values"] = self._write_own_fields(client, existing, inputs, "adopting")
         return inputs.get("consumer_secret")
 
     def _write_own_fields(
         self, client: salesforce.OrgClient, current: dict[str, Any], inputs: dict[str, Any], doing: str
-    ) -> None:
-        """Merge our fields into the live component and update it when something differs."""
+    ) -> dict[str, Any]:
+        """Merge our fields into the live component and update it when something differs; return
+        what the changed fields held before (None: the app had no such element)."""
         ours = {k: v for k, v in inputs.items() if k not in CREDENTIAL_FIELDS}
         wanted = SCHEMA.write(copy.deepcopy(current), ours)
-        changed = sorted(k for k, v in SCHEMA.read(wanted).items() if SCHEMA.read(current).get(k) != v)
+        before = SCHEMA.read(current)
+        changed = sorted(k for k, v in SCHEMA.read(wanted).items() if before.get(k) != v and k != "api_name")
         if changed:
             self.log(
                 f"{client.alias}: {doing} ConnectedApp {inputs['api_name']}: setting {', '.join(changed)}"
             )
             client.update_component(METADATA_TYPE, wanted)
+        return remembered({name: before.get(name) for name in changed})
 
     # -- read ----------------------------------------------------------------------------------------
 
@@ -416,6 +440,8 @@ class ConnectedAppProvider(OrglinkProvider):
         if secret:
             outs["consumer_secret"] = secret
         outs["app_id"] = found_id
+        if state.get("previous_values"):  # only an adopted app has any
+            outs["previous_values"] = state["previous_values"]
         return outs
 
     # -- update --------------------------------------------------------------------------------------
@@ -424,6 +450,7 @@ class ConnectedAppProvider(OrglinkProvider):
         old, new = self.plain(olds), self.plain(news)
         alias = old["org"]
         changed = set(self.changes(old, new).changed)
+        previous: dict[str, Any] = (old.get("previous_values") or {}) if new.get("adopt") else {}
         with self.reporting(new):
             client = salesforce.org(alias)
             name = old["api_name"]
@@ -444,8 +471,11 @@ class ConnectedAppProvider(OrglinkProvider):
                             f"the app '{name}' no longer exists; "
                             "run `pulumi refresh` and `pulumi up` to create it again",
                         )
-                    self._write_own_fields(client, current, {**new, "api_name": name}, "updating")
-            outs = self._outputs(client, {**new, "app_id": old.get("app_id")}, old.get("consumer_secret"))
+                    before = self._write_own_fields(client, current, {**new, "api_name": name}, "updating")
+                    if new.get("adopt"):  # the value before orglink's first change is the one to put back
+                        previous = remembered({**recalled(before), **recalled(previous)})
+            state = {**new, "app_id": old.get("app_id"), "previous_values": previous}
+            outs = self._outputs(client, state, old.get("consumer_secret"))
         return UpdateResult(outs)
 
     # -- delete --------------------------------------------------------------------------------------
@@ -454,13 +484,36 @@ class ConnectedAppProvider(OrglinkProvider):
         state = self.plain(props)
         alias, name = state["org"], state["api_name"]
         if state.get("adopt") and not state.get("delete_on_destroy"):
-            self.log(f"{alias}: releasing adopted ConnectedApp {name} (left in place)")
+            with self.reporting(state):
+                self._release(alias, name, state.get("previous_values") or {})
             return
         with self.reporting(state):
             client = salesforce.org(alias)
             with salesforce.component_lock(alias, METADATA_TYPE, name):
                 self.log(f"{alias}: deleting ConnectedApp {name}")
                 client.delete_component(METADATA_TYPE, name)
+
+    def _release(self, alias: str, name: str, remembered_values: dict[str, Any]) -> None:
+        """Leave an adopted app in place with the fields orglink changed as they were before."""
+        previous = recalled(remembered_values)
+        if not previous:
+            self.log(f"{alias}: releasing adopted ConnectedApp {name} (left in place)")
+            return
+        self.log(
+            f"{alias}: releasing adopted ConnectedApp {name}: putting back {', '.join(sorted(previous))}"
+        )
+        try:
+            salesforce.modify_component(
+                alias,
+                METADATA_TYPE,
+                name,
+                lambda app: SCHEMA.put_back(app, previous),
+                f"ConnectedApp '{name}'",
+            )
+        except salesforce.SalesforceError as err:
+            if not salesforce.is_not_found(err):
+                raise
+            self.log(f"{alias}: ConnectedApp {name} was already gone")
 
 
 class ConnectedApp(AppResource[ConnectedAppArgs], module="salesforce", name="ConnectedApp"):

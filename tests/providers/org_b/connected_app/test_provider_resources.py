@@ -200,11 +200,37 @@ def test_adopt_takes_over_and_releases_an_existing_app(env: Any) -> None:
     assert component["oauthConfig"]["consumerSecret"] == existing["oauthConfig"]["consumerSecret"]
 
     app.delete(id_, outs)
-    assert live(env, news["api_name"]) is not None  # released, not deleted
+    released = live(env, news["api_name"]) or {}  # released, not deleted
+    assert released["contactEmail"] == "setup@example.com"  # what Setup had before the adoption
+    assert released["oauthConfig"]["callbackUrl"] == "https://example.com/cb"
+    assert released["oauthConfig"]["scopes"] == ["Api"]
+    assert released["oauthPolicy"]["ipRelaxation"] == "BYPASS"
+    assert released["oauthConfig"]["consumerKey"] == existing["oauthConfig"]["consumerKey"]
 
     _, outs = create(app, {**news, "delete_on_destroy": True})
     app.delete(id_, outs)
     assert live(env, news["api_name"]) is None
+
+
+def test_a_released_app_gets_back_the_values_before_orglinks_first_change(env: Any) -> None:
+    app = ConnectedAppProvider()
+    news = app_inputs(adopt=True)
+    put_existing_app(env, news["api_name"])
+    id_, outs = create(app, news)
+    assert outs["previous_values"]["had"]["contact_email"] == "setup@example.com"
+    changed = {**news, "contact_email": "team@example.com", "description": "Managed by orglink"}
+    did_change, outs = update(app, id_, outs, changed)
+    assert did_change
+    assert outs["previous_values"]["had"]["contact_email"] == "setup@example.com"  # not ops@: the first
+    assert "description" in outs["previous_values"]["absent"]  # Setup had none
+    refreshed = app.read(id_, outs).outs or {}
+    assert refreshed["previous_values"] == outs["previous_values"]  # refresh keeps it
+
+    app.delete(id_, outs)
+    released = live(env, news["api_name"]) or {}
+    assert released["contactEmail"] == "setup@example.com"
+    assert "description" not in released
+    env.admin.delete_component(ORG, "ConnectedApp", news["api_name"])
 
 
 def test_adopt_of_a_missing_app_says_so(env: Any) -> None:
