@@ -151,6 +151,23 @@ def kill_tree(pid: int) -> None:
             os.kill(victim, signal.SIGKILL)
 
 
+def locked_after_kill(pulumi: Any, stack: str) -> subprocess.CompletedProcess[str]:
+    """The first `up` after a killed one, which the dead update's lock stops.
+
+    When the kill landed while the file backend rewrote the checkpoint's metadata sidecar
+    (`<stack>.json.attrs`, written in place, not renamed), Pulumi first answers "failed to load
+    checkpoint: EOF"; README's "When an update is interrupted" says to delete the empty sidecar.
+    """
+    locked = pulumi.run("up", "--yes", "--skip-preview", "--stack", stack, check=False)
+    if "failed to load checkpoint: EOF" in locked.stderr:
+        empty = [path for path in (pulumi.state_dir / "backend").rglob("*.attrs") if path.stat().st_size == 0]
+        assert empty, locked.stderr
+        for path in empty:
+            path.unlink()
+        locked = pulumi.run("up", "--yes", "--skip-preview", "--stack", stack, check=False)
+    return locked
+
+
 def wait_until(condition: Any, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():

@@ -33,6 +33,7 @@ from tests.lifecycle_support import (
     fast_retrying_project,
     inject_transient_faults,
     kill_up_in_first_create,
+    locked_after_kill,
     own_emulator,
     owned_components,
     start_up,
@@ -129,7 +130,7 @@ def killed_up(org: str, base: Path, emulator: Any) -> None:
         [leftover_record] = app_records(admin, app)
 
     # Without the steps, the stack is locked.
-    locked = project.pulumi.run("up", "--yes", "--skip-preview", "--stack", stack, check=False)
+    locked = locked_after_kill(project.pulumi, stack)
     assert locked.returncode != 0 and "pulumi cancel" in locked.stderr
     # The steps in README.md, "When an update is interrupted":
     project.pulumi.run("cancel", "--yes", "--stack", stack)  # 1. release the dead update's lock

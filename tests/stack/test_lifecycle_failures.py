@@ -27,6 +27,7 @@ from tests.lifecycle_support import (
     fast_retrying_project,
     inject_transient_faults,
     kill_up_in_first_create,
+    locked_after_kill,
     owned_components,
     start_up,
 )
@@ -107,7 +108,7 @@ def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path
     assert leftovers[org], "the kill should leave an object Pulumi does not know about"
 
     # Without the steps, the stack is locked.
-    locked = project.pulumi.run("up", "--yes", "--skip-preview", "--stack", stack, check=False)
+    locked = locked_after_kill(project.pulumi, stack)
     assert locked.returncode != 0 and "pulumi cancel" in locked.stderr
     # The steps in README.md, "When an update is interrupted":
     project.pulumi.run("cancel", "--yes", "--stack", stack)  # 1. release the dead update's lock
@@ -121,6 +122,18 @@ def test_killed_up_converges_after_the_documented_steps(org: str, tmp_path: Path
     assert change_counts(project.pulumi.preview_json(stack)) == {}
     project.pulumi.run("destroy", "--yes", "--stack", stack)
     assert changed_paths(before, org_snapshots(admin)) == []
+
+
+def test_an_empty_state_metadata_file_left_by_a_kill_is_recovered_as_documented(tmp_path: Path) -> None:
+    """A kill while the file backend rewrites `<stack>.json.attrs` (in place) leaves it empty; Pulumi
+    then cannot load the stack, and deleting the empty file (README, step 0) is the whole repair."""
+    project = fast_retrying_project(tmp_path, tmp_path / "no-emulator", "local", "cut")
+    [attrs] = (project.pulumi.state_dir / "backend").rglob("cut.json.attrs")
+    attrs.write_text("")  # what the kill leaves
+    broken = project.pulumi.run("stack", "export", "--stack", "cut", check=False)
+    assert broken.returncode != 0 and "failed to load checkpoint: EOF" in broken.stderr
+    attrs.unlink()
+    assert project.pulumi.export_state("cut")["version"] == 3
 
 
 # -- 7. faults -----------------------------------------------------------------------------------------
