@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -125,3 +126,35 @@ def run_together(jobs: dict[str, Callable[[], Any]]) -> None:
         thread.join(timeout=120)
     if errors:
         raise AssertionError(errors)
+
+
+State = tuple[str, dict[str, Any]]
+
+
+def apply_in_rounds(
+    app: OrglinkProvider,
+    app_state: State,
+    parts: dict[str, OrglinkProvider],
+    wanted: Callable[[int], dict[str, dict[str, Any]]],
+    check: Callable[[int, dict[str, dict[str, Any]]], None],
+    rounds: range = range(2, 8),
+) -> dict[str, State]:
+    """An app's parts created at one moment from ``wanted(1)``, then in each round every resource
+    (the app under key "app" too) updated at one moment to ``wanted(round)``, and ``check(round,
+    wanted)`` run on the org; returns each resource's (id, outputs)."""
+    states: dict[str, State] = {"app": app_state}
+
+    def create_part(key: str, new: dict[str, Any]) -> None:
+        states[key] = create(parts[key], new)
+
+    def update_any(key: str, new: dict[str, Any]) -> None:
+        id_, old = states[key]
+        states[key] = (id_, update(parts.get(key, app), id_, old, new)[1])
+
+    first = wanted(1)
+    run_together({key: partial(create_part, key, first[key]) for key in parts})
+    for round_ in rounds:
+        want = wanted(round_)
+        run_together({key: partial(update_any, key, new) for key, new in want.items()})
+        check(round_, want)
+    return states

@@ -21,7 +21,7 @@ from providers.org_b.connected_app.policy import ConnectedAppPolicyProvider
 from providers.org_b.connected_app.profile_assignment import ConnectedAppProfileAssignmentProvider
 from providers.org_b.connected_app.run_as_user import ClientCredentialsRunAsUserProvider
 from tests.emulator_fixtures import CREATION_SETTING, connected_app_creation
-from tests.support import checked, create, providers_on_emulator, run_together, update
+from tests.support import apply_in_rounds, checked, create, providers_on_emulator, run_together, update
 
 ORG = "orgB"
 
@@ -438,8 +438,6 @@ def test_concurrent_changes_to_one_app_lose_nothing(env: Any) -> None:
         "run_as": ClientCredentialsRunAsUserProvider(),
         "assign": ConnectedAppProfileAssignmentProvider(),
     }
-    states: dict[str, tuple[str, dict[str, Any]]] = {"app": (app_id, app_outs)}
-
     users = ["standard@orgb.orglink.test", "integration@orgb.orglink.test"]
 
     def wanted(round_: int) -> dict[str, dict[str, Any]]:
@@ -454,18 +452,7 @@ def test_concurrent_changes_to_one_app_lose_nothing(env: Any) -> None:
             "assign": {**part, "profile": ["Standard User", "System Administrator"][round_ % 2]},
         }
 
-    def create_part(key: str, new: dict[str, Any]) -> None:
-        states[key] = create(parts[key], new)
-
-    def update_any(key: str, new: dict[str, Any]) -> None:
-        id_, old = states[key]
-        states[key] = (id_, update(parts.get(key, app), id_, old, new)[1])
-
-    first = wanted(1)
-    run_together({key: partial(create_part, key, first[key]) for key in parts})
-    for round_ in range(2, 8):
-        want = wanted(round_)
-        run_together({key: partial(update_any, key, new) for key, new in want.items()})
+    def check(_round: int, want: dict[str, dict[str, Any]]) -> None:
         component = live(env, name) or {}
         assert component["label"] == want["app"]["label"]
         assert component["oauthPolicy"]["ipRelaxation"] == want["policy"]["ip_relaxation"]
@@ -474,6 +461,8 @@ def test_concurrent_changes_to_one_app_lose_nothing(env: Any) -> None:
         assert component["oauthConfig"]["isClientCredentialEnabled"] is True
         assert component["oauthConfig"]["scopes"] == ["Api", "RefreshToken"]
         assert len(access_rows(env, app_id)) == 1
+
+    states = apply_in_rounds(app, (app_id, app_outs), parts, wanted, check)
 
     run_together({key: partial(parts[key].delete, *states[key]) for key in parts})
     component = live(env, name) or {}

@@ -26,7 +26,7 @@ from tests.eca_support import (
     eca_env,
     policy_of,
 )
-from tests.support import create, run_together, self_signed_certificate, update
+from tests.support import apply_in_rounds, create, run_together, self_signed_certificate
 
 __all__ = ["eca_env"]
 
@@ -50,7 +50,6 @@ def test_concurrent_changes_to_one_app_lose_nothing(eca_env: Any) -> None:
     certificate = component(eca_env, GLOBAL, f"{name}_glbloauth")["certificate"]
     part = {"org": ORG, "app": name, "app_id": app_id}
     parts = providers()
-    states: dict[str, tuple[str, dict[str, Any]]] = {"app": (app_id, app_outs)}
     users = [USERS["standard"], USERS["integration"]]
 
     def wanted(round_: int) -> dict[str, dict[str, Any]]:
@@ -67,18 +66,7 @@ def test_concurrent_changes_to_one_app_lose_nothing(eca_env: Any) -> None:
             "assign": {**part, "profile": ["Standard User", "System Administrator"][round_ % 2]},
         }
 
-    def create_part(key: str, new: dict[str, Any]) -> None:
-        states[key] = create(parts[key], new)
-
-    def update_any(key: str, new: dict[str, Any]) -> None:
-        id_, old = states[key]
-        states[key] = (id_, update(parts.get(key, app), id_, old, new)[1])
-
-    first = wanted(1)
-    run_together({key: partial(create_part, key, first[key]) for key in parts})
-    for round_ in range(2, 8):
-        want = wanted(round_)
-        run_together({key: partial(update_any, key, new) for key, new in want.items()})
+    def check(round_: int, want: dict[str, dict[str, Any]]) -> None:
         header, glob = component(eca_env, HEADER, name), component(eca_env, GLOBAL, f"{name}_glbloauth")
         policy = policy_of(eca_env, name)
         assert header["label"] == want["app"]["label"]
@@ -92,6 +80,8 @@ def test_concurrent_changes_to_one_app_lose_nothing(eca_env: Any) -> None:
         assert policy["isClientCredentialsFlowEnabled"] is True
         assert component(eca_env, OAUTH, f"{name}_oauth")["commaSeparatedOauthScopes"] == "Api, RefreshToken"
         assert len(access_rows(eca_env, app_id)) == 1
+
+    states = apply_in_rounds(app, (app_id, app_outs), parts, wanted, check)
 
     run_together({key: partial(parts[key].delete, *states[key]) for key in parts})
     policy, glob = policy_of(eca_env, name), component(eca_env, GLOBAL, f"{name}_glbloauth")
