@@ -425,10 +425,14 @@ class ConnectedAppProvider(OrglinkProvider):
         time as the read (after a create both wait on the org).
         """
         name = state["api_name"]
-        component, found_id = salesforce.together(
-            partial(client.read_component, METADATA_TYPE, name),
-            lambda: state.get("app_id") or MODEL.find_record_id(client, name) or "",
-        )
+        found_id = str(state.get("app_id") or "")
+        if found_id:  # every read but the one after a create: no thread to start
+            component = client.read_component(METADATA_TYPE, name)
+        else:
+            component, found_id = salesforce.together(
+                partial(client.read_component, METADATA_TYPE, name),
+                lambda: MODEL.find_record_id(client, name) or "",
+            )
         if component is None:
             return {}
         outs = SCHEMA.read(component)
