@@ -8,42 +8,9 @@ every handler, the shared state (emulator.app) sits below them.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-from tests.engine import ROOT
-
-
-def _modules(package: str) -> dict[str, Path]:
-    base = ROOT.joinpath(*package.split("."))
-    out = {}
-    for path in sorted(base.rglob("*.py")):
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        out[name] = path
-    return out
-
-
-def _imported_names(module: str, path: Path, with_bases: bool = True) -> set[str]:
-    """Fully qualified names of what `module` imports (modules, or names inside modules); without
-    the bases, `from a import b` counts as a.b only, not also as a."""
-    is_package = path.name == "__init__.py"
-    own_package = module if is_package else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = own_package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, node.module] if node.module else anchor)
-            else:
-                base = node.module or ""
-            if with_bases:
-                names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return names
+from tests.import_graph import imported_names, package_modules
 
 
 def _bound_module(imported: str, modules: dict[str, Path]) -> str:
@@ -55,11 +22,11 @@ def _bound_module(imported: str, modules: dict[str, Path]) -> str:
 
 
 def _graph(package: str) -> dict[str, set[str]]:
-    modules = _modules(package)
+    modules = package_modules(package)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         targets = set()
-        for imported in _imported_names(name, path):
+        for imported in imported_names(name, path):
             imported = _bound_module(imported, modules)
             if imported and imported != name and imported != package:
                 targets.add(imported)
@@ -114,8 +81,8 @@ def test_relative_imports_resolve_to_modules() -> None:
 def _imports_of(package: str) -> set[str]:
     return {
         imported.split(".")[0]
-        for name, path in _modules(package).items()
-        for imported in _imported_names(name, path)
+        for name, path in package_modules(package).items()
+        for imported in imported_names(name, path)
         if imported
     }
 
@@ -142,11 +109,11 @@ def test_the_salesforce_layer_has_no_import_cycle() -> None:
 def test_the_salesforce_modules_never_import_the_package_face() -> None:
     # The package's __init__ imports every module of the layer: one importing it back (`from
     # providers import salesforce`, a name from `providers.salesforce`) closes a cycle through it.
-    modules = _modules(SALESFORCE)
+    modules = package_modules(SALESFORCE)
     through_the_face = sorted(
         name
         for name, path in modules.items()
-        for imported in _imported_names(name, path, with_bases=False)
+        for imported in imported_names(name, path, with_bases=False)
         if name != SALESFORCE and _bound_module(imported, modules) == SALESFORCE
     )
     assert through_the_face == [], f"import the module that holds the name instead: {through_the_face}"
@@ -155,8 +122,8 @@ def test_the_salesforce_modules_never_import_the_package_face() -> None:
 def test_the_salesforce_layer_imports_nothing_else_of_the_providers() -> None:
     outside = sorted(
         imported
-        for name, path in _modules(SALESFORCE).items()
-        for imported in _imported_names(name, path, with_bases=False)
+        for name, path in package_modules(SALESFORCE).items()
+        for imported in imported_names(name, path, with_bases=False)
         if imported.split(".")[0] == "providers" and not imported.startswith(SALESFORCE)
     )
     assert outside == [], f"the access layer sits below framework, org_a, org_b and integration: {outside}"

@@ -3,10 +3,10 @@ resources, then the integration that joins them. docs/design.md draws the same m
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 from tests.engine import ROOT
+from tests.import_graph import imported_names, package_modules
 
 # A package may import its own modules and those of the packages below it.
 LAYERS: dict[str, int] = {
@@ -22,21 +22,6 @@ LAYERS: dict[str, int] = {
 SIBLINGS = ("providers.org_b.connected_app", "providers.org_b.external_client_app")
 
 
-def _module_name(path: Path, root: Path) -> str:
-    parts = path.relative_to(root).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _providers_imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-    return {name for name in found if name.startswith("providers.")}
-
-
 def _layer_of(module: str) -> tuple[str, int] | None:
     for package, rank in LAYERS.items():
         if module == package or module.startswith(package + "."):
@@ -46,12 +31,12 @@ def _layer_of(module: str) -> tuple[str, int] | None:
 
 def _violations(root: Path = ROOT) -> list[str]:
     problems = []
-    for path in sorted((root / "providers").rglob("*.py")):
-        module = _module_name(path, root)
+    for module, path in package_modules("providers", root).items():
         own = _layer_of(module)
         if own is None:  # providers/__init__.py and legacy.py name modules only as strings
             continue
-        for imported in sorted(_providers_imports(path)):
+        found = imported_names(module, path, with_bases=False)
+        for imported in sorted(name for name in found if name.startswith("providers.")):
             theirs = _layer_of(imported)
             if theirs is None:
                 problems.append(f"{module} imports {imported}, which is in no layer")
